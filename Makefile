@@ -1,0 +1,118 @@
+# ordersaga-operator Makefile. "make help" lists the targets.
+
+# Image of the manager for docker-build and deploy.
+IMG ?= ghcr.io/ordersaga/ordersaga-operator:dev
+
+# Kubernetes version of the envtest control plane (kube-apiserver, etcd, kubectl).
+ENVTEST_K8S_VERSION ?= 1.37.2
+# Tools pinned in hack/tools/go.mod, run through "go tool".
+GO_TOOL = go tool -modfile=hack/tools/go.mod
+CONTROLLER_GEN = $(GO_TOOL) controller-gen
+KUSTOMIZE = $(GO_TOOL) kustomize
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT = go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+KUBECTL ?= kubectl
+# Broker of "make run": the local RabbitMQ that hack/ensure-rabbitmq.sh provides.
+BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672/
+CONTAINER_TOOL ?= docker
+# Extra flags for go test, for example GO_TEST_FLAGS="-run TestController -v".
+GO_TEST_FLAGS ?=
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate the CRD and the manager's ClusterRole from the Go markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: verify-generated
+verify-generated: ## Fail if "make manifests generate" changes any generated file.
+	hack/verify-generated.sh
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: ## Run golangci-lint.
+	$(GOLANGCI_LINT) run
+
+.PHONY: lint-fix
+lint-fix: ## Run golangci-lint and apply its fixes.
+	$(GOLANGCI_LINT) run --fix
+
+.PHONY: test
+test: envtest broker verify-generated vet ## Run every test against envtest and the local RabbitMQ.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test -p 1 -count=1 $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/.
+	go build -o bin/manager ./cmd
+
+.PHONY: run
+run: ## Run the manager against the cluster of the current kubeconfig and the local broker.
+	go run ./cmd --broker-url="$(BROKER_URL)" --metrics-bind-address=:8080 --metrics-secure=false
+
+.PHONY: docker-build
+docker-build: ## Build the manager image.
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager image.
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: build-installer
+build-installer: manifests ## Render the whole operator into dist/install.yaml.
+	mkdir -p dist
+	$(KUSTOMIZE) build config/default | sed 's|image: controller:latest|image: $(IMG)|' > dist/install.yaml
+
+##@ Deployment
+
+ignore-not-found ?= false
+
+.PHONY: install
+install: manifests ## Install the CRD into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply -f -
+
+.PHONY: uninstall
+uninstall: manifests ## Remove the CRD from the cluster (ignore-not-found=true to ignore missing objects).
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator (image IMG) into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/default | sed 's|image: controller:latest|image: $(IMG)|' | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the operator from the cluster (ignore-not-found=true to ignore missing objects).
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Dependencies
+
+.PHONY: envtest
+envtest: ## Provide kube-apiserver, etcd and kubectl for envtest (cached; built from source if it must).
+	@hack/setup-envtest.sh >/dev/null
+
+.PHONY: broker
+broker: ## Make sure RabbitMQ accepts connections on 127.0.0.1:5672 (start or install it if needed).
+	@hack/ensure-rabbitmq.sh

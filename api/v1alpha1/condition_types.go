@@ -1,0 +1,93 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types of an OrderSaga. Ready is "normal-true" (True is good);
+// Reconciling and Stalled are "abnormal-true" (present and True only while
+// the abnormal state lasts, removed otherwise), as kstatus expects, so that
+// kubectl wait, Flux and Argo CD read a saga's health without custom code.
+const (
+	// ConditionReady is True only when the saga completed: every step succeeded.
+	ConditionReady = "Ready"
+
+	// ConditionReconciling is True while the saga is pending, running or
+	// compensating, that is while the operator still has work to do.
+	ConditionReconciling = "Reconciling"
+
+	// ConditionStalled is True when the saga ended without completing:
+	// compensated (reason Compensated) or stuck on a compensation that could
+	// not succeed (reason CompensationFailed). kstatus reports both as Failed.
+	ConditionStalled = "Stalled"
+
+	// ConditionCompensating is True while completed steps are being undone,
+	// with the reason compensation started; False once compensation ended.
+	// Absent if the saga never compensated.
+	ConditionCompensating = "Compensating"
+)
+
+// Condition reasons. They are part of the API: dashboards and alerts may
+// match on them.
+const (
+	// ReasonPending surfaces on Ready and Reconciling before the first command
+	// is sent.
+	ReasonPending = "Pending"
+
+	// ReasonRunning surfaces on Ready and Reconciling while steps execute.
+	ReasonRunning = "Running"
+
+	// ReasonCompleted surfaces on Ready (True) when every step succeeded.
+	ReasonCompleted = "Completed"
+
+	// ReasonCompensating surfaces on Ready and Reconciling while completed
+	// steps are being undone.
+	ReasonCompensating = "Compensating"
+
+	// ReasonCompensated surfaces on Ready and Stalled when the saga ended by
+	// undoing its completed steps, and on Compensating (False) once they are.
+	ReasonCompensated = "Compensated"
+
+	// ReasonCompensationFailed surfaces on Ready, Stalled and Compensating when
+	// a compensation failed on every attempt. The saga waits for a person: see
+	// RetryAnnotation.
+	ReasonCompensationFailed = "CompensationFailed"
+
+	// ReasonStepFailed surfaces on Compensating when a step failed or timed out
+	// on its last attempt.
+	ReasonStepFailed = "StepFailed"
+
+	// ReasonCancelled surfaces on Compensating when spec.cancel was set.
+	ReasonCancelled = "Cancelled"
+
+	// ReasonDeadlineExceeded surfaces on Compensating when spec.deadline passed
+	// before the last step succeeded.
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+
+	// ReasonDeleted surfaces on Compensating when the saga was deleted while
+	// running; the finalizer is released once compensation ends.
+	ReasonDeleted = "Deleted"
+)
+
+const (
+	// Finalizer keeps a deleted saga until its completed steps are compensated.
+	Finalizer = "orders.ordersaga.io/compensate"
+
+	// RetryAnnotation asks the operator to retry a saga that is Failed because
+	// a compensation could not succeed: set it to any new value (for example
+	// the current time) and the failed compensation gets a fresh set of
+	// attempts. The value acted upon is recorded in status.lastHandledRetry.
+	RetryAnnotation = "orders.ordersaga.io/retry"
+)

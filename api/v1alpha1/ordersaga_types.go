@@ -1,0 +1,490 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Limits of the API. They bound every list and string so that the CRD's CEL
+// rules stay within the apiserver's cost budget and an OrderSaga, status
+// included, stays far below etcd's object size limit.
+const (
+	// MaxSteps is the largest number of steps a saga may have.
+	MaxSteps = 20
+	// MaxLineItems is the largest number of line items an order may have.
+	MaxLineItems = 100
+	// MaxParameters is the largest number of parameters a command may carry.
+	MaxParameters = 16
+	// MaxResultEntries is the largest number of entries a step result may hold.
+	MaxResultEntries = 16
+	// MaxResultValueLength is the longest value, in bytes, a step result may hold.
+	MaxResultValueLength = 256
+	// MaxResultKeyLength is the longest key, in bytes, a step result may hold.
+	MaxResultKeyLength = 63
+	// MaxReasonLength is the longest reason, in bytes, recorded for a step.
+	MaxReasonLength = 64
+	// MaxMessageLength is the longest message, in bytes, recorded for a step.
+	MaxMessageLength = 1024
+)
+
+// OrderSagaSpec is the desired state of an OrderSaga: the order and the
+// ordered steps that carry it out.
+//
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="spec.cancel cannot be withdrawn once set to true"
+type OrderSagaSpec struct {
+	// order is the order this saga carries out. It is immutable.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.order is immutable"
+	Order Order `json:"order"`
+
+	// steps are run one after another, in list order. When a step fails, the
+	// steps that completed before it are compensated in reverse order.
+	// Step names must be unique. The list is immutable.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.steps is immutable"
+	Steps []SagaStep `json:"steps"`
+
+	// deadline bounds the forward path of the saga, counted from
+	// status.startTime. When it passes before the last step succeeds, the saga
+	// stops and compensates its completed steps. Compensation itself is not
+	// bounded by the deadline. Between 1s and 720h; unset means no deadline.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="deadline must be between 1s and 720h"
+	Deadline Duration `json:"deadline,omitempty"`
+
+	// cancel, when true, stops a running saga and compensates its completed
+	// steps; the saga ends Compensated. It has no effect on a saga that has
+	// already finished. Once true it cannot be set back to false.
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
+}
+
+// Order is the business transaction a saga carries out.
+type Order struct {
+	// id identifies the order in the Order Management Service.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._:-]*$`
+	ID string `json:"id"`
+
+	// customer is who placed the order.
+	// +required
+	Customer Customer `json:"customer"`
+
+	// items are the order's line items.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
+	Items []LineItem `json:"items"`
+
+	// total is the amount to charge for the order, in its currency. Unit
+	// prices are in the same currency.
+	// +required
+	Total Money `json:"total"`
+}
+
+// Customer identifies who placed an order.
+type Customer struct {
+	// id identifies the customer in the Order Management Service.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._:-]*$`
+	ID string `json:"id"`
+}
+
+// LineItem is one product line of an order.
+type LineItem struct {
+	// sku identifies the product.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._-]*$`
+	SKU string `json:"sku"`
+
+	// quantity is how many units are ordered, from 1 to 100000.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Quantity int32 `json:"quantity"`
+
+	// unitPrice is the price of one unit as a decimal string (for example
+	// "19.99"), in the currency of the order's total.
+	// +required
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?$`
+	UnitPrice string `json:"unitPrice"`
+}
+
+// Money is an amount in a currency. Amounts are decimal strings, never
+// floating point, so that they survive every encoding unchanged.
+type Money struct {
+	// amount is a non-negative decimal string with at most four decimal
+	// places, for example "42.50".
+	// +required
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?$`
+	Amount string `json:"amount"`
+
+	// currency is an ISO 4217 alphabetic code, for example "EUR".
+	// +required
+	// +kubebuilder:validation:Pattern=`^[A-Z]{3}$`
+	Currency string `json:"currency"`
+}
+
+// SagaStep is one local transaction of the saga, carried out by one
+// participant service.
+type SagaStep struct {
+	// name identifies the step within the saga: a lowercase DNS label, so that
+	// it is also usable in AMQP routing keys and metric labels.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// service is the participant that executes the step's commands. Commands
+	// are published with the routing key "<service>.<command name>", so the
+	// service is a lowercase DNS label.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Service string `json:"service"`
+
+	// command is what the participant is asked to do.
+	// +required
+	Command Command `json:"command"`
+
+	// compensation is what the participant is asked to do to undo a completed
+	// step. A step without a compensation is not undone when the saga
+	// compensates.
+	// +optional
+	Compensation *Command `json:"compensation,omitempty"`
+
+	// timeout is how long to wait for the participant's reply to one attempt
+	// of the command or of its compensation. Between 1s and 24h.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="timeout must be between 1s and 24h"
+	Timeout Duration `json:"timeout,omitempty"`
+
+	// retry says how often and how soon a failed attempt is tried again. It
+	// applies to the command and, separately, to the compensation.
+	// +optional
+	// +kubebuilder:default={}
+	Retry RetryPolicy `json:"retry,omitempty"`
+}
+
+// Command is a message to a participant: a name and a few parameters. The
+// participant also receives the order and the results of the earlier steps.
+type Command struct {
+	// name is the command's name, for example "ReserveInventory". It is the
+	// last segment of the routing key, so it has no dots or wildcards.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_-]*$`
+	Name string `json:"name"`
+
+	// parameters are passed to the participant unchanged: at most 16, keys of
+	// at most 63 characters, values of at most 256.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 63 && k.matches('^[A-Za-z][A-Za-z0-9_.-]*$'))",message="parameter names must start with a letter and contain only letters, digits, '_', '.' or '-' (at most 63 characters)"
+	Parameters map[string]ParameterValue `json:"parameters,omitempty"`
+}
+
+// Duration is a length of time in Go's notation, for example "30s", "1m30s"
+// or "250ms". It is kept as the string that was written, so that a client
+// that reads and writes the object back never changes it.
+// +kubebuilder:validation:MaxLength=32
+// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+type Duration string
+
+// Get returns the length of time; zero if d is empty or malformed, which the
+// CRD's validation does not let through.
+func (d Duration) Get() time.Duration {
+	v, err := time.ParseDuration(string(d))
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// ParameterValue is the value of a command parameter.
+// +kubebuilder:validation:MaxLength=256
+type ParameterValue string
+
+// RetryPolicy bounds the attempts of a command and spaces them with
+// exponential backoff: the delay before attempt n+1 is
+// min(initialDelay * factor^(n-1), maxDelay), with jitter.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.initialDelay) || !has(self.maxDelay) || duration(self.maxDelay) >= duration(self.initialDelay)",message="retry.maxDelay must not be less than retry.initialDelay"
+type RetryPolicy struct {
+	// maxAttempts is how many times the command is sent at most, the first
+	// attempt included. From 1 (no retry) to 20.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	MaxAttempts int32 `json:"maxAttempts,omitempty"`
+
+	// initialDelay is the delay before the second attempt. Between 100ms and 1h.
+	// +optional
+	// +kubebuilder:default="1s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('1h')",message="retry.initialDelay must be between 100ms and 1h"
+	InitialDelay Duration `json:"initialDelay,omitempty"`
+
+	// factor multiplies the delay after each attempt. From 1 (constant delay)
+	// to 10.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Factor int32 `json:"factor,omitempty"`
+
+	// maxDelay caps the delay between attempts. Between 100ms and 24h.
+	// +optional
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('24h')",message="retry.maxDelay must be between 100ms and 24h"
+	MaxDelay Duration `json:"maxDelay,omitempty"`
+}
+
+// SagaPhase is where a saga is in its life.
+// +kubebuilder:validation:Enum=Pending;Running;Compensating;Completed;Compensated;Failed
+type SagaPhase string
+
+const (
+	// PhasePending: the saga is accepted and no command has been sent yet.
+	PhasePending SagaPhase = "Pending"
+	// PhaseRunning: the saga's steps are being executed.
+	PhaseRunning SagaPhase = "Running"
+	// PhaseCompensating: a step failed, the deadline passed, or the saga was
+	// cancelled or deleted; completed steps are being undone in reverse order.
+	PhaseCompensating SagaPhase = "Compensating"
+	// PhaseCompleted: every step succeeded. Final.
+	PhaseCompleted SagaPhase = "Completed"
+	// PhaseCompensated: the saga did not complete and every completed step
+	// that has a compensation was undone. Final.
+	PhaseCompensated SagaPhase = "Compensated"
+	// PhaseFailed: a compensation could not succeed; the saga needs a person.
+	// It resumes when the retry annotation is set.
+	PhaseFailed SagaPhase = "Failed"
+)
+
+// IsFinal reports whether the phase is one the saga does not leave on its own.
+func (p SagaPhase) IsFinal() bool {
+	return p == PhaseCompleted || p == PhaseCompensated || p == PhaseFailed
+}
+
+// StepState is where one step is in its life.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;TimedOut;Compensating;Compensated;CompensationFailed;Skipped
+type StepState string
+
+const (
+	// StepPending: the step's command has not been sent yet.
+	StepPending StepState = "Pending"
+	// StepRunning: the command was sent and the saga awaits the reply, or
+	// waits (until nextAttemptAt) to send the next attempt.
+	StepRunning StepState = "Running"
+	// StepSucceeded: the participant replied that the command succeeded.
+	StepSucceeded StepState = "Succeeded"
+	// StepFailed: the participant replied with a final failure, or every
+	// attempt failed; the command had no effect and needs no compensation.
+	StepFailed StepState = "Failed"
+	// StepTimedOut: no reply came to the last attempt in time. The outcome is
+	// unknown, so the step is compensated like a completed one.
+	StepTimedOut StepState = "TimedOut"
+	// StepCompensating: the compensation was sent and the saga awaits the
+	// reply, or waits (until nextAttemptAt) to send the next attempt.
+	StepCompensating StepState = "Compensating"
+	// StepCompensated: the participant replied that the compensation succeeded.
+	StepCompensated StepState = "Compensated"
+	// StepCompensationFailed: every attempt of the compensation failed.
+	StepCompensationFailed StepState = "CompensationFailed"
+	// StepSkipped: the saga ended before the step was started.
+	StepSkipped StepState = "Skipped"
+)
+
+// StepStatus records what happened to one step.
+type StepStatus struct {
+	// name is the step's name from spec.steps.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// state is where the step is in its life.
+	// +required
+	State StepState `json:"state"`
+
+	// attempts counts the attempts of the command sent so far.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// compensationAttempts counts the attempts of the compensation sent so far.
+	// +optional
+	CompensationAttempts int32 `json:"compensationAttempts,omitempty"`
+
+	// messageID is the AMQP message id of the last command or compensation
+	// sent for this step. A reply is accepted only if it answers this id.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	MessageID string `json:"messageID,omitempty"`
+
+	// dispatchedAt is when the last command or compensation was sent.
+	// +optional
+	DispatchedAt *metav1.Time `json:"dispatchedAt,omitempty"`
+
+	// nextAttemptAt is when the next attempt will be sent, while the step
+	// waits out a retry backoff.
+	// +optional
+	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
+
+	// completedAt is when the step reached its last state.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+
+	// reason is a short UpperCamelCase code for the last outcome, from the
+	// participant (for example "CardDeclined") or from the operator (for
+	// example "Timeout", "Unroutable").
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason,omitempty"`
+
+	// message is a human-readable account of the last outcome.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+
+	// result is the small output the participant returned with success (for
+	// example a payment id). Later steps and this step's compensation
+	// receive it.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	Result map[string]ResultValue `json:"result,omitempty"`
+}
+
+// ResultValue is one value of a step result.
+// +kubebuilder:validation:MaxLength=256
+type ResultValue string
+
+// OrderSagaStatus is the observed state of an OrderSaga.
+type OrderSagaStatus struct {
+	// observedGeneration is the metadata.generation this status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is where the saga is in its life.
+	// +optional
+	Phase SagaPhase `json:"phase,omitempty"`
+
+	// currentStep is the step being executed or compensated, if any.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	CurrentStep string `json:"currentStep,omitempty"`
+
+	// steps holds a record per step of spec.steps, in the same order.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	Steps []StepStatus `json:"steps,omitempty"`
+
+	// startTime is when the first command was sent.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// completionTime is when the saga reached a final phase.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// retryRound counts the manual retries the saga has handled (see the
+	// orders.ordersaga.io/retry annotation). It is part of every message id,
+	// so that a command sent again after a manual retry is not mistaken for
+	// a duplicate.
+	// +optional
+	RetryRound int32 `json:"retryRound,omitempty"`
+
+	// lastHandledRetry is the value of the orders.ordersaga.io/retry
+	// annotation that was last acted upon.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
+
+	// conditions follow the kstatus conventions: Ready, Reconciling, Stalled,
+	// and the domain condition Compensating.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=osaga,categories=ordersaga
+// +kubebuilder:printcolumn:name="Order",type=string,JSONPath=`.spec.order.id`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// OrderSaga runs the distributed transaction of one order as a saga: it sends
+// each step's command to its participant over RabbitMQ and, when a step
+// fails, compensates the completed steps in reverse order.
+type OrderSaga struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the order and the steps that carry it out.
+	// +required
+	Spec OrderSagaSpec `json:"spec"`
+
+	// status is what the operator observed and did.
+	// +optional
+	Status OrderSagaStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// OrderSagaList is a list of OrderSaga.
+type OrderSagaList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []OrderSaga `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &OrderSaga{}, &OrderSagaList{})
+		return nil
+	})
+}

@@ -1,0 +1,263 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1_test
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/rand"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+)
+
+func duration(s string) ordersv1alpha1.Duration { return ordersv1alpha1.Duration(s) }
+
+func newSaga() *ordersv1alpha1.OrderSaga {
+	return testenv.NewSaga(namespace, "saga-"+rand.String(6))
+}
+
+func manySteps(n int) []ordersv1alpha1.SagaStep {
+	steps := make([]ordersv1alpha1.SagaStep, n)
+	for i := range steps {
+		steps[i] = ordersv1alpha1.SagaStep{
+			Name:    fmt.Sprintf("step-%d", i),
+			Service: "svc",
+			Command: ordersv1alpha1.Command{Name: "Do"},
+		}
+	}
+	return steps
+}
+
+func manyItems(n int) []ordersv1alpha1.LineItem {
+	items := make([]ordersv1alpha1.LineItem, n)
+	for i := range items {
+		items[i] = ordersv1alpha1.LineItem{SKU: fmt.Sprintf("SKU-%d", i), Quantity: 1, UnitPrice: "1.00"}
+	}
+	return items
+}
+
+func params(n int) map[string]ordersv1alpha1.ParameterValue {
+	m := map[string]ordersv1alpha1.ParameterValue{}
+	for i := range n {
+		m[fmt.Sprintf("p%d", i)] = "v"
+	}
+	return m
+}
+
+var _ = Describe("OrderSaga admission", func() {
+	DescribeTable("accepts valid manifests",
+		func(mutate func(*ordersv1alpha1.OrderSaga)) {
+			saga := newSaga()
+			mutate(saga)
+			Expect(k8sClient.Create(ctx, saga)).To(Succeed())
+		},
+		Entry("the three-step sample", func(*ordersv1alpha1.OrderSaga) {}),
+		Entry("a single step", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = manySteps(1) }),
+		Entry("twenty steps", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = manySteps(20) }),
+		Entry("a hundred line items", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items = manyItems(100) }),
+		Entry("bounds of timeout and retry", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[0].Timeout = duration("1s")
+			s.Spec.Steps[1].Timeout = duration("24h")
+			s.Spec.Steps[0].Retry = ordersv1alpha1.RetryPolicy{MaxAttempts: 20, Factor: 10,
+				InitialDelay: duration("100ms"), MaxDelay: duration("24h")}
+			s.Spec.Steps[1].Retry = ordersv1alpha1.RetryPolicy{MaxAttempts: 1, Factor: 1,
+				InitialDelay: duration("1h"), MaxDelay: duration("1h")}
+		}),
+		Entry("a deadline", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Deadline = duration("720h") }),
+		Entry("sixteen parameters", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[2].Command.Parameters = params(16) }),
+		Entry("a zero amount and four decimals", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Order.Total.Amount = "0"
+			s.Spec.Order.Items[0].UnitPrice = "0.0001"
+		}),
+		Entry("cancel requested at creation", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Cancel = true }),
+	)
+
+	DescribeTable("rejects invalid manifests with the rule's message",
+		func(mutate func(*ordersv1alpha1.OrderSaga), message string) {
+			saga := newSaga()
+			mutate(saga)
+			err := k8sClient.Create(ctx, saga)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		// Steps.
+		Entry("no steps", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = nil },
+			"spec.steps: Required value"),
+		Entry("an empty step list", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = []ordersv1alpha1.SagaStep{} },
+			"spec.steps: Invalid value: 0: spec.steps in body should have at least 1 items"),
+		Entry("more than twenty steps", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = manySteps(21) },
+			"spec.steps: Too many: 21: must have at most 20 items"),
+		Entry("duplicate step names", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[2].Name = s.Spec.Steps[0].Name },
+			"step names must be unique"),
+		Entry("a step name with upper case", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Name = "Reserve" },
+			"spec.steps[0].name in body should match"),
+		Entry("a step name longer than 63", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Name = strings.Repeat("a", 64) },
+			"spec.steps[0].name: Too long"),
+		Entry("a service with a dot", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].Service = "payment.eu" },
+			"spec.steps[1].service in body should match"),
+		Entry("a service with a wildcard", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].Service = "pay*" },
+			"spec.steps[1].service in body should match"),
+		Entry("a command name with a dot", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Command.Name = "Reserve.All" },
+			"spec.steps[0].command.name in body should match"),
+		Entry("a command name with a wildcard", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Command.Name = "#" },
+			"spec.steps[0].command.name in body should match"),
+		Entry("a compensation name with a space", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[0].Compensation.Name = "Release All"
+		}, "spec.steps[0].compensation.name in body should match"),
+		Entry("more than sixteen parameters", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Command.Parameters = params(17) },
+			"spec.steps[0].command.parameters: Too many: 17: must have at most 16 items"),
+		Entry("a parameter name with a space", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[0].Command.Parameters = map[string]ordersv1alpha1.ParameterValue{"bad key": "v"}
+		}, "parameter names must start with a letter"),
+		Entry("a parameter value longer than 256", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[0].Command.Parameters = map[string]ordersv1alpha1.ParameterValue{"k": ordersv1alpha1.ParameterValue(strings.Repeat("v", 257))}
+		}, "spec.steps[0].command.parameters.k: Too long"),
+		// Durations and retry bounds.
+		Entry("a timeout under 1s", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Timeout = duration("500ms") },
+			"timeout must be between 1s and 24h"),
+		Entry("a timeout over 24h", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Timeout = duration("25h") },
+			"timeout must be between 1s and 24h"),
+		Entry("zero attempts", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.MaxAttempts = -1 },
+			"spec.steps[0].retry.maxAttempts in body should be greater than or equal to 1"),
+		Entry("more than twenty attempts", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.MaxAttempts = 21 },
+			"spec.steps[0].retry.maxAttempts in body should be less than or equal to 20"),
+		Entry("a backoff factor over 10", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.Factor = 11 },
+			"spec.steps[0].retry.factor in body should be less than or equal to 10"),
+		Entry("a negative backoff factor", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.Factor = -2 },
+			"spec.steps[0].retry.factor in body should be greater than or equal to 1"),
+		Entry("an initial delay under 100ms", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.InitialDelay = duration("10ms") },
+			"retry.initialDelay must be between 100ms and 1h"),
+		Entry("a max delay over 24h", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.MaxDelay = duration("25h") },
+			"retry.maxDelay must be between 100ms and 24h"),
+		Entry("a max delay below the initial delay", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[0].Retry.InitialDelay = duration("10s")
+			s.Spec.Steps[0].Retry.MaxDelay = duration("5s")
+		}, "retry.maxDelay must not be less than retry.initialDelay"),
+		Entry("a deadline under 1s", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Deadline = duration("900ms") },
+			"deadline must be between 1s and 720h"),
+		Entry("a deadline over 720h", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Deadline = duration("721h") },
+			"deadline must be between 1s and 720h"),
+		// The order.
+		Entry("an empty order id", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.ID = "" },
+			"spec.order.id in body should be at least 1 chars long"),
+		Entry("an order id with a slash", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.ID = "ORD/1" },
+			"spec.order.id in body should match"),
+		Entry("an order id longer than 64", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.ID = strings.Repeat("9", 65) },
+			"spec.order.id: Too long"),
+		Entry("a customer id with a space", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Customer.ID = "C 42" },
+			"spec.order.customer.id in body should match"),
+		Entry("no line items", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items = []ordersv1alpha1.LineItem{} },
+			"spec.order.items in body should have at least 1 items"),
+		Entry("more than a hundred line items", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items = manyItems(101) },
+			"spec.order.items: Too many: 101: must have at most 100 items"),
+		Entry("a SKU with a space", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items[0].SKU = "RED MUG" },
+			"spec.order.items[0].sku in body should match"),
+		Entry("a zero quantity", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items[0].Quantity = 0 },
+			"spec.order.items[0].quantity in body should be greater than or equal to 1"),
+		Entry("a quantity over 100000", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items[0].Quantity = 100001 },
+			"spec.order.items[0].quantity in body should be less than or equal to 100000"),
+		Entry("a negative unit price", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items[0].UnitPrice = "-1.00" },
+			"spec.order.items[0].unitPrice in body should match"),
+		Entry("a unit price in exponent form", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items[0].UnitPrice = "1e3" },
+			"spec.order.items[0].unitPrice in body should match"),
+		Entry("an amount with five decimals", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Amount = "1.00001" },
+			"spec.order.total.amount in body should match"),
+		Entry("an amount with a leading zero", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Amount = "065.00" },
+			"spec.order.total.amount in body should match"),
+		Entry("an amount with a comma", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Amount = "65,00" },
+			"spec.order.total.amount in body should match"),
+		Entry("a lower-case currency", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Currency = "eur" },
+			"spec.order.total.currency in body should match"),
+		Entry("a currency symbol", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Currency = "€" },
+			"spec.order.total.currency in body should match"),
+	)
+
+	It("rejects a malformed duration", func() {
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(newSaga())
+		Expect(err).NotTo(HaveOccurred())
+		u := &unstructured.Unstructured{Object: obj}
+		u.SetAPIVersion(ordersv1alpha1.GroupVersion.String())
+		u.SetKind("OrderSaga")
+		steps, _, _ := unstructured.NestedSlice(u.Object, "spec", "steps")
+		steps[0].(map[string]any)["timeout"] = "soon"
+		steps[1].(map[string]any)["timeout"] = "1d"
+		Expect(unstructured.SetNestedSlice(u.Object, steps, "spec", "steps")).To(Succeed())
+
+		err = k8sClient.Create(ctx, u)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.steps[0].timeout in body should match"))
+		Expect(err.Error()).To(ContainSubstring("spec.steps[1].timeout in body should match"))
+	})
+
+	It("fills in the defaults of timeout and retry", func() {
+		saga := newSaga()
+		Expect(k8sClient.Create(ctx, saga)).To(Succeed())
+		step := saga.Spec.Steps[0]
+		Expect(step.Timeout.Get()).To(Equal(30 * time.Second))
+		Expect(step.Retry.MaxAttempts).To(BeEquivalentTo(3))
+		Expect(step.Retry.Factor).To(BeEquivalentTo(2))
+		Expect(step.Retry.InitialDelay.Get()).To(Equal(time.Second))
+		Expect(step.Retry.MaxDelay.Get()).To(Equal(time.Minute))
+	})
+
+	Describe("updates", func() {
+		var saga *ordersv1alpha1.OrderSaga
+		BeforeEach(func() {
+			saga = newSaga()
+			Expect(k8sClient.Create(ctx, saga)).To(Succeed())
+		})
+
+		DescribeTable("reject changes to the order and the steps",
+			func(mutate func(*ordersv1alpha1.OrderSaga), message string) {
+				mutate(saga)
+				err := k8sClient.Update(ctx, saga)
+				Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+				Expect(err.Error()).To(ContainSubstring(message))
+			},
+			Entry("the total", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Amount = "1.00" }, "spec.order is immutable"),
+			Entry("a line item", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items[0].Quantity = 5 }, "spec.order is immutable"),
+			Entry("a step's service", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Service = "stock" }, "spec.steps is immutable"),
+			Entry("a step's timeout", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Timeout = duration("1m") }, "spec.steps is immutable"),
+			Entry("an added step", func(s *ordersv1alpha1.OrderSaga) {
+				s.Spec.Steps = append(s.Spec.Steps, manySteps(1)...)
+			}, "spec.steps is immutable"),
+			Entry("the order of steps", func(s *ordersv1alpha1.OrderSaga) {
+				s.Spec.Steps[0], s.Spec.Steps[1] = s.Spec.Steps[1], s.Spec.Steps[0]
+			}, "spec.steps is immutable"),
+		)
+
+		It("accepts a new deadline and a cancel request, which cannot be withdrawn", func() {
+			saga.Spec.Deadline = duration("1h")
+			Expect(k8sClient.Update(ctx, saga)).To(Succeed())
+			saga.Spec.Cancel = true
+			Expect(k8sClient.Update(ctx, saga)).To(Succeed())
+
+			saga.Spec.Cancel = false // omitted from the request, as omitempty drops it
+			err := k8sClient.Update(ctx, saga)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+			Expect(err.Error()).To(ContainSubstring("spec.cancel cannot be withdrawn once set to true"))
+		})
+	})
+})
