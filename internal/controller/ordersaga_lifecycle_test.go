@@ -27,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
@@ -85,7 +86,10 @@ var _ = Describe("A new OrderSaga", func() {
 var _ = Describe("The samples", func() {
 	It("apply with kubectl and list with their columns", func() {
 		ns := newNamespace()
-		kubectl := env.ControlPlane.KubeCtl()
+		admin, err := env.AddUser(envtest.User{Name: "sample-admin", Groups: []string{"system:masters"}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kubectl, err := admin.Kubectl()
+		Expect(err).NotTo(HaveOccurred())
 		samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
 		_, stderr, err := kubectl.Run("apply", "-n", ns, "-k", samples)
 		Expect(err).NotTo(HaveOccurred(), readAll(stderr))
