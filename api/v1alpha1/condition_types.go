@@ -76,6 +76,10 @@ const (
 	// before the last step succeeded.
 	ReasonDeadlineExceeded = "DeadlineExceeded"
 
+	// ReasonRetryRequested surfaces on Compensating when a person asked, with
+	// RetryAnnotation, for another round of a failed compensation.
+	ReasonRetryRequested = "RetryRequested"
+
 	// ReasonDeleted surfaces on Compensating when the saga was deleted while
 	// running; the finalizer is released once compensation ends.
 	ReasonDeleted = "Deleted"

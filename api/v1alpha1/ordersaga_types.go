@@ -303,7 +303,7 @@ func (p SagaPhase) IsFinal() bool {
 }
 
 // StepState is where one step is in its life.
-// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;TimedOut;Compensating;Compensated;CompensationFailed;Skipped
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;TimedOut;Interrupted;Compensating;Compensated;CompensationFailed;Skipped
 type StepState string
 
 const (
@@ -320,6 +320,10 @@ const (
 	// StepTimedOut: no reply came to the last attempt in time. The outcome is
 	// unknown, so the step is compensated like a completed one.
 	StepTimedOut StepState = "TimedOut"
+	// StepInterrupted: the saga stopped waiting for the step (cancel, deadline
+	// or deletion) after its command was sent. The outcome is unknown, so the
+	// step is compensated like a completed one.
+	StepInterrupted StepState = "Interrupted"
 	// StepCompensating: the compensation was sent and the saga awaits the
 	// reply, or waits (until nextAttemptAt) to send the next attempt.
 	StepCompensating StepState = "Compensating"
@@ -356,14 +360,18 @@ type StepStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	MessageID string `json:"messageID,omitempty"`
 
+	// startedAt is when the first attempt of the command was sent.
+	// +optional
+	StartedAt *metav1.MicroTime `json:"startedAt,omitempty"`
+
 	// dispatchedAt is when the last command or compensation was sent.
 	// +optional
-	DispatchedAt *metav1.Time `json:"dispatchedAt,omitempty"`
+	DispatchedAt *metav1.MicroTime `json:"dispatchedAt,omitempty"`
 
 	// nextAttemptAt is when the next attempt will be sent, while the step
 	// waits out a retry backoff.
 	// +optional
-	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
+	NextAttemptAt *metav1.MicroTime `json:"nextAttemptAt,omitempty"`
 
 	// completedAt is when the step reached its last state.
 	// +optional

@@ -1,0 +1,231 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package saga
+
+import (
+	"math/rand/v2"
+	"time"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// Event is something that moves a saga: time passing, a reply, a failed
+// dispatch, a cancel or a retry request.
+type Event interface{ isEvent() }
+
+// Tick is time passing: it starts a new saga, sends the next command, fires
+// timeouts, retries and the deadline, and finishes a saga whose work is done.
+// The controller applies a Tick on every pass, after the other events.
+type Tick struct{}
+
+// Cancel stops a running saga and compensates it. Reason is
+// ReasonCancelled (spec.cancel) or ReasonDeleted (the object is deleted).
+type Cancel struct{ Reason string }
+
+// RetryRequested is a person's request, through RetryAnnotation, for another
+// round of a failed compensation. Token is the annotation's value.
+type RetryRequested struct{ Token string }
+
+// ReplyReceived is a participant's reply.
+type ReplyReceived struct {
+	// Headers are the saga headers the participant copied from the command.
+	Headers protocol.Headers
+	// CorrelationID is the message id of the command the reply answers.
+	CorrelationID string
+	Reply         protocol.Reply
+}
+
+// DispatchFailed reports that a sent message could not reach a participant,
+// for example because no queue is bound to its routing key.
+type DispatchFailed struct {
+	Step      string
+	MessageID string
+	// Reason is an UpperCamelCase code such as "Unroutable".
+	Reason  string
+	Message string
+}
+
+func (Tick) isEvent()           {}
+func (Cancel) isEvent()         {}
+func (RetryRequested) isEvent() {}
+func (ReplyReceived) isEvent()  {}
+func (DispatchFailed) isEvent() {}
+
+// Verdict says what became of a reply or a dispatch failure.
+type Verdict int
+
+const (
+	// NotAReply: the event was not a reply.
+	NotAReply Verdict = iota
+	// Applied: the event answered the message the step awaits and changed it.
+	Applied
+	// Duplicate: the event answers a message whose outcome is already known,
+	// or an earlier attempt; it changes nothing and can be acknowledged.
+	Duplicate
+	// Unmatched: no message recorded in the status is answered by the event.
+	// Either the status read is older than the command (read it again) or
+	// the reply is not genuine (dead-letter it).
+	Unmatched
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Applied:
+		return "Applied"
+	case Duplicate:
+		return "Duplicate"
+	case Unmatched:
+		return "Unmatched"
+	default:
+		return "NotAReply"
+	}
+}
+
+// Dispatch is a message to send to a participant.
+type Dispatch struct {
+	Step      string
+	StepIndex int
+	Kind      protocol.Kind
+	Round     int32
+	Attempt   int32
+	MessageID string
+	// Deadline is when the saga stops waiting for the reply.
+	Deadline time.Time
+}
+
+// Transition is a change worth telling: it becomes a Kubernetes Event, a log
+// line and metrics.
+type Transition struct {
+	// Reason is the Event reason, UpperCamelCase.
+	Reason string
+	// Warning marks a transition that is bad news for the order.
+	Warning bool
+	// Step is the step concerned; empty for a change of the saga's phase.
+	Step    string
+	Kind    protocol.Kind
+	Attempt int32
+	// From and To are phases (saga) or step states (step).
+	From, To string
+	Message  string
+}
+
+// Outcome is what one Apply decided.
+type Outcome struct {
+	// Dispatches are the messages newly due, already recorded in the status.
+	Dispatches  []Dispatch
+	Transitions []Transition
+	// Verdict is set for ReplyReceived and DispatchFailed.
+	Verdict Verdict
+	// RequeueAt is when the saga must be looked at again if nothing else
+	// happens (a timeout, a backoff, the deadline); zero if never.
+	RequeueAt time.Time
+}
+
+// Machine applies events to sagas.
+type Machine struct {
+	// Jitter returns a number in [0, 1) that spreads retries; nil uses
+	// math/rand. Tests fix it.
+	Jitter func() float64
+}
+
+// Apply applies ev to saga at time now, updating saga.Status in place, and
+// returns what to do. It has no side effects beyond saga.Status.
+func (m Machine) Apply(saga *ordersv1alpha1.OrderSaga, now time.Time, ev Event) Outcome {
+	r := &run{m: m, saga: saga, st: &saga.Status, now: now}
+	r.ensureRecords()
+	switch e := ev.(type) {
+	case Tick:
+		r.tick()
+	case Cancel:
+		r.cancel(e.Reason)
+	case RetryRequested:
+		r.retry(e.Token)
+	case ReplyReceived:
+		r.out.Verdict = r.reply(e)
+	case DispatchFailed:
+		r.out.Verdict = r.dispatchFailed(e)
+	}
+	r.out.RequeueAt = r.nextWake()
+	syncConditions(saga)
+	return r.out
+}
+
+// run is the state of one Apply.
+type run struct {
+	m    Machine
+	saga *ordersv1alpha1.OrderSaga
+	st   *ordersv1alpha1.OrderSagaStatus
+	now  time.Time
+	out  Outcome
+}
+
+func (r *run) jitter() float64 {
+	if r.m.Jitter != nil {
+		return r.m.Jitter()
+	}
+	return rand.Float64() //nolint:gosec // spreading retries needs no cryptographic randomness
+}
+
+// ensureRecords gives the status one record per step, in spec order. Steps
+// are immutable, so this only ever fills a status that has none yet.
+func (r *run) ensureRecords() {
+	if len(r.st.Steps) == len(r.saga.Spec.Steps) {
+		return
+	}
+	old := map[string]ordersv1alpha1.StepStatus{}
+	for _, rec := range r.st.Steps {
+		old[rec.Name] = rec
+	}
+	r.st.Steps = make([]ordersv1alpha1.StepStatus, len(r.saga.Spec.Steps))
+	for i, step := range r.saga.Spec.Steps {
+		rec, ok := old[step.Name]
+		if !ok {
+			rec = ordersv1alpha1.StepStatus{Name: step.Name, State: ordersv1alpha1.StepPending}
+		}
+		r.st.Steps[i] = rec
+	}
+}
+
+func (r *run) setPhase(to ordersv1alpha1.SagaPhase, reason string, warning bool, message string) {
+	from := r.st.Phase
+	if from == to {
+		return
+	}
+	r.st.Phase = to
+	if to.IsFinal() {
+		r.st.CurrentStep = ""
+		r.st.CompletionTime = ptrTime(r.now)
+	} else {
+		r.st.CompletionTime = nil
+	}
+	r.out.Transitions = append(r.out.Transitions, Transition{
+		Reason: reason, Warning: warning, From: string(from), To: string(to), Message: message,
+	})
+}
+
+func (r *run) stepTransition(i int, kind protocol.Kind, reason string, warning bool, from ordersv1alpha1.StepState, message string) {
+	rec := &r.st.Steps[i]
+	attempt := rec.Attempts
+	if kind == protocol.KindCompensation {
+		attempt = rec.CompensationAttempts
+	}
+	r.out.Transitions = append(r.out.Transitions, Transition{
+		Reason: reason, Warning: warning, Step: rec.Name, Kind: kind, Attempt: attempt,
+		From: string(from), To: string(rec.State), Message: message,
+	})
+}

@@ -1,0 +1,173 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package saga
+
+import (
+	"fmt"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// reply applies a participant's reply. A reply is accepted only if it
+// answers the last message sent for its step: the correlation id must be the
+// message id derived from the reply's own headers (saga uid, step, kind,
+// round, attempt) and equal the id recorded in the status. A late success to
+// the last attempt is still taken while the step waits to retry.
+func (r *run) reply(e ReplyReceived) Verdict {
+	h := e.Headers
+	i, verdict := r.match(h, e.CorrelationID)
+	if verdict != Applied {
+		return verdict
+	}
+	rec := &r.st.Steps[i]
+	from := rec.State
+	reason := e.Reply.Reason
+	message := truncate(e.Reply.Message, ordersv1alpha1.MaxMessageLength)
+	switch e.Reply.Status {
+	case protocol.StatusSucceeded:
+		rec.Reason, rec.Message = reason, message
+		rec.NextAttemptAt = nil
+		rec.CompletedAt = ptrTime(r.now)
+		if h.Kind == protocol.KindCommand {
+			rec.State = ordersv1alpha1.StepSucceeded
+			rec.Result = toResult(e.Reply.Result)
+			r.stepTransition(i, h.Kind, "StepSucceeded", false, from, fmt.Sprintf("Succeeded on attempt %d", h.Attempt))
+		} else {
+			rec.State = ordersv1alpha1.StepCompensated
+			r.stepTransition(i, h.Kind, "StepCompensated", false, from, fmt.Sprintf("Compensated on attempt %d", h.Attempt))
+		}
+	case protocol.StatusFailed:
+		if reason == "" {
+			reason = ReasonFailure
+		}
+		rec.Reason, rec.Message = reason, message
+		rec.NextAttemptAt = nil
+		rec.CompletedAt = ptrTime(r.now)
+		if h.Kind == protocol.KindCommand {
+			rec.State = ordersv1alpha1.StepFailed
+			r.stepTransition(i, h.Kind, "StepFailed", true, from, fmt.Sprintf("%s: %s", reason, message))
+			r.beginCompensation(ordersv1alpha1.ReasonStepFailed, fmt.Sprintf("Step %s failed: %s: %s", rec.Name, reason, message))
+		} else {
+			rec.State = ordersv1alpha1.StepCompensationFailed
+			r.stepTransition(i, h.Kind, "CompensationFailed", true, from, fmt.Sprintf("%s: %s", reason, message))
+			r.failSaga(i)
+		}
+	case protocol.StatusRetryable:
+		if reason == "" {
+			reason = ReasonRetryableFailure
+		}
+		rec.NextAttemptAt = nil
+		r.attemptFailed(i, h.Kind, reason, message, false)
+	}
+	return Applied
+}
+
+// match finds the step a reply answers and says whether it applies.
+func (r *run) match(h protocol.Headers, correlationID string) (int, Verdict) {
+	if h.SagaUID != string(r.saga.UID) || !h.Kind.Valid() {
+		return -1, Unmatched
+	}
+	i := r.stepIndex(h.Step)
+	if i < 0 || correlationID != protocol.MessageID(h.SagaUID, h.Step, h.Kind, h.Round, h.Attempt) {
+		return -1, Unmatched // the headers do not describe the message answered
+	}
+	switch {
+	case h.Round < r.st.RetryRound:
+		return i, Duplicate
+	case h.Round > r.st.RetryRound:
+		return i, Unmatched
+	}
+	rec := r.st.Steps[i]
+	awaiting := (h.Kind == protocol.KindCommand && rec.State == ordersv1alpha1.StepRunning) ||
+		(h.Kind == protocol.KindCompensation && rec.State == ordersv1alpha1.StepCompensating)
+	if awaiting && rec.MessageID == correlationID {
+		return i, Applied
+	}
+	sent := rec.Attempts
+	if h.Kind == protocol.KindCompensation {
+		sent = rec.CompensationAttempts
+	}
+	if h.Attempt <= sent {
+		return i, Duplicate // outcome known, or an earlier attempt
+	}
+	return i, Unmatched
+}
+
+// dispatchFailed handles a message that could not be delivered: like a
+// retryable failure of that attempt, which cannot have taken effect.
+func (r *run) dispatchFailed(e DispatchFailed) Verdict {
+	i := r.stepIndex(e.Step)
+	if i < 0 {
+		return Unmatched
+	}
+	rec := &r.st.Steps[i]
+	if rec.MessageID != e.MessageID || rec.NextAttemptAt != nil {
+		return Duplicate
+	}
+	var kind protocol.Kind
+	switch rec.State {
+	case ordersv1alpha1.StepRunning:
+		kind = protocol.KindCommand
+	case ordersv1alpha1.StepCompensating:
+		kind = protocol.KindCompensation
+	default:
+		return Duplicate
+	}
+	r.attemptFailed(i, kind, e.Reason, e.Message, false)
+	return Applied
+}
+
+func (r *run) stepIndex(name string) int {
+	for i := range r.st.Steps {
+		if r.st.Steps[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func toResult(m map[string]string) map[string]ordersv1alpha1.ResultValue {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]ordersv1alpha1.ResultValue, len(m))
+	for k, v := range m {
+		out[k] = ordersv1alpha1.ResultValue(v)
+	}
+	return out
+}
+
+// Results returns the results of the steps that succeeded, by step name, as
+// commands carry them to participants.
+func Results(saga *ordersv1alpha1.OrderSaga) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, rec := range saga.Status.Steps {
+		if len(rec.Result) == 0 {
+			continue
+		}
+		m := make(map[string]string, len(rec.Result))
+		for k, v := range rec.Result {
+			m[k] = string(v)
+		}
+		out[rec.Name] = m
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
