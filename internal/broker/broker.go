@@ -1,0 +1,217 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// ErrNotConnected is returned while the broker connection is down.
+var ErrNotConnected = errors.New("broker not connected")
+
+// Config configures a Broker.
+type Config struct {
+	// URL is the AMQP URL, credentials included (amqp:// or amqps://).
+	URL string
+	// TLS configures amqps: the CA bundle and the server name to verify.
+	// Nil uses the system roots and the URL's host.
+	TLS *tls.Config
+	// Topology names the exchanges and queues.
+	Topology Topology
+	// ConnectionName is shown in the broker's management UI.
+	ConnectionName string
+	// Heartbeat detects a dead peer; default 10s.
+	Heartbeat time.Duration
+	// MinReconnectDelay and MaxReconnectDelay bound the reconnection
+	// backoff; defaults 100ms and 30s.
+	MinReconnectDelay, MaxReconnectDelay time.Duration
+	// Observer is told about connection changes and publishes; optional.
+	Observer Observer
+}
+
+// Observer is told what the broker does, for metrics.
+type Observer interface {
+	// ConnectionChanged reports the connection going up or down.
+	ConnectionChanged(up bool)
+	// Published reports a publish, its latency until confirmed, and its error.
+	Published(latency time.Duration, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ConnectionChanged(bool)         {}
+func (nopObserver) Published(time.Duration, error) {}
+
+// Broker keeps one AMQP connection up and publishes on it. Start runs it.
+type Broker struct {
+	cfg Config
+	log logr.Logger
+
+	mu      sync.Mutex
+	current *session
+	// changed is closed and replaced whenever current changes, to wake
+	// WaitSession callers.
+	changed chan struct{}
+}
+
+// New returns a Broker; Start connects it.
+func New(cfg Config, log logr.Logger) *Broker {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 10 * time.Second
+	}
+	if cfg.MinReconnectDelay <= 0 {
+		cfg.MinReconnectDelay = 100 * time.Millisecond
+	}
+	if cfg.MaxReconnectDelay <= 0 {
+		cfg.MaxReconnectDelay = 30 * time.Second
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.ConnectionName == "" {
+		cfg.ConnectionName = "ordersaga-operator"
+	}
+	return &Broker{cfg: cfg, log: log, changed: make(chan struct{})}
+}
+
+// Topology returns the broker's topology names.
+func (b *Broker) Topology() Topology { return b.cfg.Topology }
+
+// NeedLeaderElection is false: every replica connects, so that a standby is
+// ready (and reports ready) before it becomes the leader.
+func (b *Broker) NeedLeaderElection() bool { return false }
+
+// Start connects and stays connected until ctx ends, reconnecting with
+// exponential backoff and jitter. It implements manager.Runnable.
+func (b *Broker) Start(ctx context.Context) error {
+	failures := 0
+	for ctx.Err() == nil {
+		s, err := b.connect()
+		if err != nil {
+			delay := b.reconnectDelay(failures)
+			failures++
+			b.log.Info("Broker connection failed; retrying", "error", err.Error(), "attempt", failures, "retryIn", delay)
+			select {
+			case <-ctx.Done():
+			case <-time.After(delay):
+			}
+			continue
+		}
+		failures = 0
+		b.setSession(s)
+		b.cfg.Observer.ConnectionChanged(true)
+		b.log.Info("Broker connected", "topologyPrefix", b.cfg.Topology.Prefix)
+		reason := s.wait(ctx)
+		b.setSession(nil)
+		b.cfg.Observer.ConnectionChanged(false)
+		s.close()
+		if ctx.Err() == nil {
+			b.log.Info("Broker connection lost; reconnecting", "reason", reason)
+		}
+	}
+	return nil
+}
+
+func (b *Broker) reconnectDelay(failures int) time.Duration {
+	d := b.cfg.MinReconnectDelay << min(failures, 16)
+	d = min(d, b.cfg.MaxReconnectDelay)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // jitter needs no cryptographic randomness
+}
+
+// connect dials, declares the topology and opens the publisher channel.
+func (b *Broker) connect() (*session, error) {
+	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{
+		Heartbeat:       b.cfg.Heartbeat,
+		TLSClientConfig: b.cfg.TLS,
+		Locale:          "en_US",
+		Properties:      amqp.Table{"connection_name": b.cfg.ConnectionName},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	s, err := newSession(conn, b.cfg.Topology)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (b *Broker) setSession(s *session) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.current = s
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+func (b *Broker) session() *session {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.current
+}
+
+// Connected reports whether the connection is up.
+func (b *Broker) Connected() bool {
+	s := b.session()
+	return s != nil && !s.ended()
+}
+
+// Check is a readiness check (healthz.Checker): it fails while the broker
+// connection is down.
+func (b *Broker) Check(_ *http.Request) error {
+	if !b.Connected() {
+		return ErrNotConnected
+	}
+	return nil
+}
+
+// WaitConnection blocks until the connection is up, and returns it with a
+// channel that is closed when it goes down.
+func (b *Broker) WaitConnection(ctx context.Context) (*amqp.Connection, <-chan struct{}, error) {
+	for {
+		b.mu.Lock()
+		s, changed := b.current, b.changed
+		b.mu.Unlock()
+		if s != nil && !s.ended() {
+			return s.conn, s.done, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// CloseConnection closes the current connection, as a broken network would;
+// the Broker reconnects. For fault-injection tests.
+func (b *Broker) CloseConnection() {
+	if s := b.session(); s != nil {
+		_ = s.conn.Close()
+	}
+}

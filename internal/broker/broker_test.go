@@ -1,0 +1,239 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	. "github.com/onsi/gomega"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// These tests run against the real RabbitMQ that "make test" ensures.
+func brokerURL() string {
+	if u := os.Getenv("ORDERSAGA_TEST_BROKER_URL"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+// startBroker starts a Broker on a topology of its own and removes the
+// topology when the test ends.
+func startBroker(t *testing.T) (*broker.Broker, *amqp.Channel) {
+	b, ch, _ := startObservedBroker(t)
+	return b, ch
+}
+
+// connectionObserver counts the connection's ups and downs.
+type connectionObserver struct {
+	mu        sync.Mutex
+	ups, down int
+}
+
+func (o *connectionObserver) ConnectionChanged(up bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if up {
+		o.ups++
+	} else {
+		o.down++
+	}
+}
+
+func (o *connectionObserver) Published(time.Duration, error) {}
+
+func (o *connectionObserver) counts() (ups, downs int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ups, o.down
+}
+
+func startObservedBroker(t *testing.T) (*broker.Broker, *amqp.Channel, *connectionObserver) {
+	t.Helper()
+	g := NewWithT(t)
+	topo := broker.Topology{Prefix: "test-" + rand.String(8)}
+	observer := &connectionObserver{}
+	b := broker.New(broker.Config{URL: brokerURL(), Topology: topo, MinReconnectDelay: 50 * time.Millisecond,
+		MaxReconnectDelay: time.Second, Observer: observer}, testr.New(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Start(ctx) }()
+	g.Eventually(b.Connected).WithTimeout(10 * time.Second).Should(BeTrue())
+
+	// A connection of the test's own, to look at the broker from outside.
+	conn, err := amqp.Dial(brokerURL())
+	g.Expect(err).NotTo(HaveOccurred())
+	ch, err := conn.Channel()
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = topo.Delete(ch)
+		_ = conn.Close()
+	})
+	return b, ch, observer
+}
+
+// bindQueue declares a queue bound to the command exchange with key.
+func bindQueue(t *testing.T, ch *amqp.Channel, b *broker.Broker, key string) string {
+	t.Helper()
+	// Not exclusive: the Broker's own connection consumes it in some tests.
+	q, err := ch.QueueDeclare(b.Topology().Prefix+"."+rand.String(5), false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = ch.QueueDelete(q.Name, false, false, false) })
+	if err := ch.QueueBind(q.Name, key, b.Topology().CommandExchange(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	return q.Name
+}
+
+func TestPublishConfirmsARoutedMessage(t *testing.T) {
+	g := NewWithT(t)
+	b, ch := startBroker(t)
+	queue := bindQueue(t, ch, b, "inventory.*")
+
+	err := b.Publish(context.Background(), b.Topology().CommandExchange(), "inventory.Reserve",
+		broker.Message{MessageID: "m-1", ContentType: "application/json", Body: []byte("{}")})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	msg, ok, err := ch.Get(queue, true)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeTrue())
+	g.Expect(msg.MessageId).To(Equal("m-1"))
+	g.Expect(msg.DeliveryMode).To(Equal(amqp.Persistent))
+}
+
+func TestPublishReportsAnUnroutableMessage(t *testing.T) {
+	g := NewWithT(t)
+	b, _ := startBroker(t)
+	err := b.Publish(context.Background(), b.Topology().CommandExchange(), "nobody.Listens",
+		broker.Message{MessageID: "m-1", Body: []byte("{}")})
+	var unroutable *broker.UnroutableError
+	g.Expect(errors.As(err, &unroutable)).To(BeTrue(), "got %v", err)
+	g.Expect(unroutable.RoutingKey).To(Equal("nobody.Listens"))
+}
+
+// Concurrent publishes, half of them unroutable, must each get the right
+// verdict: the return of one message must never be attributed to another.
+func TestConcurrentPublishesGetTheirOwnVerdict(t *testing.T) {
+	g := NewWithT(t)
+	b, ch := startBroker(t)
+	bindQueue(t, ch, b, "routed.*")
+
+	var wg sync.WaitGroup
+	errs := make([]error, 400)
+	for i := range errs {
+		wg.Go(func() {
+			key := "routed.Cmd"
+			if i%2 == 1 {
+				key = "unrouted.Cmd"
+			}
+			errs[i] = b.Publish(context.Background(), b.Topology().CommandExchange(), key,
+				broker.Message{MessageID: fmt.Sprintf("m-%d", i), Body: []byte("{}")})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		var unroutable *broker.UnroutableError
+		if i%2 == 0 {
+			g.Expect(err).NotTo(HaveOccurred(), "message %d", i)
+		} else {
+			g.Expect(errors.As(err, &unroutable)).To(BeTrue(), "message %d: %v", i, err)
+		}
+	}
+}
+
+func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
+	g := NewWithT(t)
+	b, ch, observer := startObservedBroker(t)
+	queue := bindQueue(t, ch, b, "svc.*")
+
+	received := make(chan amqp.Delivery, 10)
+	consumer := &broker.Consumer{Broker: b, Queue: queue, Tag: "test", Log: testr.New(t),
+		Handle: func(_ context.Context, d amqp.Delivery) { _ = d.Ack(false); received <- d }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = consumer.Start(ctx) }()
+
+	publish := func(id string) error {
+		return b.Publish(context.Background(), b.Topology().CommandExchange(), "svc.Cmd", broker.Message{MessageID: id})
+	}
+	g.Expect(publish("before")).To(Succeed())
+	g.Eventually(received).WithTimeout(5 * time.Second).Should(Receive(HaveField("MessageId", "before")))
+
+	b.CloseConnection()
+	g.Eventually(func() []int { u, d := observer.counts(); return []int{u, d} }).
+		WithTimeout(10 * time.Second).Should(Equal([]int{2, 1}), "one loss, one reconnection")
+	g.Eventually(func() error { return b.Check(nil) }).Should(Succeed())
+
+	g.Eventually(func() error { return publish("after") }).WithTimeout(5 * time.Second).Should(Succeed())
+	g.Eventually(received).WithTimeout(5 * time.Second).Should(Receive(HaveField("MessageId", "after")))
+}
+
+func TestPublishWhileDisconnectedFailsFast(t *testing.T) {
+	g := NewWithT(t)
+	b := broker.New(broker.Config{URL: "amqp://guest:guest@127.0.0.1:1/", Topology: broker.Topology{Prefix: "none"}},
+		testr.New(t))
+	err := b.Publish(context.Background(), "x", "y", broker.Message{})
+	g.Expect(err).To(MatchError(broker.ErrNotConnected))
+	g.Expect(b.Check(nil)).To(MatchError(broker.ErrNotConnected))
+}
+
+func TestDeadLetterKeepsTheReplyWithItsReason(t *testing.T) {
+	g := NewWithT(t)
+	b, ch := startBroker(t)
+	topo := b.Topology()
+	g.Expect(ch.Publish("", topo.ReplyQueue(), false, false, amqp.Publishing{
+		MessageId: "r-1", ContentType: "text/plain", Body: []byte("not json"), Headers: amqp.Table{"x-saga-step": "pay"},
+	})).To(Succeed())
+
+	var d amqp.Delivery
+	g.Eventually(func() bool {
+		var ok bool
+		d, ok, _ = ch.Get(topo.ReplyQueue(), false)
+		return ok
+	}).Should(BeTrue())
+	g.Expect(b.DeadLetter(context.Background(), d, protocol.RejectWrongContentType, "content type text/plain")).To(Succeed())
+
+	var dead amqp.Delivery
+	g.Eventually(func() bool {
+		var ok bool
+		dead, ok, _ = ch.Get(topo.DeadLetterQueue(), true)
+		return ok
+	}).Should(BeTrue())
+	g.Expect(dead.MessageId).To(Equal("r-1"))
+	g.Expect(dead.Headers).To(HaveKeyWithValue(protocol.HeaderDeadLetterReason, protocol.RejectWrongContentType))
+	g.Expect(dead.Headers).To(HaveKeyWithValue("x-saga-step", "pay"))
+
+	q, err := ch.QueueDeclarePassive(topo.ReplyQueue(), true, false, false, false,
+		amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(q.Messages).To(BeZero(), "the original reply is acknowledged")
+}

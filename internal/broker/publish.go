@@ -1,0 +1,183 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// ErrNotConfirmed is returned when the broker did not confirm a publish: it
+// nacked it, or the channel closed first. The message may or may not have
+// arrived; publishing it again with the same message id is safe.
+var ErrNotConfirmed = errors.New("publish not confirmed by the broker")
+
+// UnroutableError is returned when no queue is bound to a message's routing
+// key: the broker returned the message instead of delivering it.
+type UnroutableError struct {
+	Exchange, RoutingKey string
+	ReplyText            string
+}
+
+func (e *UnroutableError) Error() string {
+	return fmt.Sprintf("no queue bound to routing key %q on exchange %q (%s)", e.RoutingKey, e.Exchange, e.ReplyText)
+}
+
+// Message is what Publish sends.
+type Message struct {
+	MessageID     string
+	CorrelationID string
+	ReplyTo       string
+	Type          string
+	ContentType   string
+	Headers       map[string]any
+	Body          []byte
+	Timestamp     time.Time
+}
+
+// Publish sends a persistent message with the mandatory flag and waits for
+// the broker's confirm. It returns nil only when the broker has taken
+// responsibility for the message and routed it to at least one queue.
+func (b *Broker) Publish(ctx context.Context, exchange, routingKey string, msg Message) (err error) {
+	start := time.Now()
+	defer func() { b.cfg.Observer.Published(time.Since(start), err) }()
+	s := b.session()
+	if s == nil || s.ended() {
+		return ErrNotConnected
+	}
+	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, routingKey, true, false, amqp.Publishing{
+		MessageId:     msg.MessageID,
+		CorrelationId: msg.CorrelationID,
+		ReplyTo:       msg.ReplyTo,
+		Type:          msg.Type,
+		ContentType:   msg.ContentType,
+		Headers:       msg.Headers,
+		Body:          msg.Body,
+		Timestamp:     msg.Timestamp,
+		DeliveryMode:  amqp.Persistent,
+	})
+	if err != nil {
+		return fmt.Errorf("publish to %s/%s: %w", exchange, routingKey, err)
+	}
+	acked, err := dc.WaitContext(ctx)
+	if err != nil {
+		return fmt.Errorf("await confirm: %w", err)
+	}
+	if !acked {
+		return ErrNotConfirmed
+	}
+	if ret, returned := s.returns.take(msg.MessageID); returned {
+		return &UnroutableError{Exchange: exchange, RoutingKey: routingKey, ReplyText: ret.ReplyText}
+	}
+	return nil
+}
+
+// returnTracker records the messages the broker returned as unroutable.
+//
+// For a mandatory message that no queue takes, RabbitMQ sends basic.return
+// before basic.ack on the same channel, and amqp091-go's reader delivers the
+// return to the NotifyReturn channel before it processes the ack. With an
+// unbuffered channel that delivery completes only when our goroutine has
+// received the return; take then asks the same goroutine to flush, which it
+// does only after it has recorded the return it holds. So a publisher that
+// saw its ack and calls take always sees its return.
+type returnTracker struct {
+	returned map[string]amqp.Return // by message id; touched only by run
+	takes    chan takeRequest
+	done     <-chan struct{} // the session's end
+}
+
+type takeRequest struct {
+	messageID string
+	reply     chan takeResult
+}
+
+type takeResult struct {
+	ret amqp.Return
+	ok  bool
+}
+
+func newReturnTracker(returns <-chan amqp.Return, done <-chan struct{}) *returnTracker {
+	t := &returnTracker{returned: map[string]amqp.Return{}, takes: make(chan takeRequest), done: done}
+	go t.run(returns)
+	return t
+}
+
+func (t *returnTracker) run(returns <-chan amqp.Return) {
+	done := t.done
+	// Returns are drained until amqp091-go closes the channel: a blocked
+	// return would block its connection's reader, and with it the shutdown.
+	for returns != nil || done != nil {
+		select {
+		case r, ok := <-returns:
+			if !ok {
+				returns = nil
+				continue
+			}
+			t.returned[r.MessageId] = r
+		case req := <-t.takes:
+			r, ok := t.returned[req.messageID]
+			delete(t.returned, req.messageID)
+			req.reply <- takeResult{ret: r, ok: ok}
+		case <-done:
+			done = nil // take no longer waits for us; keep draining returns
+		}
+	}
+}
+
+// take reports whether the message was returned, and forgets it.
+func (t *returnTracker) take(messageID string) (amqp.Return, bool) {
+	req := takeRequest{messageID: messageID, reply: make(chan takeResult, 1)}
+	select {
+	case t.takes <- req:
+	case <-t.done:
+		// The session ended after the ack; a return lost here surfaces as
+		// a timeout and a retry of the step.
+		return amqp.Return{}, false
+	}
+	res := <-req.reply
+	return res.ret, res.ok
+}
+
+// DeadLetter publishes a copy of d to the dead-letter exchange, with the
+// reason it could not be processed, and acknowledges d. If the copy cannot be
+// published, d is rejected instead, so that the reply queue's own
+// dead-letter policy keeps it (without the reason).
+func (b *Broker) DeadLetter(ctx context.Context, d amqp.Delivery, reason, detail string) error {
+	headers := map[string]any{}
+	for k, v := range d.Headers {
+		headers[k] = v
+	}
+	headers[protocol.HeaderDeadLetterReason] = reason
+	headers[protocol.HeaderDeadLetterDetail] = detail
+	err := b.Publish(ctx, b.cfg.Topology.DeadLetterExchange(), d.RoutingKey, Message{
+		MessageID: d.MessageId, CorrelationID: d.CorrelationId, ReplyTo: d.ReplyTo, Type: d.Type,
+		ContentType: d.ContentType, Headers: headers, Body: d.Body, Timestamp: d.Timestamp,
+	})
+	if err != nil {
+		_ = d.Nack(false, false)
+		return fmt.Errorf("dead-letter reply: %w", err)
+	}
+	_ = d.Ack(false)
+	return nil
+}

@@ -1,0 +1,108 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// session is one connection and its publisher channel. It ends when either
+// closes; the Broker then starts a new one.
+type session struct {
+	conn    *amqp.Connection
+	pub     *amqp.Channel
+	returns *returnTracker
+
+	done      chan struct{}
+	endOnce   sync.Once
+	endReason string
+}
+
+func newSession(conn *amqp.Connection, topology Topology) (*session, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open topology channel: %w", err)
+	}
+	if err := topology.Declare(ch); err != nil {
+		return nil, err
+	}
+	_ = ch.Close()
+
+	pub, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open publisher channel: %w", err)
+	}
+	if err := pub.Confirm(false); err != nil {
+		return nil, fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	s := &session{conn: conn, pub: pub, done: make(chan struct{})}
+	// The return channel must be unbuffered: see returnTracker.
+	s.returns = newReturnTracker(pub.NotifyReturn(make(chan amqp.Return)), s.done)
+
+	// Both notification channels are drained until closed, as amqp091-go
+	// requires, and either closing ends the session.
+	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
+	go s.watch("connection", connClosed)
+	go s.watch("publisher channel", pubClosed)
+	return s, nil
+}
+
+func (s *session) watch(what string, closed <-chan *amqp.Error) {
+	reason := what + " closed"
+	for err := range closed {
+		if err != nil {
+			reason = fmt.Sprintf("%s closed: %s", what, err.Error())
+		}
+	}
+	s.end(reason)
+}
+
+func (s *session) end(reason string) {
+	s.endOnce.Do(func() {
+		s.endReason = reason
+		close(s.done)
+	})
+}
+
+func (s *session) ended() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait blocks until the session ends or ctx does, and says why.
+func (s *session) wait(ctx context.Context) string {
+	select {
+	case <-s.done:
+		return s.endReason
+	case <-ctx.Done():
+		return "shutting down"
+	}
+}
+
+func (s *session) close() {
+	_ = s.conn.Close() // closes the channels too
+	s.end("closed")
+}

@@ -1,0 +1,94 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package broker
+
+import (
+	"fmt"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Topology names the exchanges and queues of the operator. Every name
+// starts with Prefix, so that several operators (or test suites) can share a
+// broker without meeting.
+type Topology struct {
+	// Prefix of every name, for example "ordersaga".
+	Prefix string
+	// ReplyDeliveryLimit is how often a reply is delivered before the
+	// broker dead-letters it as poison (quorum queue x-delivery-limit).
+	ReplyDeliveryLimit int
+}
+
+// CommandExchange is the durable topic exchange commands are published to,
+// with the routing key "<service>.<command>".
+func (t Topology) CommandExchange() string { return t.Prefix + ".commands" }
+
+// ReplyQueue is the durable queue participants reply to (reply_to).
+func (t Topology) ReplyQueue() string { return t.Prefix + ".replies" }
+
+// DeadLetterExchange receives replies that cannot be processed.
+func (t Topology) DeadLetterExchange() string { return t.Prefix + ".dead-letter" }
+
+// DeadLetterQueue keeps the dead-lettered replies for people to inspect.
+func (t Topology) DeadLetterQueue() string { return t.Prefix + ".replies.dead" }
+
+// Declare declares the topology; declaring it again is harmless.
+func (t Topology) Declare(ch *amqp.Channel) error {
+	limit := t.ReplyDeliveryLimit
+	if limit <= 0 {
+		limit = 100
+	}
+	if err := ch.ExchangeDeclare(t.CommandExchange(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", t.CommandExchange(), err)
+	}
+	if err := ch.ExchangeDeclare(t.DeadLetterExchange(), amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", t.DeadLetterExchange(), err)
+	}
+	quorum := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	if _, err := ch.QueueDeclare(t.DeadLetterQueue(), true, false, false, false, quorum); err != nil {
+		return fmt.Errorf("declare queue %s: %w", t.DeadLetterQueue(), err)
+	}
+	if err := ch.QueueBind(t.DeadLetterQueue(), "", t.DeadLetterExchange(), false, nil); err != nil {
+		return fmt.Errorf("bind queue %s: %w", t.DeadLetterQueue(), err)
+	}
+	// A quorum queue counts deliveries: a reply that keeps coming back
+	// unacknowledged is dead-lettered instead of looping for ever.
+	replyArgs := amqp.Table{
+		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
+		"x-dead-letter-exchange": t.DeadLetterExchange(),
+		"x-delivery-limit":       int64(limit),
+	}
+	if _, err := ch.QueueDeclare(t.ReplyQueue(), true, false, false, false, replyArgs); err != nil {
+		return fmt.Errorf("declare queue %s: %w", t.ReplyQueue(), err)
+	}
+	return nil
+}
+
+// Delete removes the topology, for tests and uninstallation.
+func (t Topology) Delete(ch *amqp.Channel) error {
+	for _, q := range []string{t.ReplyQueue(), t.DeadLetterQueue()} {
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			return fmt.Errorf("delete queue %s: %w", q, err)
+		}
+	}
+	for _, x := range []string{t.CommandExchange(), t.DeadLetterExchange()} {
+		if err := ch.ExchangeDelete(x, false, false); err != nil {
+			return fmt.Errorf("delete exchange %s: %w", x, err)
+		}
+	}
+	return nil
+}
