@@ -190,7 +190,7 @@ func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 
 	b.CloseConnection()
 	g.Eventually(func() []int { u, d := observer.counts(); return []int{u, d} }).
-		WithTimeout(10 * time.Second).Should(Equal([]int{2, 1}), "one loss, one reconnection")
+		WithTimeout(10*time.Second).Should(Equal([]int{2, 1}), "one loss, one reconnection")
 	g.Eventually(func() error { return b.Check(nil) }).Should(Succeed())
 
 	g.Eventually(func() error { return publish("after") }).WithTimeout(5 * time.Second).Should(Succeed())

@@ -78,7 +78,7 @@ type SagaRef struct {
 // Command is the body of a command or compensation sent to a participant.
 type Command struct {
 	// MessageID equals the AMQP message_id property.
-	MessageID string `json:"messageId"`
+	MessageID string  `json:"messageId"`
 	Saga      SagaRef `json:"saga"`
 	// Step is the name of the step in the saga.
 	Step string `json:"step"`
