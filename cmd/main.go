@@ -19,9 +19,12 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	// Client auth plugins, so that "make run" works against any cluster.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -36,7 +39,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/controller"
+	"github.com/ordersaga/ordersaga-operator/internal/operator"
 )
 
 var (
@@ -62,6 +65,11 @@ type options struct {
 	kubeAPIBurst         int
 	brokerURL            string
 	brokerURLFile        string
+	brokerCAFile         string
+	brokerServerName     string
+	topologyPrefix       string
+	prefetch             int
+	replyDeliveryLimit   int
 }
 
 func parseFlags() (options, zap.Options) {
@@ -84,6 +92,15 @@ func parseFlags() (options, zap.Options) {
 		"AMQP URL of the RabbitMQ broker (amqp:// or amqps://). Prefer --broker-url-file for credentials.")
 	flag.StringVar(&o.brokerURLFile, "broker-url-file", "",
 		"File holding the AMQP URL of the broker, for example a mounted Secret key; overrides --broker-url.")
+	flag.StringVar(&o.brokerCAFile, "broker-ca-file", "",
+		"PEM bundle of the CAs that sign the broker's certificate (amqps); default the system roots.")
+	flag.StringVar(&o.brokerServerName, "broker-server-name", "",
+		"Name to verify in the broker's certificate (amqps); default the URL's host.")
+	flag.StringVar(&o.topologyPrefix, "topology-prefix", "ordersaga",
+		"Prefix of the exchanges and queues the operator declares.")
+	flag.IntVar(&o.prefetch, "reply-prefetch", 256, "Replies taken from the broker and not yet acknowledged, at most.")
+	flag.IntVar(&o.replyDeliveryLimit, "reply-delivery-limit", 100,
+		"Deliveries of one reply before the broker dead-letters it as poison.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -133,18 +150,26 @@ func run(o options) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 
-	if err := (&controller.OrderSagaReconciler{
-		Client:                  mgr.GetClient(),
-		Recorder:                mgr.GetEventRecorder("ordersaga-controller"),
+	url, err := brokerURL(o)
+	if err != nil {
+		return err
+	}
+	brokerTLS, err := brokerTLSConfig(o)
+	if err != nil {
+		return err
+	}
+	if _, err := operator.Setup(mgr, operator.Options{
+		BrokerURL:               url,
+		BrokerTLS:               brokerTLS,
+		TopologyPrefix:          o.topologyPrefix,
+		Prefetch:                o.prefetch,
+		ReplyDeliveryLimit:      o.replyDeliveryLimit,
 		MaxConcurrentReconciles: o.concurrency,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("set up controller: %w", err)
+	}); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return fmt.Errorf("add ready check: %w", err)
 	}
 
 	setupLog.Info("Starting manager")
@@ -152,4 +177,40 @@ func run(o options) error {
 		return fmt.Errorf("run manager: %w", err)
 	}
 	return nil
+}
+
+// brokerURL reads the broker's URL from the file (a mounted Secret), else
+// from the flag. It never has a default: credentials do not belong in code.
+func brokerURL(o options) (string, error) {
+	if o.brokerURLFile != "" {
+		raw, err := os.ReadFile(o.brokerURLFile)
+		if err != nil {
+			return "", fmt.Errorf("read broker URL file: %w", err)
+		}
+		return strings.TrimSpace(string(raw)), nil
+	}
+	if o.brokerURL == "" {
+		return "", errors.New("no broker URL: set --broker-url-file (a mounted Secret) or --broker-url")
+	}
+	return o.brokerURL, nil
+}
+
+// brokerTLSConfig builds the TLS settings of amqps from the flags.
+func brokerTLSConfig(o options) (*tls.Config, error) {
+	if o.brokerCAFile == "" && o.brokerServerName == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.brokerServerName}
+	if o.brokerCAFile != "" {
+		pem, err := os.ReadFile(o.brokerCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read broker CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("broker CA file %s holds no PEM certificate", o.brokerCAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }

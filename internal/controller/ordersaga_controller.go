@@ -14,30 +14,86 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
+// Package controller holds the OrderSaga reconciler: it reads a saga, lets
+// the saga state machine decide, writes the status once, and only then sends
+// commands and acknowledges replies. See docs/architecture.md.
 package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/mediator"
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
 )
+
+// CommandPublisher is what the reconciler needs of the broker.
+type CommandPublisher interface {
+	Publish(ctx context.Context, exchange, routingKey string, msg broker.Message) error
+	Connected() bool
+}
+
+// Observer is told what the reconciler does, for metrics and tests.
+type Observer interface {
+	// StatusWritten is called after each status write.
+	StatusWritten(obj *ordersv1alpha1.OrderSaga)
+	// Transitioned is called for each transition, once its status is written.
+	Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) StatusWritten(*ordersv1alpha1.OrderSaga)                 {}
+func (nopObserver) Transitioned(*ordersv1alpha1.OrderSaga, saga.Transition) {}
 
 // OrderSagaReconciler drives OrderSagas.
 type OrderSagaReconciler struct {
 	client.Client
+	// APIReader reads from the apiserver, bypassing the cache, when the
+	// cache may be behind (a reply to a command it has not seen).
+	APIReader client.Reader
 	// Recorder records the Events that make "kubectl describe" read as the
 	// saga's history.
-	Recorder events.EventRecorder
+	Recorder    events.EventRecorder
+	Publisher   CommandPublisher
+	DeadLetters DeadLetterer
+	Topology    broker.Topology
+	Inbox       *Inbox
+	Machine     saga.Machine
+	Clock       clock.PassiveClock
+	// ReplyObserver counts dead-lettered replies; optional.
+	ReplyObserver ReplyObserver
+	// Observer is told about status writes and transitions; optional.
+	Observer Observer
 	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.
 	MaxConcurrentReconciles int
+	// BrokerRetryInterval is the wait before trying again when the broker
+	// is unavailable; default 1s.
+	BrokerRetryInterval time.Duration
+	// Registerer receives the mediator's metrics; default controller-runtime's registry.
+	Registerer prometheus.Registerer
+
+	published        *publishedSet
+	pipeline         []func(context.Context, *scope) error
+	notifyTransition mediator.Publisher[SagaTransitioned]
 }
 
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas,verbs=get;list;watch;patch
@@ -45,72 +101,166 @@ type OrderSagaReconciler struct {
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile loads the saga, makes sure it carries the finalizer, and then
-// either releases a deleted saga or advances a live one.
+// Reconcile loads the saga, makes sure it carries the finalizer, and runs
+// one pass of sub-steps through the mediator. A pass whose status write
+// conflicts starts once more from a live read.
 func (r *OrderSagaReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	saga := &ordersv1alpha1.OrderSaga{}
-	if err := r.Get(ctx, req.NamespacedName, saga); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	obj := &ordersv1alpha1.OrderSaga{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return r.forget(ctx, req.NamespacedName)
+		}
+		return ctrl.Result{}, fmt.Errorf("get saga: %w", err)
 	}
-	if !saga.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, saga)
+	if obj.DeletionTimestamp.IsZero() {
+		if err := r.ensureFinalizer(ctx, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+	} else if !controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {
+		return r.forget(ctx, req.NamespacedName)
 	}
-	if err := r.ensureFinalizer(ctx, saga); err != nil {
+
+	s := newScope(obj, r.Inbox.Peek(req.NamespacedName), r.Clock.Now(), false)
+	err := r.runPass(ctx, s)
+	if apierrors.IsConflict(err) {
+		live := &ordersv1alpha1.OrderSaga{}
+		if err := r.APIReader.Get(ctx, req.NamespacedName, live); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("read saga live: %w", err))
+		}
+		s.reset(live, true)
+		err = r.runPass(ctx, s)
+	}
+	if apierrors.IsConflict(err) {
+		// Someone else wrote in between, twice: look again shortly.
+		ctrl.LoggerFrom(ctx).V(1).Info("Status write conflicted; requeueing")
+		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	}
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.reconcileStatus(ctx, saga)
+	return s.result(), nil
+}
+
+func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) error {
+	for _, step := range r.pipeline {
+		if err := step(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ensureFinalizer adds the finalizer with a patch. The patch returns the new
-// resourceVersion into saga, so the pass can go on and write status without
+// resourceVersion into obj, so the pass can go on and write status without
 // waiting for the watch to deliver the change.
-func (r *OrderSagaReconciler) ensureFinalizer(ctx context.Context, saga *ordersv1alpha1.OrderSaga) error {
-	if controllerutil.ContainsFinalizer(saga, ordersv1alpha1.Finalizer) {
+func (r *OrderSagaReconciler) ensureFinalizer(ctx context.Context, obj *ordersv1alpha1.OrderSaga) error {
+	if controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {
 		return nil
 	}
-	base := saga.DeepCopy()
-	controllerutil.AddFinalizer(saga, ordersv1alpha1.Finalizer)
-	if err := r.Patch(ctx, saga, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	base := obj.DeepCopy()
+	controllerutil.AddFinalizer(obj, ordersv1alpha1.Finalizer)
+	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("add finalizer: %w", err)
 	}
 	return nil
 }
 
-// reconcileStatus initialises the status of a new saga and writes it once.
-func (r *OrderSagaReconciler) reconcileStatus(ctx context.Context, saga *ordersv1alpha1.OrderSaga) error {
-	if saga.Status.Phase != "" {
-		return nil
-	}
-	base := saga.DeepCopy()
-	initializeStatus(saga)
-	if err := r.Status().Patch(ctx, saga, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("initialise status: %w", err)
-	}
-	ctrl.LoggerFrom(ctx).Info("Saga accepted", "steps", len(saga.Spec.Steps))
-	r.Recorder.Eventf(saga, nil, corev1.EventTypeNormal, "Accepted", "Initialize",
-		"Saga for order %s accepted with %d steps", saga.Spec.Order.ID, len(saga.Spec.Steps))
-	return nil
-}
-
-// reconcileDelete releases a deleted saga by removing the finalizer.
-func (r *OrderSagaReconciler) reconcileDelete(ctx context.Context, saga *ordersv1alpha1.OrderSaga) error {
-	if !controllerutil.ContainsFinalizer(saga, ordersv1alpha1.Finalizer) {
-		return nil
-	}
-	base := saga.DeepCopy()
-	controllerutil.RemoveFinalizer(saga, ordersv1alpha1.Finalizer)
-	if err := r.Patch(ctx, saga, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("remove finalizer: %w", err))
-	}
-	ctrl.LoggerFrom(ctx).Info("Finalizer removed")
-	return nil
-}
-
-// SetupWithManager registers the reconciler with the manager.
+// SetupWithManager wires the mediator and registers the controller: it
+// watches OrderSagas (spec, annotation and deletion changes, not its own
+// status writes) and the inbox, which wakes exactly the saga a reply is for.
 func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := r.defaults(mgr); err != nil {
+		return err
+	}
+	if err := r.buildPipeline(); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&ordersv1alpha1.OrderSaga{}).
+		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WatchesRawSource(source.Channel(r.Inbox.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("ordersaga").
 		Complete(r)
+}
+
+func (r *OrderSagaReconciler) defaults(mgr ctrl.Manager) error {
+	if r.Publisher == nil || r.DeadLetters == nil || r.Inbox == nil {
+		return errors.New("ordersaga reconciler needs a Publisher, DeadLetters and an Inbox")
+	}
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("ordersaga-controller")
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.ReplyObserver == nil {
+		r.ReplyObserver = nopReplyObserver{}
+	}
+	if r.Observer == nil {
+		r.Observer = nopObserver{}
+	}
+	if r.Registerer == nil {
+		r.Registerer = metrics.Registry
+	}
+	r.published = newPublishedSet()
+	return nil
+}
+
+// buildPipeline registers the sub-steps with the mediator and resolves their
+// senders now, so that a missing handler fails at start-up.
+func (r *OrderSagaReconciler) buildPipeline() error {
+	b := mediator.NewBuilder()
+	behaviours, err := mediator.Standard(r.Registerer)
+	if err != nil {
+		return fmt.Errorf("mediator behaviours: %w", err)
+	}
+	b.Use(behaviours...)
+	mediator.Handle(b, r.applyReplies)
+	mediator.Handle(b, r.advanceSaga)
+	mediator.Handle(b, r.persistStatus)
+	mediator.Handle(b, r.settleReplies)
+	mediator.Handle(b, r.dispatchCommands)
+	mediator.Handle(b, r.finalizeSaga)
+	mediator.Subscribe(b, r.recordEvent)
+	mediator.Subscribe(b, logTransition)
+	mediator.Subscribe(b, func(_ context.Context, n SagaTransitioned) error {
+		r.Observer.Transitioned(n.Saga, n.Transition)
+		return nil
+	})
+	m, err := b.Build()
+	if err != nil {
+		return fmt.Errorf("build mediator: %w", err)
+	}
+	var errs []error
+	step := func(f func(context.Context, *scope) error, err error) {
+		errs = append(errs, err)
+		r.pipeline = append(r.pipeline, f)
+	}
+	step(sub(m, func(s *scope) ApplyReplies { return ApplyReplies{s} }))
+	step(sub(m, func(s *scope) AdvanceSaga { return AdvanceSaga{s} }))
+	step(sub(m, func(s *scope) PersistStatus { return PersistStatus{s} }))
+	step(sub(m, func(s *scope) SettleReplies { return SettleReplies{s} }))
+	step(sub(m, func(s *scope) DispatchCommands { return DispatchCommands{s} }))
+	step(sub(m, func(s *scope) FinalizeSaga { return FinalizeSaga{s} }))
+	r.notifyTransition = mediator.PublisherFor[SagaTransitioned](m)
+	return errors.Join(errs...)
+}
+
+// sub resolves the sender of one sub-step and adapts it to the pipeline.
+func sub[Req any](m *mediator.Mediator, wrap func(*scope) Req) (func(context.Context, *scope) error, error) {
+	send, err := mediator.SenderFor[Req, Done](m)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, s *scope) error {
+		_, err := send(ctx, wrap(s))
+		return err
+	}, nil
 }

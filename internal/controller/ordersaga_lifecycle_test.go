@@ -17,13 +17,11 @@ limitations under the License.
 package controller_test
 
 import (
-	"io"
 	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,52 +31,39 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
 )
 
-func eventsFor(g Gomega, saga *ordersv1alpha1.OrderSaga) []eventsv1.Event {
-	list := &eventsv1.EventList{}
-	g.Expect(k8sClient.List(ctx, list, client.InNamespace(saga.Namespace))).To(Succeed())
-	var out []eventsv1.Event
-	for _, e := range list.Items {
-		if e.Regarding.UID == saga.UID {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 var _ = Describe("A new OrderSaga", func() {
-	It("gets the finalizer, an initial status and an Accepted Event, and is released on deletion", func() {
-		saga := testenv.NewSaga(newNamespace(), "order-1")
-		Expect(k8sClient.Create(ctx, saga)).To(Succeed())
+	It("gets the finalizer and a status with a record per step, and a finished saga is released on deletion", func() {
+		s := createSaga(newNamespace(), "order-1")
+		done := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
 
-		By("initialising the status")
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(saga), saga)).To(Succeed())
-			g.Expect(saga.Finalizers).To(ContainElement(ordersv1alpha1.Finalizer))
-			g.Expect(saga.Status.Phase).To(Equal(ordersv1alpha1.PhasePending))
-		}).Should(Succeed())
-		Expect(saga.Status.ObservedGeneration).To(Equal(saga.Generation))
-		Expect(saga.Status.Steps).To(HaveLen(3))
-		for i, step := range saga.Status.Steps {
-			Expect(step.Name).To(Equal(saga.Spec.Steps[i].Name))
-			Expect(step.State).To(Equal(ordersv1alpha1.StepPending))
+		Expect(done.Finalizers).To(ContainElement(ordersv1alpha1.Finalizer))
+		Expect(done.Status.ObservedGeneration).To(Equal(done.Generation))
+		Expect(done.Status.StartTime).NotTo(BeNil())
+		Expect(done.Status.CompletionTime).NotTo(BeNil())
+		Expect(done.Status.Steps).To(HaveLen(3))
+		for i, step := range done.Status.Steps {
+			Expect(step.Name).To(Equal(done.Spec.Steps[i].Name))
+			Expect(step.State).To(Equal(ordersv1alpha1.StepSucceeded))
+			Expect(step.Attempts).To(BeEquivalentTo(1))
+			Expect(step.MessageID).NotTo(BeEmpty())
+			Expect(step.StartedAt).NotTo(BeNil())
+			Expect(step.CompletedAt).NotTo(BeNil())
 		}
-		Expect(saga.Status.Conditions).To(ContainElements(
-			And(HaveField("Type", ordersv1alpha1.ConditionReady), HaveField("Status", metav1.ConditionFalse),
-				HaveField("Reason", ordersv1alpha1.ReasonPending)),
-			And(HaveField("Type", ordersv1alpha1.ConditionReconciling), HaveField("Status", metav1.ConditionTrue)),
-		))
+		Expect(done.Status.Conditions).To(ContainElement(And(
+			HaveField("Type", ordersv1alpha1.ConditionReady), HaveField("Status", metav1.ConditionTrue),
+			HaveField("Reason", ordersv1alpha1.ReasonCompleted), HaveField("ObservedGeneration", done.Generation))))
+		Expect(done.Status.Conditions).NotTo(ContainElement(HaveField("Type", ordersv1alpha1.ConditionReconciling)))
 
-		By("recording an Event")
+		By("recording the saga's history as Events")
 		Eventually(func(g Gomega) {
-			g.Expect(eventsFor(g, saga)).To(ContainElement(And(
-				HaveField("Reason", "Accepted"), HaveField("Type", "Normal"),
-				HaveField("Note", ContainSubstring(saga.Spec.Order.ID)))))
+			g.Expect(eventReasons(g, done)).To(ContainElements(
+				"Started", "StepStarted", "StepSucceeded", "Completed"))
 		}).Should(Succeed())
 
 		By("removing the finalizer on deletion")
-		Expect(k8sClient.Delete(ctx, saga)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, done)).To(Succeed())
 		Eventually(func() bool {
-			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(saga), saga))
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(done), done))
 		}).Should(BeTrue())
 	})
 })
@@ -100,13 +85,9 @@ var _ = Describe("The samples", func() {
 			lines := strings.Split(strings.TrimSpace(readAll(stdout)), "\n")
 			g.Expect(lines).To(HaveLen(3))
 			g.Expect(strings.Fields(lines[0])).To(Equal([]string{"NAME", "ORDER", "PHASE", "STEP", "READY", "AGE"}))
-			g.Expect(strings.Fields(lines[1])[:4]).To(Equal([]string{"order-1001", "ORD-1001", "Pending", "False"}))
-			g.Expect(strings.Fields(lines[2])[:4]).To(Equal([]string{"order-1002", "ORD-1002", "Pending", "False"}))
+			// The suite's participants accept every command: both complete.
+			g.Expect(strings.Fields(lines[1])[:4]).To(Equal([]string{"order-1001", "ORD-1001", "Completed", "True"}))
+			g.Expect(strings.Fields(lines[2])[:4]).To(Equal([]string{"order-1002", "ORD-1002", "Completed", "True"}))
 		}).Should(Succeed())
 	})
 })
-
-func readAll(r io.Reader) string {
-	b, _ := io.ReadAll(r)
-	return string(b)
-}

@@ -18,41 +18,64 @@ package controller_test
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/controller"
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/operator"
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
-// The suite runs the real reconciler in a manager against envtest and
-// asserts through k8sClient, which reads the apiserver directly: the
-// manager's cache may lag, and a test that reads it can pass by accident.
+// The suite runs the real operator (manager, broker connection, reply
+// consumer, reconciler) against envtest and the local RabbitMQ, with
+// participants simulated over AMQP. It asserts through k8sClient, which reads
+// the apiserver directly: the manager's cache may lag, and a test that reads
+// it can pass by accident.
 var (
-	ctx       context.Context
-	cancel    context.CancelFunc
-	env       *envtest.Environment
-	cfg       *rest.Config
-	scheme    *runtime.Scheme
-	k8sClient client.Client
+	ctx          context.Context
+	cancel       context.CancelFunc
+	env          *envtest.Environment
+	cfg          *rest.Config
+	scheme       *runtime.Scheme
+	k8sClient    client.Client
+	topology     broker.Topology
+	script       = &scriptBook{byNamespace: map[string]map[string]testenv.Behaviour{}}
+	counts       = &countingObserver{}
+	running      *runningOperator
+	participants = map[string]*testenv.Participant{}
+	// suiteChannel is an AMQP channel of the suite's own.
+	suiteChannel *amqp.Channel
+	deadLetters  *deadLetterBox
 )
 
 func TestController(t *testing.T) {
 	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "OrderSaga Controller Suite")
 }
 
@@ -69,30 +92,157 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
+	// A topology of the suite's own, so that it shares the broker with no one.
+	topology = broker.Topology{Prefix: "it-" + rand.String(6)}
+	running = startOperator()
+	for _, service := range []string{"inventory", "payment", "shipping"} {
+		p, err := testenv.StartParticipant(testenv.BrokerURL(), topology.CommandExchange(), service, script.behave(service))
+		Expect(err).NotTo(HaveOccurred())
+		participants[service] = p
+	}
+	conn, err := amqp.Dial(testenv.BrokerURL())
 	Expect(err).NotTo(HaveOccurred())
-	Expect((&controller.OrderSagaReconciler{
-		Client:                  mgr.GetClient(),
-		Recorder:                mgr.GetEventRecorder("ordersaga-controller"),
-		MaxConcurrentReconciles: 4,
-	}).SetupWithManager(mgr)).To(Succeed())
-
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	DeferCleanup(func() { _ = conn.Close() })
+	suiteChannel, err = conn.Channel()
+	Expect(err).NotTo(HaveOccurred())
+	deadLetters = collectDeadLetters()
 })
 
 var _ = AfterSuite(func() {
+	if running != nil {
+		running.stop()
+	}
+	for _, p := range participants {
+		p.Stop()
+	}
+	if conn, err := amqp.Dial(testenv.BrokerURL()); err == nil {
+		if ch, err := conn.Channel(); err == nil {
+			_ = topology.Delete(ch)
+		}
+		_ = conn.Close()
+	}
 	cancel()
 	if env != nil {
 		Expect(env.Stop()).To(Succeed())
 	}
 })
+
+// runningOperator is one manager running the operator.
+type runningOperator struct {
+	*operator.Operator
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startOperator starts a manager with the operator, as cmd/ does, and waits
+// until it is connected to the broker.
+func startOperator() *runningOperator {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Several managers run in this process, one after another.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	op, err := operator.Setup(mgr, operator.Options{
+		BrokerURL:               testenv.BrokerURL(),
+		TopologyPrefix:          topology.Prefix,
+		MaxConcurrentReconciles: 8,
+		BrokerRetryInterval:     200 * time.Millisecond,
+		MinReconnectDelay:       50 * time.Millisecond,
+		MaxReconnectDelay:       time.Second,
+		Registerer:              prometheus.NewRegistry(),
+		Observer:                counts,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	mgrCtx, mgrCancel := context.WithCancel(ctx)
+	r := &runningOperator{Operator: op, cancel: mgrCancel, done: make(chan struct{})}
+	go func() {
+		defer GinkgoRecover()
+		defer close(r.done)
+		Expect(mgr.Start(mgrCtx)).To(Succeed())
+	}()
+	Eventually(op.Broker.Connected).Should(BeTrue())
+	return r
+}
+
+func (r *runningOperator) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// scriptBook holds how the participants behave, per test namespace and
+// service; Succeed unless a test says otherwise.
+type scriptBook struct {
+	mu          sync.Mutex
+	byNamespace map[string]map[string]testenv.Behaviour
+}
+
+func (s *scriptBook) set(namespace, service string, b testenv.Behaviour) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byNamespace[namespace] == nil {
+		s.byNamespace[namespace] = map[string]testenv.Behaviour{}
+	}
+	s.byNamespace[namespace][service] = b
+}
+
+func (s *scriptBook) behave(service string) testenv.Behaviour {
+	return func(cmd protocol.Command) *protocol.Reply {
+		s.mu.Lock()
+		b := s.byNamespace[cmd.Saga.Namespace][service]
+		s.mu.Unlock()
+		if b == nil {
+			return testenv.Succeed(cmd)
+		}
+		return b(cmd)
+	}
+}
+
+// countingObserver counts status writes and step transitions per saga.
+type countingObserver struct {
+	mu          sync.Mutex
+	writes      map[types.UID]int
+	transitions map[types.UID][]saga.Transition
+}
+
+func (c *countingObserver) StatusWritten(obj *ordersv1alpha1.OrderSaga) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writes == nil {
+		c.writes = map[types.UID]int{}
+	}
+	c.writes[obj.UID]++
+}
+
+func (c *countingObserver) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.transitions == nil {
+		c.transitions = map[types.UID][]saga.Transition{}
+	}
+	c.transitions[obj.UID] = append(c.transitions[obj.UID], t)
+}
+
+// stepTransitions counts a saga's changes of step state (retries included).
+func (c *countingObserver) stepTransitions(uid types.UID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.transitions[uid] {
+		if t.Step != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *countingObserver) statusWrites(uid types.UID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes[uid]
+}
 
 // newNamespace creates a namespace of its own for one test. envtest never
 // finishes deleting namespaces, so tests leave them and isolate by name.

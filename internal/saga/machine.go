@@ -229,3 +229,14 @@ func (r *run) stepTransition(i int, kind protocol.Kind, reason string, warning b
 		From: string(from), To: string(rec.State), Message: message,
 	})
 }
+
+// Initialize gives a saga that has not started its first status: Pending,
+// one record per step, and the conditions of a saga with work to do.
+func Initialize(saga *ordersv1alpha1.OrderSaga) {
+	r := &run{saga: saga, st: &saga.Status}
+	r.ensureRecords()
+	if saga.Status.Phase == "" {
+		saga.Status.Phase = ordersv1alpha1.PhasePending
+	}
+	syncConditions(saga)
+}

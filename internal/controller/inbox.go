@@ -1,0 +1,114 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
+)
+
+// InboxItem is an event for one saga that came from outside the apiserver:
+// a participant's reply (with its delivery, acknowledged once the status
+// that records it is persisted) or a dispatch that failed.
+type InboxItem struct {
+	// Delivery is the AMQP delivery of a reply; nil for a dispatch failure.
+	Delivery *amqp.Delivery
+	// Event is a saga.ReplyReceived or a saga.DispatchFailed.
+	Event    saga.Event
+	Received time.Time
+}
+
+// Inbox holds the items of each saga until a reconcile pass has dealt with
+// them, and wakes exactly that saga's reconcile. Its size is bounded by the
+// consumer's prefetch: replies are acknowledged only when taken out.
+type Inbox struct {
+	mu     sync.Mutex
+	items  map[types.NamespacedName][]*InboxItem
+	events chan event.GenericEvent
+}
+
+// NewInbox returns an empty Inbox.
+func NewInbox() *Inbox {
+	return &Inbox{items: map[types.NamespacedName][]*InboxItem{}, events: make(chan event.GenericEvent, 1024)}
+}
+
+// Events is the channel that triggers reconciles; the controller watches it.
+func (in *Inbox) Events() <-chan event.GenericEvent { return in.events }
+
+// Add queues an item for a saga and wakes its reconcile. It blocks while
+// 1024 wake-ups are pending, which slows the consumer down rather than
+// dropping anything.
+func (in *Inbox) Add(key types.NamespacedName, item *InboxItem) {
+	in.mu.Lock()
+	in.items[key] = append(in.items[key], item)
+	in.mu.Unlock()
+	in.wake(key)
+}
+
+func (in *Inbox) wake(key types.NamespacedName) {
+	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	in.events <- event.GenericEvent{Object: obj}
+}
+
+// Peek returns the saga's pending items without removing them.
+func (in *Inbox) Peek(key types.NamespacedName) []*InboxItem {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]*InboxItem(nil), in.items[key]...)
+}
+
+// Remove takes the given items out of the saga's queue.
+func (in *Inbox) Remove(key types.NamespacedName, done []*InboxItem) {
+	if len(done) == 0 {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	gone := make(map[*InboxItem]bool, len(done))
+	for _, it := range done {
+		gone[it] = true
+	}
+	kept := in.items[key][:0]
+	for _, it := range in.items[key] {
+		if !gone[it] {
+			kept = append(kept, it)
+		}
+	}
+	if len(kept) == 0 {
+		delete(in.items, key)
+		return
+	}
+	in.items[key] = kept
+}
+
+// Len returns the number of pending items, for metrics and tests.
+func (in *Inbox) Len() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, items := range in.items {
+		n += len(items)
+	}
+	return n
+}

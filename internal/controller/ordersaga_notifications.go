@@ -1,0 +1,70 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// recordEvent records a Kubernetes Event for a transition, so that
+// "kubectl describe" reads as the saga's history.
+func (r *OrderSagaReconciler) recordEvent(_ context.Context, n SagaTransitioned) error {
+	t := n.Transition
+	eventType := corev1.EventTypeNormal
+	if t.Warning {
+		eventType = corev1.EventTypeWarning
+	}
+	action := "Orchestrate"
+	note := t.Message
+	switch {
+	case t.Step != "" && t.Kind == protocol.KindCompensation:
+		action = "Compensate"
+		note = "Step " + t.Step + ": " + note
+	case t.Step != "":
+		action = "Execute"
+		note = "Step " + t.Step + ": " + note
+	}
+	r.Recorder.Eventf(n.Saga, nil, eventType, t.Reason, action, "%s", note)
+	return nil
+}
+
+// logTransition writes one line per transition at the default level; the
+// controller's logger already names the saga.
+func logTransition(ctx context.Context, n SagaTransitioned) error {
+	t := n.Transition
+	log := ctrl.LoggerFrom(ctx).WithValues("reason", t.Reason, "from", t.From, "to", t.To)
+	if t.Step != "" {
+		rec := stepRecord(n, t.Step)
+		log = log.WithValues("step", t.Step, "kind", string(t.Kind), "attempt", t.Attempt, "messageID", rec)
+	}
+	log.Info("Saga transition", "message", t.Message)
+	return nil
+}
+
+func stepRecord(n SagaTransitioned, step string) string {
+	for _, rec := range n.Saga.Status.Steps {
+		if rec.Name == step {
+			return rec.MessageID
+		}
+	}
+	return ""
+}

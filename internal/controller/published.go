@@ -1,0 +1,71 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// publishedSet remembers which in-flight messages this process has sent.
+// After a restart it is empty, so every in-flight message of the status is
+// sent again once, with its own id: at-least-once, and participants drop the
+// duplicate. Entries are dropped as soon as a message is no longer in
+// flight, so the set stays as small as the sagas in progress.
+type publishedSet struct {
+	mu  sync.Mutex
+	ids map[types.NamespacedName]map[string]struct{}
+}
+
+func newPublishedSet() *publishedSet {
+	return &publishedSet{ids: map[types.NamespacedName]map[string]struct{}{}}
+}
+
+func (p *publishedSet) has(key types.NamespacedName, id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.ids[key][id]
+	return ok
+}
+
+func (p *publishedSet) add(key types.NamespacedName, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ids[key] == nil {
+		p.ids[key] = map[string]struct{}{}
+	}
+	p.ids[key][id] = struct{}{}
+}
+
+// retain keeps only the saga ids still in flight, forgetting the saga when
+// none is.
+func (p *publishedSet) retain(key types.NamespacedName, inFlight []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(inFlight) == 0 {
+		delete(p.ids, key)
+		return
+	}
+	keep := make(map[string]struct{}, len(inFlight))
+	for _, id := range inFlight {
+		if _, ok := p.ids[key][id]; ok {
+			keep[id] = struct{}{}
+		}
+	}
+	p.ids[key] = keep
+}

@@ -1,0 +1,105 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-logr/logr"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// Dead-letter reasons decided by the reconciler, beside protocol.Reject*.
+const (
+	// DeadLetterUnknownSaga: no saga of the reply's namespace and name exists.
+	DeadLetterUnknownSaga = "UnknownSaga"
+	// DeadLetterUnmatchedReply: the saga exists but sent no message the reply
+	// answers (wrong uid, step, attempt or correlation id).
+	DeadLetterUnmatchedReply = "UnmatchedReply"
+)
+
+// DeadLetterer moves a reply that cannot be processed to the dead-letter
+// queue, with the reason.
+type DeadLetterer interface {
+	DeadLetter(ctx context.Context, d amqp.Delivery, reason, detail string) error
+}
+
+// ReplyObserver is told what becomes of replies, for metrics.
+type ReplyObserver interface {
+	ReplyReceived(status string)
+	ReplyDeadLettered(reason string)
+}
+
+type nopReplyObserver struct{}
+
+func (nopReplyObserver) ReplyReceived(string)     {}
+func (nopReplyObserver) ReplyDeadLettered(string) {}
+
+// ReplyRouter takes replies off the reply queue: it checks each one and
+// queues it in the inbox of its saga, which wakes that saga's reconcile.
+// Nothing else is read or listed: the headers name the saga.
+type ReplyRouter struct {
+	Inbox       *Inbox
+	DeadLetters DeadLetterer
+	Observer    ReplyObserver
+	Log         logr.Logger
+}
+
+// Handle is the reply consumer's handler.
+func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
+	observer := r.Observer
+	if observer == nil {
+		observer = nopReplyObserver{}
+	}
+	headers, err := protocol.ParseHeaders(d.Headers)
+	if err == nil && d.CorrelationId == "" {
+		err = errors.New("correlation_id missing")
+	}
+	if err != nil {
+		r.deadLetter(ctx, d, protocol.RejectMissingHeaders, err)
+		return
+	}
+	reply, err := protocol.DecodeReply(d.ContentType, d.Body)
+	if err != nil {
+		r.deadLetter(ctx, d, protocol.RejectReason(err), err)
+		return
+	}
+	observer.ReplyReceived(string(reply.Status))
+	key := types.NamespacedName{Namespace: headers.SagaNamespace, Name: headers.SagaName}
+	r.Inbox.Add(key, &InboxItem{
+		Delivery: &d,
+		Event:    saga.ReplyReceived{Headers: headers, CorrelationID: d.CorrelationId, Reply: reply},
+		Received: time.Now(),
+	})
+}
+
+func (r *ReplyRouter) deadLetter(ctx context.Context, d amqp.Delivery, reason string, cause error) {
+	if r.Observer != nil {
+		r.Observer.ReplyDeadLettered(reason)
+	}
+	log := r.Log.WithValues("messageID", d.MessageId, "correlationID", d.CorrelationId, "reason", reason)
+	log.Info("Reply dead-lettered", "detail", cause.Error())
+	if err := r.DeadLetters.DeadLetter(ctx, d, reason, cause.Error()); err != nil {
+		log.Info("Reply rejected to the queue's dead-letter policy", "error", err.Error())
+	}
+}

@@ -1,0 +1,116 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package operator wires the operator's parts into a controller-runtime
+// manager: the broker connection, the reply consumer, the inbox and the
+// OrderSaga reconciler. cmd/ and the integration suites share it, so the
+// tests exercise the real wiring.
+package operator
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/controller"
+)
+
+// Options configure the operator.
+type Options struct {
+	// BrokerURL is the AMQP URL, credentials included.
+	BrokerURL string
+	// BrokerTLS configures amqps; nil uses the system roots.
+	BrokerTLS *tls.Config
+	// TopologyPrefix starts the name of every exchange and queue.
+	TopologyPrefix string
+	// Prefetch bounds the replies taken and not yet acknowledged.
+	Prefetch int
+	// ReplyDeliveryLimit is how often a reply is delivered before the
+	// broker dead-letters it as poison.
+	ReplyDeliveryLimit int
+	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.
+	MaxConcurrentReconciles int
+	// BrokerRetryInterval is the wait before retrying when the broker is
+	// unavailable.
+	BrokerRetryInterval time.Duration
+	// MinReconnectDelay and MaxReconnectDelay bound the broker reconnection
+	// backoff.
+	MinReconnectDelay, MaxReconnectDelay time.Duration
+	// Registerer receives the operator's metrics; nil uses controller-runtime's.
+	Registerer prometheus.Registerer
+	// Observer is told about status writes and transitions; optional.
+	Observer controller.Observer
+}
+
+// Operator is the wired operator, for tests that need to reach its parts.
+type Operator struct {
+	Broker     *broker.Broker
+	Inbox      *controller.Inbox
+	Reconciler *controller.OrderSagaReconciler
+}
+
+// Setup adds the operator to mgr.
+func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
+	if o.BrokerURL == "" {
+		return nil, errors.New("no broker URL: set --broker-url or --broker-url-file")
+	}
+	if o.TopologyPrefix == "" {
+		o.TopologyPrefix = "ordersaga"
+	}
+	topology := broker.Topology{Prefix: o.TopologyPrefix, ReplyDeliveryLimit: o.ReplyDeliveryLimit}
+	b := broker.New(broker.Config{
+		URL: o.BrokerURL, TLS: o.BrokerTLS, Topology: topology,
+		MinReconnectDelay: o.MinReconnectDelay, MaxReconnectDelay: o.MaxReconnectDelay,
+	}, ctrl.Log.WithName("broker"))
+	if err := mgr.Add(b); err != nil {
+		return nil, fmt.Errorf("add broker: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("broker", b.Check); err != nil {
+		return nil, fmt.Errorf("add broker readiness check: %w", err)
+	}
+
+	inbox := controller.NewInbox()
+	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: b, Log: ctrl.Log.WithName("replies")}
+	consumer := &broker.Consumer{
+		Broker: b, Queue: topology.ReplyQueue(), Tag: "ordersaga-operator", Prefetch: o.Prefetch,
+		Handle: router.Handle, Log: ctrl.Log.WithName("replies"),
+	}
+	// The consumer needs leader election (a Runnable's default): only the
+	// leader takes replies.
+	if err := mgr.Add(consumer); err != nil {
+		return nil, fmt.Errorf("add reply consumer: %w", err)
+	}
+
+	r := &controller.OrderSagaReconciler{
+		Publisher:               b,
+		DeadLetters:             b,
+		Topology:                topology,
+		Inbox:                   inbox,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		BrokerRetryInterval:     o.BrokerRetryInterval,
+		Registerer:              o.Registerer,
+		Observer:                o.Observer,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up controller: %w", err)
+	}
+	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
+}
