@@ -45,6 +45,7 @@ func brokerURL() string {
 // startBroker starts a Broker on a topology of its own and removes the
 // topology when the test ends.
 func startBroker(t *testing.T) (*broker.Broker, *amqp.Channel) {
+	t.Helper()
 	b, ch, _ := startObservedBroker(t)
 	return b, ch
 }
@@ -178,9 +179,7 @@ func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 	received := make(chan amqp.Delivery, 10)
 	consumer := &broker.Consumer{Broker: b, Queue: queue, Tag: "test", Log: testr.New(t),
 		Handle: func(_ context.Context, d amqp.Delivery) { _ = d.Ack(false); received <- d }}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = consumer.Start(ctx) }()
+	go func() { _ = consumer.Start(t.Context()) }()
 
 	publish := func(id string) error {
 		return b.Publish(context.Background(), b.Topology().CommandExchange(), "svc.Cmd", broker.Message{MessageID: id})

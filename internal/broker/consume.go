@@ -53,13 +53,13 @@ func (c *Consumer) Start(ctx context.Context) error {
 	for {
 		conn, down, err := c.Broker.WaitConnection(ctx)
 		if err != nil {
-			return nil //nolint:nilerr // ctx ended: a normal stop
+			return nil //nolint:nilerr // only ctx ends the wait: a normal stop
 		}
-		err = c.consume(ctx, conn, down, prefetch)
-		if ctx.Err() != nil {
+		if err := c.consume(ctx, conn, down, prefetch); ctx.Err() == nil {
+			c.Log.Info("Consumer stopped; restarting", "queue", c.Queue, "reason", err.Error())
+		} else {
 			return nil
 		}
-		c.Log.Info("Consumer stopped; restarting", "queue", c.Queue, "reason", err.Error())
 		// Do not spin if the channel keeps failing on a live connection.
 		select {
 		case <-ctx.Done():

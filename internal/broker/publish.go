@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -164,9 +165,9 @@ func (t *returnTracker) take(messageID string) (amqp.Return, bool) {
 // published, d is rejected instead, so that the reply queue's own
 // dead-letter policy keeps it (without the reason).
 func (b *Broker) DeadLetter(ctx context.Context, d amqp.Delivery, reason, detail string) error {
-	headers := map[string]any{}
-	for k, v := range d.Headers {
-		headers[k] = v
+	headers := maps.Clone(map[string]any(d.Headers))
+	if headers == nil {
+		headers = map[string]any{}
 	}
 	headers[protocol.HeaderDeadLetterReason] = reason
 	headers[protocol.HeaderDeadLetterDetail] = detail

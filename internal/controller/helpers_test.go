@@ -84,7 +84,7 @@ func received(service string, uid types.UID) []testenv.Received {
 // sequence renders what the participants received for a saga, in the order
 // received, as "Command#attempt".
 func sequence(uid types.UID) []string {
-	var all []testenv.Received
+	all := make([]testenv.Received, 0, 8)
 	for service := range participants {
 		all = append(all, received(service, uid)...)
 	}

@@ -41,8 +41,6 @@ func fail(reason string) func(protocol.Command) *protocol.Reply {
 	}
 }
 
-func silent(protocol.Command) *protocol.Reply { return nil }
-
 // paymentWithID succeeds and returns a payment id, as a payment service does.
 func paymentWithID(cmd protocol.Command) *protocol.Reply {
 	if cmd.Kind == protocol.KindCompensation {
@@ -181,7 +179,7 @@ var _ = Describe("An OrderSaga", func() {
 			Expect(rec.Reason).To(BeEmpty())
 		}
 		Expect(deadLetters.reason(forgedID)).To(Equal("UnmatchedReply"))
-		Expect(deadLetters.has("dup-" + string(done.UID))).To(BeFalse(), "a duplicate is acknowledged, not dead-lettered")
+		Expect(deadLetters.has("dup-"+string(done.UID))).To(BeFalse(), "a duplicate is acknowledged, not dead-lettered")
 	})
 
 	It("dead-letters replies for unknown sagas and malformed replies, and keeps running", func() {
@@ -247,7 +245,7 @@ var _ = Describe("An OrderSaga", func() {
 			}
 			return &protocol.Reply{Status: protocol.StatusSucceeded}
 		})
-		var sagas []*ordersv1alpha1.OrderSaga
+		sagas := make([]*ordersv1alpha1.OrderSaga, 0, 20)
 		for i := range 20 {
 			sagas = append(sagas, createSaga(ns, fmt.Sprintf("order-%d", i), func(s *ordersv1alpha1.OrderSaga) {
 				if i%4 == 0 {
@@ -330,6 +328,25 @@ var _ = Describe("An OrderSaga", func() {
 			elapsed.Round(time.Millisecond), writes, transitions, ratio)
 		AddReportEntry("200 concurrent sagas", fmt.Sprintf("%s, %.2f status writes per step transition", elapsed.Round(time.Millisecond), ratio))
 		Expect(ratio).To(BeNumerically("<=", 1.0))
+	})
+
+	It("compensates a running saga when its deadline passes", func() {
+		ns := newNamespace()
+		script.set(ns, "payment", func(cmd protocol.Command) *protocol.Reply {
+			if cmd.Kind == protocol.KindCommand {
+				return nil
+			}
+			return &protocol.Reply{Status: protocol.StatusSucceeded}
+		})
+		s := createSaga(ns, "order-late", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Deadline = "2s"
+			s.Spec.Steps[1].Timeout = "1m"
+		})
+		done := waitForPhase(s, ordersv1alpha1.PhaseCompensated)
+		Expect(done.Status.CompletionTime.Sub(done.Status.StartTime.Time)).To(BeNumerically(">=", time.Second))
+		Expect(done.Status.Conditions).To(ContainElement(And(
+			HaveField("Type", ordersv1alpha1.ConditionStalled), HaveField("Message", ContainSubstring("Deadline of 2s passed")))))
+		Expect(sequence(done.UID)).To(Equal([]string{"ReserveInventory#1", "ChargePayment#1", "RefundPayment#1", "ReleaseInventory#1"}))
 	})
 
 	It("compensates a running saga when cancelled", func() {

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -181,10 +182,7 @@ func Reply(ch *amqp.Channel, d amqp.Delivery, reply protocol.Reply) error {
 	if err != nil {
 		return err
 	}
-	headers := amqp.Table{}
-	for k, v := range d.Headers {
-		headers[k] = v
-	}
+	headers := maps.Clone(d.Headers)
 	return ch.PublishWithContext(context.Background(), "", d.ReplyTo, false, false, amqp.Publishing{
 		MessageId:     d.MessageId + "-reply",
 		CorrelationId: d.MessageId,

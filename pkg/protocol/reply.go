@@ -52,8 +52,7 @@ func reject(reason string, format string, args ...any) error {
 
 // RejectReason returns the reason of a *RejectError in err's chain, or "".
 func RejectReason(err error) string {
-	var re *RejectError
-	if errors.As(err, &re) {
+	if re, ok := errors.AsType[*RejectError](err); ok {
 		return re.Reason
 	}
 	return ""
