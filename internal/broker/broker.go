@@ -40,8 +40,9 @@ type Config struct {
 	// TLS configures amqps: the CA bundle and the server name to verify.
 	// Nil uses the system roots and the URL's host.
 	TLS *tls.Config
-	// Topology names the exchanges and queues.
-	Topology Topology
+	// Topology is declared on every (re)connection, before anything is
+	// published or consumed.
+	Topology Declarer
 	// ConnectionName is shown in the broker's management UI.
 	ConnectionName string
 	// Heartbeat detects a dead peer; default 10s.
@@ -51,6 +52,12 @@ type Config struct {
 	MinReconnectDelay, MaxReconnectDelay time.Duration
 	// Observer is told about connection changes and publishes; optional.
 	Observer Observer
+}
+
+// Declarer declares exchanges, queues and bindings; declaring again is
+// harmless.
+type Declarer interface {
+	Declare(ch *amqp.Channel) error
 }
 
 // Observer is told what the broker does, for metrics.
@@ -98,9 +105,6 @@ func New(cfg Config, log logr.Logger) *Broker {
 	return &Broker{cfg: cfg, log: log, changed: make(chan struct{})}
 }
 
-// Topology returns the broker's topology names.
-func (b *Broker) Topology() Topology { return b.cfg.Topology }
-
 // NeedLeaderElection is false: every replica connects, so that a standby is
 // ready (and reports ready) before it becomes the leader.
 func (b *Broker) NeedLeaderElection() bool { return false }
@@ -124,7 +128,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		failures = 0
 		b.setSession(s)
 		b.cfg.Observer.ConnectionChanged(true)
-		b.log.Info("Broker connected", "topologyPrefix", b.cfg.Topology.Prefix)
+		b.log.Info("Broker connected", "connectionName", b.cfg.ConnectionName)
 		reason := s.wait(ctx)
 		b.setSession(nil)
 		b.cfg.Observer.ConnectionChanged(false)

@@ -44,10 +44,10 @@ func brokerURL() string {
 
 // startBroker starts a Broker on a topology of its own and removes the
 // topology when the test ends.
-func startBroker(t *testing.T) (*broker.Broker, *amqp.Channel) {
+func startBroker(t *testing.T) (*broker.Broker, *amqp.Channel, broker.Topology) {
 	t.Helper()
-	b, ch, _ := startObservedBroker(t)
-	return b, ch
+	b, ch, topo, _ := startObservedBroker(t)
+	return b, ch, topo
 }
 
 // connectionObserver counts the connection's ups and downs.
@@ -74,7 +74,7 @@ func (o *connectionObserver) counts() (ups, downs int) {
 	return o.ups, o.down
 }
 
-func startObservedBroker(t *testing.T) (*broker.Broker, *amqp.Channel, *connectionObserver) {
+func startObservedBroker(t *testing.T) (*broker.Broker, *amqp.Channel, broker.Topology, *connectionObserver) {
 	t.Helper()
 	g := NewWithT(t)
 	topo := broker.Topology{Prefix: "test-" + rand.String(8)}
@@ -97,19 +97,19 @@ func startObservedBroker(t *testing.T) (*broker.Broker, *amqp.Channel, *connecti
 		_ = topo.Delete(ch)
 		_ = conn.Close()
 	})
-	return b, ch, observer
+	return b, ch, topo, observer
 }
 
 // bindQueue declares a queue bound to the command exchange with key.
-func bindQueue(t *testing.T, ch *amqp.Channel, b *broker.Broker, key string) string {
+func bindQueue(t *testing.T, ch *amqp.Channel, topo broker.Topology, key string) string {
 	t.Helper()
 	// Not exclusive: the Broker's own connection consumes it in some tests.
-	q, err := ch.QueueDeclare(b.Topology().Prefix+"."+rand.String(5), false, false, false, false, nil)
+	q, err := ch.QueueDeclare(topo.Prefix+"."+rand.String(5), false, false, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = ch.QueueDelete(q.Name, false, false, false) })
-	if err := ch.QueueBind(q.Name, key, b.Topology().CommandExchange(), false, nil); err != nil {
+	if err := ch.QueueBind(q.Name, key, topo.CommandExchange(), false, nil); err != nil {
 		t.Fatal(err)
 	}
 	return q.Name
@@ -117,10 +117,10 @@ func bindQueue(t *testing.T, ch *amqp.Channel, b *broker.Broker, key string) str
 
 func TestPublishConfirmsARoutedMessage(t *testing.T) {
 	g := NewWithT(t)
-	b, ch := startBroker(t)
-	queue := bindQueue(t, ch, b, "inventory.*")
+	b, ch, topo := startBroker(t)
+	queue := bindQueue(t, ch, topo, "inventory.*")
 
-	err := b.Publish(context.Background(), b.Topology().CommandExchange(), "inventory.Reserve",
+	err := b.Publish(context.Background(), topo.CommandExchange(), "inventory.Reserve",
 		broker.Message{MessageID: "m-1", ContentType: "application/json", Body: []byte("{}")})
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -133,8 +133,8 @@ func TestPublishConfirmsARoutedMessage(t *testing.T) {
 
 func TestPublishReportsAnUnroutableMessage(t *testing.T) {
 	g := NewWithT(t)
-	b, _ := startBroker(t)
-	err := b.Publish(context.Background(), b.Topology().CommandExchange(), "nobody.Listens",
+	b, _, topo := startBroker(t)
+	err := b.Publish(context.Background(), topo.CommandExchange(), "nobody.Listens",
 		broker.Message{MessageID: "m-1", Body: []byte("{}")})
 	var unroutable *broker.UnroutableError
 	g.Expect(errors.As(err, &unroutable)).To(BeTrue(), "got %v", err)
@@ -145,8 +145,8 @@ func TestPublishReportsAnUnroutableMessage(t *testing.T) {
 // verdict: the return of one message must never be attributed to another.
 func TestConcurrentPublishesGetTheirOwnVerdict(t *testing.T) {
 	g := NewWithT(t)
-	b, ch := startBroker(t)
-	bindQueue(t, ch, b, "routed.*")
+	b, ch, topo := startBroker(t)
+	bindQueue(t, ch, topo, "routed.*")
 
 	var wg sync.WaitGroup
 	errs := make([]error, 400)
@@ -156,7 +156,7 @@ func TestConcurrentPublishesGetTheirOwnVerdict(t *testing.T) {
 			if i%2 == 1 {
 				key = "unrouted.Cmd"
 			}
-			errs[i] = b.Publish(context.Background(), b.Topology().CommandExchange(), key,
+			errs[i] = b.Publish(context.Background(), topo.CommandExchange(), key,
 				broker.Message{MessageID: fmt.Sprintf("m-%d", i), Body: []byte("{}")})
 		})
 	}
@@ -173,8 +173,8 @@ func TestConcurrentPublishesGetTheirOwnVerdict(t *testing.T) {
 
 func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 	g := NewWithT(t)
-	b, ch, observer := startObservedBroker(t)
-	queue := bindQueue(t, ch, b, "svc.*")
+	b, ch, topo, observer := startObservedBroker(t)
+	queue := bindQueue(t, ch, topo, "svc.*")
 
 	received := make(chan amqp.Delivery, 10)
 	consumer := &broker.Consumer{Broker: b, Queue: queue, Tag: "test", Log: testr.New(t),
@@ -182,7 +182,7 @@ func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 	go func() { _ = consumer.Start(t.Context()) }()
 
 	publish := func(id string) error {
-		return b.Publish(context.Background(), b.Topology().CommandExchange(), "svc.Cmd", broker.Message{MessageID: id})
+		return b.Publish(context.Background(), topo.CommandExchange(), "svc.Cmd", broker.Message{MessageID: id})
 	}
 	g.Expect(publish("before")).To(Succeed())
 	g.Eventually(received).WithTimeout(5 * time.Second).Should(Receive(HaveField("MessageId", "before")))
@@ -207,8 +207,7 @@ func TestPublishWhileDisconnectedFailsFast(t *testing.T) {
 
 func TestDeadLetterKeepsTheReplyWithItsReason(t *testing.T) {
 	g := NewWithT(t)
-	b, ch := startBroker(t)
-	topo := b.Topology()
+	b, ch, topo := startBroker(t)
 	g.Expect(ch.Publish("", topo.ReplyQueue(), false, false, amqp.Publishing{
 		MessageId: "r-1", ContentType: "text/plain", Body: []byte("not json"), Headers: amqp.Table{"x-saga-step": "pay"},
 	})).To(Succeed())
@@ -219,7 +218,7 @@ func TestDeadLetterKeepsTheReplyWithItsReason(t *testing.T) {
 		d, ok, _ = ch.Get(topo.ReplyQueue(), false)
 		return ok
 	}).Should(BeTrue())
-	g.Expect(b.DeadLetter(context.Background(), d, protocol.RejectWrongContentType, "content type text/plain")).To(Succeed())
+	g.Expect(b.DeadLetter(context.Background(), topo.DeadLetterExchange(), d, protocol.RejectWrongContentType, "content type text/plain")).To(Succeed())
 
 	var dead amqp.Delivery
 	g.Eventually(func() bool {

@@ -160,18 +160,18 @@ func (t *returnTracker) take(messageID string) (amqp.Return, bool) {
 	return res.ret, res.ok
 }
 
-// DeadLetter publishes a copy of d to the dead-letter exchange, with the
-// reason it could not be processed, and acknowledges d. If the copy cannot be
-// published, d is rejected instead, so that the reply queue's own
-// dead-letter policy keeps it (without the reason).
-func (b *Broker) DeadLetter(ctx context.Context, d amqp.Delivery, reason, detail string) error {
+// DeadLetter publishes a copy of d to the exchange, with the reason it could
+// not be processed, and acknowledges d. If the copy cannot be published, d is
+// rejected instead, so that its queue's own dead-letter policy keeps it
+// (without the reason).
+func (b *Broker) DeadLetter(ctx context.Context, exchange string, d amqp.Delivery, reason, detail string) error {
 	headers := maps.Clone(map[string]any(d.Headers))
 	if headers == nil {
 		headers = map[string]any{}
 	}
 	headers[protocol.HeaderDeadLetterReason] = reason
 	headers[protocol.HeaderDeadLetterDetail] = detail
-	err := b.Publish(ctx, b.cfg.Topology.DeadLetterExchange(), d.RoutingKey, Message{
+	err := b.Publish(ctx, exchange, d.RoutingKey, Message{
 		MessageID: d.MessageId, CorrelationID: d.CorrelationId, ReplyTo: d.ReplyTo, Type: d.Type,
 		ContentType: d.ContentType, Headers: headers, Body: d.Body, Timestamp: d.Timestamp,
 	})

@@ -36,13 +36,15 @@ type session struct {
 	endReason string
 }
 
-func newSession(conn *amqp.Connection, topology Topology) (*session, error) {
+func newSession(conn *amqp.Connection, topology Declarer) (*session, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, fmt.Errorf("open topology channel: %w", err)
 	}
-	if err := topology.Declare(ch); err != nil {
-		return nil, err
+	if topology != nil {
+		if err := topology.Declare(ch); err != nil {
+			return nil, err
+		}
 	}
 	_ = ch.Close()
 

@@ -21,12 +21,14 @@ limitations under the License.
 package operator
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
@@ -88,7 +90,8 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 
 	inbox := controller.NewInbox()
-	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: b, Log: ctrl.Log.WithName("replies")}
+	deadLetters := deadLetterer{broker: b, exchange: topology.DeadLetterExchange()}
+	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: deadLetters, Log: ctrl.Log.WithName("replies")}
 	consumer := &broker.Consumer{
 		Broker: b, Queue: topology.ReplyQueue(), Tag: "ordersaga-operator", Prefetch: o.Prefetch,
 		Handle: router.Handle, Log: ctrl.Log.WithName("replies"),
@@ -101,7 +104,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 
 	r := &controller.OrderSagaReconciler{
 		Publisher:               b,
-		DeadLetters:             b,
+		DeadLetters:             deadLetters,
 		Topology:                topology,
 		Inbox:                   inbox,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
@@ -113,4 +116,14 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("set up controller: %w", err)
 	}
 	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
+}
+
+// deadLetterer sends unusable replies to the operator's dead-letter exchange.
+type deadLetterer struct {
+	broker   *broker.Broker
+	exchange string
+}
+
+func (d deadLetterer) DeadLetter(ctx context.Context, delivery amqp.Delivery, reason, detail string) error {
+	return d.broker.DeadLetter(ctx, d.exchange, delivery, reason, detail)
 }
