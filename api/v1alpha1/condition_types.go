@@ -53,7 +53,8 @@ const (
 	ReasonCompleted = "Completed"
 
 	// ReasonCompensating surfaces on Ready and Reconciling while completed
-	// steps are being undone.
+	// steps are being undone, and on Compensating when a saga that failed
+	// resumes because a late reply showed the compensation succeeded.
 	ReasonCompensating = "Compensating"
 
 	// ReasonCompensated surfaces on Ready and Stalled when the saga ended by

@@ -350,6 +350,12 @@ type StepStatus struct {
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
 
+	// timedOutAttempts counts the attempts of the command that got no reply
+	// in time. If any did, the step may have taken effect: it is compensated
+	// even if a later attempt fails.
+	// +optional
+	TimedOutAttempts int32 `json:"timedOutAttempts,omitempty"`
+
 	// compensationAttempts counts the attempts of the compensation sent so far.
 	// +optional
 	CompensationAttempts int32 `json:"compensationAttempts,omitempty"`
@@ -423,9 +429,10 @@ type OrderSagaStatus struct {
 	// +kubebuilder:validation:MaxItems=20
 	Steps []StepStatus `json:"steps,omitempty"`
 
-	// startTime is when the first command was sent.
+	// startTime is when the first command was sent; the deadline counts
+	// from it.
 	// +optional
-	StartTime *metav1.Time `json:"startTime,omitempty"`
+	StartTime *metav1.MicroTime `json:"startTime,omitempty"`
 
 	// completionTime is when the saga reached a final phase.
 	// +optional

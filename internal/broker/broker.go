@@ -50,6 +50,10 @@ type Config struct {
 	// MinReconnectDelay and MaxReconnectDelay bound the reconnection
 	// backoff; defaults 100ms and 30s.
 	MinReconnectDelay, MaxReconnectDelay time.Duration
+	// PublishTimeout bounds a publish, confirm included; default 10s. A
+	// broker that blocks publishers (memory or disk alarm) would otherwise
+	// hold the caller for ever.
+	PublishTimeout time.Duration
 	// Observer is told about connection changes and publishes; optional.
 	Observer Observer
 }
@@ -96,6 +100,9 @@ func New(cfg Config, log logr.Logger) *Broker {
 	if cfg.MaxReconnectDelay <= 0 {
 		cfg.MaxReconnectDelay = 30 * time.Second
 	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 10 * time.Second
+	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
@@ -118,7 +125,13 @@ func (b *Broker) Start(ctx context.Context) error {
 		if err != nil {
 			delay := b.reconnectDelay(failures)
 			failures++
-			b.log.Info("Broker connection failed; retrying", "error", err.Error(), "attempt", failures, "retryIn", delay)
+			if isConfigurationError(err) {
+				// Retrying will not help until someone changes the broker or
+				// the flags: say so loudly.
+				b.log.Error(err, "Broker refused the connection or the topology; retrying", "attempt", failures, "retryIn", delay)
+			} else {
+				b.log.Info("Broker connection failed; retrying", "error", err.Error(), "attempt", failures, "retryIn", delay)
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(delay):
@@ -179,10 +192,22 @@ func (b *Broker) session() *session {
 	return b.current
 }
 
-// Connected reports whether the connection is up.
+// Connected reports whether the connection is up and the broker is not
+// blocking publishers.
 func (b *Broker) Connected() bool {
 	s := b.session()
-	return s != nil && !s.ended()
+	return s != nil && !s.ended() && !s.blocked.Load()
+}
+
+// isConfigurationError tells errors a retry cannot fix: access refused, or a
+// queue declared before with other arguments (PRECONDITION_FAILED).
+func isConfigurationError(err error) bool {
+	var amqpErr *amqp.Error
+	if errors.As(err, &amqpErr) {
+		return amqpErr.Code == amqp.AccessRefused || amqpErr.Code == amqp.PreconditionFailed ||
+			amqpErr.Code == amqp.NotAllowed
+	}
+	return false
 }
 
 // Check is a readiness check (healthz.Checker): it fails while the broker

@@ -37,9 +37,10 @@ type Consumer struct {
 	Tag string
 	// Prefetch bounds the deliveries not yet acknowledged; default 256.
 	Prefetch int
-	// Handle is called for each delivery, one at a time. It must not block
-	// for long; it acknowledges the delivery itself, possibly later and from
-	// another goroutine.
+	// Handle is called for each delivery, one at a time, and holds up the
+	// next one while it runs: keep it short (a dead-letter publish is the
+	// most it should do). It acknowledges the delivery itself, possibly later
+	// and from another goroutine.
 	Handle func(ctx context.Context, d amqp.Delivery)
 	Log    logr.Logger
 }

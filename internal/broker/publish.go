@@ -66,6 +66,8 @@ func (b *Broker) Publish(ctx context.Context, exchange, routingKey string, msg M
 	if s == nil || s.ended() {
 		return ErrNotConnected
 	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
 	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, routingKey, true, false, amqp.Publishing{
 		MessageId:     msg.MessageID,
 		CorrelationId: msg.CorrelationID,
@@ -81,13 +83,16 @@ func (b *Broker) Publish(ctx context.Context, exchange, routingKey string, msg M
 		return fmt.Errorf("publish to %s/%s: %w", exchange, routingKey, err)
 	}
 	acked, err := dc.WaitContext(ctx)
+	// Take the message's return on every path, so that a return left over
+	// from this publish is never attributed to a later one with the same id.
+	ret, returned := s.returns.take(msg.MessageID, start)
 	if err != nil {
 		return fmt.Errorf("await confirm: %w", err)
 	}
 	if !acked {
 		return ErrNotConfirmed
 	}
-	if ret, returned := s.returns.take(msg.MessageID); returned {
+	if returned {
 		return &UnroutableError{Exchange: exchange, RoutingKey: routingKey, ReplyText: ret.ReplyText}
 	}
 	return nil
@@ -103,13 +108,19 @@ func (b *Broker) Publish(ctx context.Context, exchange, routingKey string, msg M
 // does only after it has recorded the return it holds. So a publisher that
 // saw its ack and calls take always sees its return.
 type returnTracker struct {
-	returned map[string]amqp.Return // by message id; touched only by run
+	returned map[string]returned // by message id; touched only by run
 	takes    chan takeRequest
 	done     <-chan struct{} // the session's end
 }
 
+type returned struct {
+	ret amqp.Return
+	at  time.Time
+}
+
 type takeRequest struct {
 	messageID string
+	since     time.Time
 	reply     chan takeResult
 }
 
@@ -119,7 +130,7 @@ type takeResult struct {
 }
 
 func newReturnTracker(returns <-chan amqp.Return, done <-chan struct{}) *returnTracker {
-	t := &returnTracker{returned: map[string]amqp.Return{}, takes: make(chan takeRequest), done: done}
+	t := &returnTracker{returned: map[string]returned{}, takes: make(chan takeRequest), done: done}
 	go t.run(returns)
 	return t
 }
@@ -135,20 +146,23 @@ func (t *returnTracker) run(returns <-chan amqp.Return) {
 				returns = nil
 				continue
 			}
-			t.returned[r.MessageId] = r
+			t.returned[r.MessageId] = returned{ret: r, at: time.Now()}
 		case req := <-t.takes:
 			r, ok := t.returned[req.messageID]
 			delete(t.returned, req.messageID)
-			req.reply <- takeResult{ret: r, ok: ok}
+			// A return older than the publish belongs to an earlier one
+			// with the same id that gave up waiting.
+			req.reply <- takeResult{ret: r.ret, ok: ok && !r.at.Before(req.since)}
 		case <-done:
 			done = nil // take no longer waits for us; keep draining returns
 		}
 	}
 }
 
-// take reports whether the message was returned, and forgets it.
-func (t *returnTracker) take(messageID string) (amqp.Return, bool) {
-	req := takeRequest{messageID: messageID, reply: make(chan takeResult, 1)}
+// take reports whether the message published at since was returned, and
+// forgets it.
+func (t *returnTracker) take(messageID string, since time.Time) (amqp.Return, bool) {
+	req := takeRequest{messageID: messageID, since: since, reply: make(chan takeResult, 1)}
 	select {
 	case t.takes <- req:
 	case <-t.done:

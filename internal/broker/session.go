@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -30,6 +31,9 @@ type session struct {
 	conn    *amqp.Connection
 	pub     *amqp.Channel
 	returns *returnTracker
+
+	// blocked is true while the broker blocks publishers (resource alarm).
+	blocked atomic.Bool
 
 	done      chan struct{}
 	endOnce   sync.Once
@@ -65,7 +69,16 @@ func newSession(conn *amqp.Connection, topology Declarer) (*session, error) {
 	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
 	go s.watch("connection", connClosed)
 	go s.watch("publisher channel", pubClosed)
+	go s.watchBlocked(conn.NotifyBlocked(make(chan amqp.Blocking, 1)))
 	return s, nil
+}
+
+// watchBlocked follows the broker's connection.blocked notifications, until
+// amqp091-go closes the channel with the connection.
+func (s *session) watchBlocked(blockings <-chan amqp.Blocking) {
+	for b := range blockings {
+		s.blocked.Store(b.Active)
+	}
 }
 
 func (s *session) watch(what string, closed <-chan *amqp.Error) {

@@ -40,8 +40,10 @@ type InboxItem struct {
 }
 
 // Inbox holds the items of each saga until a reconcile pass has dealt with
-// them, and wakes exactly that saga's reconcile. Its size is bounded by the
-// consumer's prefetch: replies are acknowledged only when taken out.
+// them, and wakes exactly that saga's reconcile. Its size follows the
+// consumer's prefetch (replies are acknowledged only when taken out), plus
+// the deliveries of a consumer channel that closed, which stay until their
+// saga's next pass settles them with the redelivered copies.
 type Inbox struct {
 	mu     sync.Mutex
 	items  map[types.NamespacedName][]*InboxItem

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -43,7 +44,8 @@ func (r *OrderSagaReconciler) recordEvent(_ context.Context, n SagaTransitioned)
 		action = "Execute"
 		note = "Step " + t.Step + ": " + note
 	}
-	r.Recorder.Eventf(n.Saga, nil, eventType, t.Reason, action, "%s", note)
+	// The apiserver refuses an Event whose note exceeds 1024 characters.
+	r.Recorder.Eventf(n.Saga, nil, eventType, t.Reason, action, "%s", truncateNote(note, 1024))
 	return nil
 }
 
@@ -67,4 +69,16 @@ func stepRecord(n SagaTransitioned, step string) string {
 		}
 	}
 	return ""
+}
+
+// truncateNote cuts s to at most n bytes, on a UTF-8 boundary.
+func truncateNote(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n-3]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "..."
 }

@@ -99,9 +99,18 @@ func (r *OrderSagaReconciler) applyItems(s *scope) (unmatched bool) {
 }
 
 // advanceSaga turns the saga's spec, metadata and the time into events.
+//
+// While the broker is disconnected nothing advances: no command could leave,
+// and a timeout counted while it cannot would use up attempts for nothing.
+// Replies already received are still applied (by ApplyReplies).
 func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (Done, error) {
 	s := req.Scope
 	obj := s.saga
+	if !r.Publisher.Connected() {
+		saga.Initialize(obj)
+		s.requeueNoLaterThan(s.now.Add(r.brokerWait()))
+		return Done{}, nil
+	}
 	apply := func(ev saga.Event) {
 		out := r.Machine.Apply(obj, s.now, ev)
 		s.transitions = append(s.transitions, out.Transitions...)
@@ -115,13 +124,6 @@ func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (D
 	}
 	if token := obj.Annotations[ordersv1alpha1.RetryAnnotation]; token != "" {
 		apply(saga.RetryRequested{Token: token})
-	}
-	notStarted := obj.Status.Phase == "" || obj.Status.Phase == ordersv1alpha1.PhasePending
-	if notStarted && !r.Publisher.Connected() {
-		// Do not start while no command can leave: the saga stays Pending.
-		saga.Initialize(obj)
-		s.requeueNoLaterThan(s.now.Add(r.brokerWait()))
-		return Done{}, nil
 	}
 	apply(saga.Tick{})
 	return Done{}, nil
@@ -162,9 +164,15 @@ func (r *OrderSagaReconciler) settleReplies(ctx context.Context, req SettleRepli
 		}
 		// An ack fails only if the channel closed; the broker then
 		// redelivers the reply, which the next pass finds a duplicate.
-		_ = it.Delivery.Ack(false)
+		if err := it.Delivery.Ack(false); err != nil {
+			ctrl.LoggerFrom(ctx).V(1).Info("Reply not acknowledged; it will be redelivered",
+				"messageID", it.Delivery.MessageId, "error", err.Error())
+		}
 	}
 	r.Inbox.Remove(s.key, s.items)
+	// Settled once: a pass started again (after a conflict) must not
+	// acknowledge these deliveries a second time.
+	s.items = nil
 	return Done{}, nil
 }
 
@@ -261,13 +269,16 @@ func (r *OrderSagaReconciler) forget(ctx context.Context, key client.ObjectKey) 
 	if len(items) == 0 {
 		return ctrl.Result{}, nil
 	}
-	err := r.APIReader.Get(ctx, key, &ordersv1alpha1.OrderSaga{})
+	live := &ordersv1alpha1.OrderSaga{}
+	err := r.APIReader.Get(ctx, key, live)
 	switch {
-	case err == nil:
+	case err == nil && (live.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(live, ordersv1alpha1.Finalizer)):
 		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil // the cache has not seen it yet
-	case !apierrors.IsNotFound(err):
+	case err != nil && !apierrors.IsNotFound(err):
 		return ctrl.Result{}, fmt.Errorf("read saga live: %w", err)
 	}
+	// Gone, or going without our finalizer (another one holds it): its
+	// replies can never be applied.
 	for _, it := range items {
 		if it.Delivery != nil {
 			r.deadLetter(ctx, it, DeadLetterUnknownSaga, fmt.Sprintf("no OrderSaga %s", key))

@@ -108,10 +108,11 @@ func (r *run) cancel(reason string) {
 // token. The token is recorded whatever the phase, so that an annotation set
 // earlier does not trigger a retry no one asked for.
 func (r *run) retry(token string) {
+	token = truncate(token, 128) // as recorded, so that the next pass sees it handled
 	if token == "" || token == r.st.LastHandledRetry {
 		return
 	}
-	r.st.LastHandledRetry = truncate(token, 128)
+	r.st.LastHandledRetry = token
 	if r.st.Phase != ordersv1alpha1.PhaseFailed {
 		return
 	}
@@ -130,6 +131,13 @@ func (r *run) retry(token string) {
 	message := fmt.Sprintf("Retry requested (%s=%s): compensation round %d", ordersv1alpha1.RetryAnnotation, token, r.st.RetryRound)
 	r.setCompensating(metav1.ConditionTrue, ordersv1alpha1.ReasonRetryRequested, message)
 	r.setPhase(ordersv1alpha1.PhaseCompensating, "RetryRequested", false, message)
+}
+
+// resumeCompensation takes a Failed saga back to compensating, when the
+// compensation that failed turns out to have succeeded.
+func (r *run) resumeCompensation(message string) {
+	r.setCompensating(metav1.ConditionTrue, ordersv1alpha1.ReasonCompensating, message)
+	r.setPhase(ordersv1alpha1.PhaseCompensating, "CompensationResumed", false, message)
 }
 
 func (r *run) setCompensating(status metav1.ConditionStatus, reason, message string) {

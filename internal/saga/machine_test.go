@@ -18,6 +18,7 @@ package saga
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -599,4 +600,84 @@ func TestObservedGeneration(t *testing.T) {
 
 func statusEqual(a, b *ordersv1alpha1.OrderSagaStatus) bool {
 	return equality.Semantic.DeepEqual(a, b)
+}
+
+func TestStepWithAnEarlierTimeoutIsCompensatedWhenItFails(t *testing.T) {
+	h := newHarness(t, func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].Retry.MaxAttempts = 2 })
+	h.tick()
+	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
+	h.at(10 * time.Second) // attempt 1 of the charge times out: it may still happen
+	h.at(11 * time.Second) // attempt 2 sent
+	h.apply(DispatchFailed{Step: charge, MessageID: h.record(charge).MessageID, Reason: ReasonUnroutable, Message: "gone"})
+	h.tick()
+	if rec := h.record(charge); rec.State != compensating || rec.TimedOutAttempts != 1 {
+		t.Fatalf("want the charge compensated after an uncertain attempt, got %+v", rec)
+	}
+}
+
+func TestFinalFailureAfterAnEarlierTimeoutIsCompensated(t *testing.T) {
+	h := newHarness(t)
+	h.tick()
+	h.at(10 * time.Second) // attempt 1 of the reservation times out
+	h.at(11 * time.Second) // attempt 2 sent
+	h.replyTo(reserve, protocol.StatusFailed, "OutOfStock", nil)
+	h.expectStates(compensating, skipped, skipped)
+}
+
+func TestDuplicateRetryableReplyDuringBackoffChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.tick()
+	h.replyTo(reserve, protocol.StatusRetryable, "Busy", nil)
+	before := h.saga.Status.DeepCopy()
+	if v := h.replyAttempt(reserve, protocol.KindCommand, 0, 1, protocol.StatusRetryable, "Busy", nil); v != Duplicate {
+		t.Fatalf("verdict %s, want Duplicate", v)
+	}
+	if !statusEqual(before, &h.saga.Status) {
+		t.Fatal("a redelivered retryable reply postponed the retry")
+	}
+}
+
+func TestLongRetryTokenIsHandledOnce(t *testing.T) {
+	h := newHarness(t, func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.MaxAttempts = 1 })
+	h.tick()
+	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
+	h.replyTo(charge, protocol.StatusFailed, "CardDeclined", nil)
+	h.replyTo(reserve, protocol.StatusRetryable, "Down", nil)
+	h.expectPhase(ordersv1alpha1.PhaseFailed)
+	token := strings.Repeat("x", 300)
+	h.apply(RetryRequested{Token: token})
+	h.tick()
+	h.replyTo(reserve, protocol.StatusRetryable, "Down", nil)
+	h.expectPhase(ordersv1alpha1.PhaseFailed)
+	if out := h.apply(RetryRequested{Token: token}); len(out.Transitions) != 0 || h.saga.Status.RetryRound != 1 {
+		t.Fatalf("a long token was handled twice: round %d", h.saga.Status.RetryRound)
+	}
+}
+
+func TestLateCompensationSuccessResumesAFailedSaga(t *testing.T) {
+	h := newHarness(t, func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].Retry.MaxAttempts = 1 })
+	h.tick()
+	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
+	h.replyTo(charge, protocol.StatusSucceeded, "", nil)
+	h.replyTo(shipment, protocol.StatusFailed, "NoCarrier", nil)
+	h.at(10 * time.Second) // the refund times out, its only attempt
+	h.expectPhase(ordersv1alpha1.PhaseFailed)
+	if v := h.replyAttempt(charge, protocol.KindCompensation, 0, 1, protocol.StatusSucceeded, "", nil); v != Applied {
+		t.Fatalf("verdict %s, want Applied", v)
+	}
+	h.tick()
+	h.expectPhase(ordersv1alpha1.PhaseCompensating)
+	h.expectStates(compensating, compensated, failed)
+	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompensated)
+}
+
+func TestDispatchFailureForAMessageTheStatusDoesNotShowIsUnmatched(t *testing.T) {
+	h := newHarness(t)
+	h.tick()
+	out := h.apply(DispatchFailed{Step: charge, MessageID: protocol.MessageID("uid-1", charge, protocol.KindCommand, 0, 1),
+		Reason: ReasonUnroutable})
+	if out.Verdict != Unmatched {
+		t.Fatalf("verdict %s, want Unmatched (the status read may be stale)", out.Verdict)
+	}
 }

@@ -30,7 +30,7 @@ import (
 // the last attempt is still taken while the step waits to retry.
 func (r *run) reply(e ReplyReceived) Verdict {
 	h := e.Headers
-	i, verdict := r.match(h, e.CorrelationID)
+	i, verdict := r.match(h, e.CorrelationID, e.Reply.Status)
 	if verdict != Applied {
 		return verdict
 	}
@@ -50,6 +50,9 @@ func (r *run) reply(e ReplyReceived) Verdict {
 		} else {
 			rec.State = ordersv1alpha1.StepCompensated
 			r.stepTransition(i, h.Kind, "StepCompensated", false, from, fmt.Sprintf("Compensated on attempt %d", h.Attempt))
+			if r.st.Phase == ordersv1alpha1.PhaseFailed {
+				r.resumeCompensation("A late reply compensated step " + rec.Name)
+			}
 		}
 	case protocol.StatusFailed:
 		if reason == "" {
@@ -60,6 +63,10 @@ func (r *run) reply(e ReplyReceived) Verdict {
 		rec.CompletedAt = ptrTime(r.now)
 		if h.Kind == protocol.KindCommand {
 			rec.State = ordersv1alpha1.StepFailed
+			if rec.TimedOutAttempts > 0 {
+				// An earlier attempt got no reply: it may still have taken effect.
+				rec.State = ordersv1alpha1.StepTimedOut
+			}
 			r.stepTransition(i, h.Kind, "StepFailed", true, from, fmt.Sprintf("%s: %s", reason, message))
 			r.beginCompensation(ordersv1alpha1.ReasonStepFailed, fmt.Sprintf("Step %s failed: %s: %s", rec.Name, reason, message))
 		} else {
@@ -78,7 +85,7 @@ func (r *run) reply(e ReplyReceived) Verdict {
 }
 
 // match finds the step a reply answers and says whether it applies.
-func (r *run) match(h protocol.Headers, correlationID string) (int, Verdict) {
+func (r *run) match(h protocol.Headers, correlationID string, status protocol.Status) (int, Verdict) {
 	if h.SagaUID != string(r.saga.UID) || !h.Kind.Valid() {
 		return -1, Unmatched
 	}
@@ -96,7 +103,14 @@ func (r *run) match(h protocol.Headers, correlationID string) (int, Verdict) {
 	awaiting := (h.Kind == protocol.KindCommand && rec.State == ordersv1alpha1.StepRunning) ||
 		(h.Kind == protocol.KindCompensation && rec.State == ordersv1alpha1.StepCompensating)
 	if awaiting && rec.MessageID == correlationID {
+		if rec.NextAttemptAt != nil && status == protocol.StatusRetryable {
+			return i, Duplicate // that attempt's failure is already counted
+		}
 		return i, Applied
+	}
+	if h.Kind == protocol.KindCompensation && rec.State == ordersv1alpha1.StepCompensationFailed &&
+		rec.MessageID == correlationID && status == protocol.StatusSucceeded {
+		return i, Applied // a late success of the last attempt: the step is undone after all
 	}
 	sent := rec.Attempts
 	if h.Kind == protocol.KindCompensation {
@@ -116,7 +130,10 @@ func (r *run) dispatchFailed(e DispatchFailed) Verdict {
 		return Unmatched
 	}
 	rec := &r.st.Steps[i]
-	if rec.MessageID != e.MessageID || rec.NextAttemptAt != nil {
+	if rec.MessageID != e.MessageID {
+		return Unmatched // the status read may not show the dispatch yet
+	}
+	if rec.NextAttemptAt != nil {
 		return Duplicate
 	}
 	var kind protocol.Kind

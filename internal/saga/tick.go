@@ -38,7 +38,7 @@ const (
 
 func (r *run) tick() {
 	if r.st.Phase == "" || r.st.Phase == ordersv1alpha1.PhasePending {
-		r.st.StartTime = ptrTime(r.now)
+		r.st.StartTime = ptrMicro(r.now)
 		r.setPhase(ordersv1alpha1.PhaseRunning, "Started", false,
 			fmt.Sprintf("Saga for order %s started with %d steps", r.saga.Spec.Order.ID, len(r.saga.Spec.Steps)))
 	}
@@ -87,6 +87,9 @@ func (r *run) progress(i int, kind protocol.Kind, attempts int32) {
 		return
 	}
 	if rec.DispatchedAt != nil && !r.now.Before(rec.DispatchedAt.Add(r.timeout(i))) {
+		if kind == protocol.KindCommand {
+			rec.TimedOutAttempts++
+		}
 		r.attemptFailed(i, kind, ReasonTimeout,
 			fmt.Sprintf("No reply to attempt %d within %s", attempts, r.timeout(i)), true)
 	}
@@ -164,7 +167,8 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 	}
 	rec.State = ordersv1alpha1.StepFailed
 	outcome := "StepFailed"
-	if unknown {
+	if unknown || rec.TimedOutAttempts > 0 {
+		// An attempt got no reply: it may still have taken effect.
 		rec.State, outcome = ordersv1alpha1.StepTimedOut, "StepTimedOut"
 	}
 	r.stepTransition(i, kind, outcome, true, from,
