@@ -202,8 +202,7 @@ func (b *Broker) Connected() bool {
 // isConfigurationError tells errors a retry cannot fix: access refused, or a
 // queue declared before with other arguments (PRECONDITION_FAILED).
 func isConfigurationError(err error) bool {
-	var amqpErr *amqp.Error
-	if errors.As(err, &amqpErr) {
+	if amqpErr, ok := errors.AsType[*amqp.Error](err); ok {
 		return amqpErr.Code == amqp.AccessRefused || amqpErr.Code == amqp.PreconditionFailed ||
 			amqpErr.Code == amqp.NotAllowed
 	}

@@ -1,0 +1,139 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package participant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// Command is a command or compensation as a handler receives it.
+type Command struct {
+	protocol.Command
+	// Headers are the saga headers of the message.
+	Headers protocol.Headers
+	// Redelivered says the broker delivered the message before.
+	Redelivered bool
+}
+
+// Param returns a parameter of the step's command, or "".
+func (c *Command) Param(name string) string { return c.Parameters[name] }
+
+// StepResult returns a value from the result of an earlier step (or, for a
+// compensation, of its own step), or "".
+func (c *Command) StepResult(step, key string) string { return c.Results[step][key] }
+
+// Result is the small output of a successful handler: at most 16 entries,
+// keys of at most 63 bytes, values of at most 256.
+type Result map[string]string
+
+// Handler carries out one command or compensation. It returns a result on
+// success; an error made with Fail for a final failure, with Retry for a
+// retryable one. Any other error is taken as retryable, with reason
+// "HandlerError": an unexpected error is more often transient than final.
+type Handler func(ctx context.Context, cmd *Command) (Result, error)
+
+// Failure is an outcome other than success.
+type Failure struct {
+	// Reason is an UpperCamelCase code, for example "CardDeclined".
+	Reason    string
+	Message   string
+	Retryable bool
+}
+
+func (f *Failure) Error() string {
+	kind := "failed"
+	if f.Retryable {
+		kind = "retryable failure"
+	}
+	return fmt.Sprintf("%s: %s: %s", kind, f.Reason, f.Message)
+}
+
+// Fail returns a final failure: the command had no effect and trying again
+// will not help.
+func Fail(reason, format string, args ...any) error {
+	return &Failure{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Retry returns a retryable failure: the command had no effect, and a later
+// attempt may succeed.
+func Retry(reason, format string, args ...any) error {
+	return &Failure{Reason: reason, Message: fmt.Sprintf(format, args...), Retryable: true}
+}
+
+// Reasons the SDK itself replies with.
+const (
+	// ReasonHandlerError: the handler returned an error that is not a Failure.
+	ReasonHandlerError = "HandlerError"
+	// ReasonHandlerPanic: the handler panicked.
+	ReasonHandlerPanic = "HandlerPanic"
+	// ReasonUnknownCommand: no handler is registered for the command.
+	ReasonUnknownCommand = "UnknownCommand"
+	// ReasonAlreadyCompensated: the step was compensated before its command
+	// arrived; the command is refused.
+	ReasonAlreadyCompensated = "AlreadyCompensated"
+	// ReasonInvalidResult: the handler's result breaks the protocol's limits.
+	ReasonInvalidResult = "InvalidResult"
+)
+
+// toReply turns a handler's outcome into a reply.
+func toReply(result Result, err error) protocol.Reply {
+	if err == nil {
+		r := protocol.Reply{Status: protocol.StatusSucceeded, Result: result}
+		if verr := r.Validate(); verr != nil {
+			return protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonInvalidResult, Message: verr.Error()}
+		}
+		return r
+	}
+	if f, ok := errors.AsType[*Failure](err); ok {
+		status := protocol.StatusFailed
+		if f.Retryable {
+			status = protocol.StatusRetryable
+		}
+		return protocol.Reply{Status: status, Reason: sanitizeReason(f.Reason), Message: f.Message}
+	}
+	return protocol.Reply{Status: protocol.StatusRetryable, Reason: ReasonHandlerError, Message: err.Error()}
+}
+
+// sanitizeReason makes a handler's reason a valid protocol reason: letters
+// and digits, starting with a letter, at most 64 characters, words joined in
+// UpperCamelCase ("card declined" → "CardDeclined"). A reply with an invalid
+// reason would be dead-lettered by the operator.
+func sanitizeReason(reason string) string {
+	out := make([]byte, 0, len(reason))
+	upper := true
+	for i := 0; i < len(reason) && len(out) < protocol.MaxReasonLength; i++ {
+		c := reason[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			if upper {
+				c -= 'a' - 'A'
+			}
+		case c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && len(out) > 0:
+		default:
+			upper = true
+			continue
+		}
+		upper = false
+		out = append(out, c)
+	}
+	return string(out)
+}

@@ -1,0 +1,34 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package participant is the Go SDK for services that take part in
+// ordersaga sagas. Register a handler per command and per compensation, then
+// Run: the SDK declares the service's queue and binds it to the command
+// exchange, and for every command it
+//
+//   - drops redeliveries by message id, replaying the reply it sent;
+//   - replays the first final outcome of an idempotency key instead of
+//     running the handler again (a retried attempt of work already done);
+//   - records a tombstone when a compensation comes for a command it never
+//     ran, so that the command, if it arrives later, is refused;
+//   - calls the handler, turning a panic into a failure reply;
+//   - records the outcome, publishes the reply with a publisher confirm, and
+//     only then acknowledges the command;
+//   - rides out broker restarts, and on shutdown lets the handlers in flight
+//     finish while the commands not yet started go back to the queue.
+//
+// docs/protocol.md is the contract this package implements.
+package participant

@@ -1,0 +1,188 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package participant
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// work handles the deliveries of its share of the sagas, one at a time.
+// Once the participant stops, deliveries not yet started go back to the
+// queue; the one in progress finishes.
+func (p *Participant) work(ctx context.Context, deliveries <-chan delivery) {
+	for d := range deliveries {
+		if p.stopping.Load() || ctx.Err() != nil || d.ch.IsClosed() {
+			// Not started: the broker gives it to the next consumer. (On a
+			// closed channel the broker has requeued it already.)
+			_ = d.Nack(false, true)
+			continue
+		}
+		p.process(ctx, d)
+	}
+}
+
+// process handles one command: dedupe, idempotency, handler, record, reply,
+// acknowledge, in that order.
+func (p *Participant) process(ctx context.Context, d delivery) {
+	log := p.opts.Log.WithValues("messageID", d.MessageId)
+	headers, err := protocol.ParseHeaders(d.Headers)
+	var cmd protocol.Command
+	if err == nil {
+		err = json.Unmarshal(d.Body, &cmd)
+	}
+	if err == nil && (d.ReplyTo == "" || d.MessageId == "") {
+		err = fmt.Errorf("reply_to or message_id missing")
+	}
+	if err != nil {
+		// Nobody can be answered: drop it, loudly.
+		log.Error(err, "Command dropped: not a valid ordersaga command")
+		_ = d.Nack(false, false)
+		return
+	}
+	log = log.WithValues("saga", headers.SagaNamespace+"/"+headers.SagaName, "step", headers.Step,
+		"kind", string(headers.Kind), "command", cmd.Name, "attempt", headers.Attempt)
+
+	// Work is not cut short by shutdown: the handler in flight finishes,
+	// within the command's own deadline.
+	workCtx := context.WithoutCancel(ctx)
+	reply, err := p.outcome(workCtx, d, headers, cmd)
+	if err != nil {
+		log.Error(err, "Command not handled; it goes back to the queue")
+		_ = d.Nack(false, true)
+		return
+	}
+	if err := p.sendReply(workCtx, d, reply); err != nil {
+		// The outcome is recorded: the redelivery replays it.
+		log.Error(err, "Reply not sent; the command goes back to the queue")
+		_ = d.Nack(false, true)
+		return
+	}
+	_ = d.Ack(false)
+	log.V(1).Info("Command handled", "status", string(reply.Status), "reason", reply.Reason)
+}
+
+// outcome returns the reply to a command: the one recorded for its message
+// id, the outcome recorded for its idempotency key, or the handler's.
+func (p *Participant) outcome(ctx context.Context, d delivery, h protocol.Headers, cmd protocol.Command) (protocol.Reply, error) {
+	store := p.opts.Store
+	if reply, ok, err := store.Reply(ctx, d.MessageId); err != nil || ok {
+		return reply, err
+	}
+	key := cmd.IdempotencyKey
+	if key == "" {
+		key = protocol.IdempotencyKey(h.SagaUID, h.Step, h.Kind, h.Round)
+	}
+	if reply, ok, err := store.Outcome(ctx, key); err != nil {
+		return reply, err
+	} else if ok {
+		return reply, store.Record(ctx, d.MessageId, key, reply)
+	}
+	if h.Kind == protocol.KindCompensation {
+		// If the command never ran here, it must not run later: a command
+		// that arrives after its compensation is refused.
+		commandKey := protocol.IdempotencyKey(h.SagaUID, h.Step, protocol.KindCommand, h.Round)
+		tombstone := protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonAlreadyCompensated,
+			Message: "the step was compensated before its command arrived"}
+		if _, err := store.RecordOutcomeIfAbsent(ctx, commandKey, tombstone); err != nil {
+			return protocol.Reply{}, err
+		}
+	}
+	reply := p.call(ctx, h, cmd, d.Redelivered)
+	return reply, store.Record(ctx, d.MessageId, key, reply)
+}
+
+// call runs the handler, within the command's deadline, and turns a panic
+// into a failure.
+func (p *Participant) call(ctx context.Context, h protocol.Headers, cmd protocol.Command, redelivered bool) (reply protocol.Reply) {
+	handler := p.handlers[handlerKey{h.Kind, cmd.Name}]
+	if handler == nil {
+		return protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonUnknownCommand,
+			Message: fmt.Sprintf("service %s has no %s handler for %s", p.opts.Service, h.Kind, cmd.Name)}
+	}
+	if !cmd.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, cmd.Deadline)
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			p.opts.Log.Error(fmt.Errorf("panic: %v", v), "Handler panicked", "command", cmd.Name,
+				"stack", string(debug.Stack()))
+			reply = protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonHandlerPanic,
+				Message: truncate(fmt.Sprintf("handler panicked: %v", v), protocol.MaxMessageLength)}
+		}
+	}()
+	result, err := handler(ctx, &Command{Command: cmd, Headers: h, Redelivered: redelivered})
+	return toReply(result, err)
+}
+
+// sendReply publishes the reply and waits for the broker's confirm, trying
+// again for a while if the connection is down.
+func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.Reply) error {
+	body, err := json.Marshal(reply)
+	if err != nil {
+		return fmt.Errorf("encode reply: %w", err)
+	}
+	headers := map[string]any{}
+	for k, v := range maps.All(d.Headers) {
+		if strings.HasPrefix(k, "x-saga-") {
+			headers[k] = v
+		}
+	}
+	msg := broker.Message{
+		MessageID:     uuid.NewString(),
+		CorrelationID: d.MessageId,
+		Type:          protocol.ReplyType,
+		ContentType:   protocol.ContentType,
+		Headers:       headers,
+		Body:          body,
+		Timestamp:     time.Now(),
+	}
+	// Keep trying through a short outage; give up sooner when shutting down.
+	// Giving up is safe: the command goes back to the queue unacknowledged,
+	// and its recorded outcome answers the redelivery.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = p.broker.Publish(ctx, "", d.ReplyTo, msg)
+		if err == nil || time.Now().After(deadline) || p.stopping.Load() {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
