@@ -61,14 +61,26 @@ lint-fix: ## Run golangci-lint and apply its fixes.
 	$(GOLANGCI_LINT) run --fix
 
 .PHONY: test
-test: envtest broker verify-generated vet ## Run every test against envtest and the local RabbitMQ.
+test: envtest broker verify-generated vet ## Run every test against envtest and the local RabbitMQ, then the demo non-interactively.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test -p 1 -count=1 $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	$(MAKE) --no-print-directory demo DEMO_EXIT=1
+
+##@ Demo
+
+# DEMO_EXIT=1 runs the demo without waiting for Ctrl-C: it exits 0 only if
+# every sample saga reached its expected phase.
+DEMO_EXIT ?=
+
+.PHONY: demo
+demo: envtest broker ## Run the operator and sample services on a local control plane and apply the samples.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" DEMO_EXIT="$(DEMO_EXIT)" go run ./cmd/demo
 
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager binary into bin/.
+build: ## Build the manager and the sample services into bin/.
 	go build -o bin/manager ./cmd
+	go build -o bin/sample-services ./cmd/sample-services
 
 .PHONY: run
 run: ## Run the manager against the cluster of the current kubeconfig and the local broker.

@@ -530,7 +530,7 @@ func TestCompensationRetryableThenSucceeds(t *testing.T) {
 	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
 	h.replyTo(charge, protocol.StatusFailed, "CardDeclined", nil)
 	h.replyTo(reserve, protocol.StatusRetryable, "Busy", nil)
-	if !slices.Contains(h.reasons(), "CompensationRetrying("+reserve+")") {
+	if !slices.Contains(h.reasons(), "StepCompensationRetrying("+reserve+")") {
 		t.Fatalf("history %v", h.reasons())
 	}
 	h.at(time.Second)

@@ -71,7 +71,7 @@ func (r *run) reply(e ReplyReceived) Verdict {
 			r.beginCompensation(ordersv1alpha1.ReasonStepFailed, fmt.Sprintf("Step %s failed: %s: %s", rec.Name, reason, message))
 		} else {
 			rec.State = ordersv1alpha1.StepCompensationFailed
-			r.stepTransition(i, h.Kind, "CompensationFailed", true, from, fmt.Sprintf("%s: %s", reason, message))
+			r.stepTransition(i, h.Kind, "StepCompensationFailed", true, from, fmt.Sprintf("%s: %s", reason, message))
 			r.failSaga(i)
 		}
 	case protocol.StatusRetryable:

@@ -126,7 +126,7 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 		r.stepTransition(i, kind, "StepStarted", false, from,
 			fmt.Sprintf("Sent %s to %s", step.Command.Name, step.Service))
 	} else {
-		r.stepTransition(i, kind, "CompensationStarted", false, from,
+		r.stepTransition(i, kind, "StepCompensating", false, from,
 			fmt.Sprintf("Sent %s to %s", step.Compensation.Name, step.Service))
 	}
 }
@@ -148,7 +148,7 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 		what := "Attempt"
 		retryReason := "StepRetrying"
 		if kind == protocol.KindCompensation {
-			what, retryReason = "Compensation attempt", "CompensationRetrying"
+			what, retryReason = "Compensation attempt", "StepCompensationRetrying"
 		}
 		r.stepTransition(i, kind, retryReason, true, rec.State,
 			fmt.Sprintf("%s %d of %d failed (%s: %s); next in %s", what, attempts, maxAttempts(policy),
@@ -160,7 +160,7 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 	rec.NextAttemptAt = nil
 	if kind == protocol.KindCompensation {
 		rec.State = ordersv1alpha1.StepCompensationFailed
-		r.stepTransition(i, kind, "CompensationFailed", true, from,
+		r.stepTransition(i, kind, "StepCompensationFailed", true, from,
 			fmt.Sprintf("Compensation failed after %d attempts: %s: %s", attempts, reason, message))
 		r.failSaga(i)
 		return

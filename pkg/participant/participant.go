@@ -60,8 +60,8 @@ type Options struct {
 
 // Participant consumes a service's commands and replies to them.
 type Participant struct {
-	opts     Options
-	handlers map[handlerKey]Handler
+	opts      Options
+	handlers  map[handlerKey]Handler
 	broker    *broker.Broker
 	stopping  atomic.Bool
 	consuming atomic.Bool

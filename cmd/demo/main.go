@@ -1,0 +1,317 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command demo shows the operator at work on a local control plane: it starts
+// kube-apiserver and etcd (envtest), installs the CRD, runs the operator and
+// the sample services against the local RabbitMQ, applies config/samples and
+// follows the sagas until they are final. Then it shows them with kubectl and
+// waits for Ctrl-C, or, with DEMO_EXIT=1, exits 0 only if every sample
+// reached its expected phase. It removes everything it created on the way out.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/rand"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/operator"
+	"github.com/ordersaga/ordersaga-operator/internal/samples"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+)
+
+// expected is the phase each sample must reach.
+var expected = map[string]ordersv1alpha1.SagaPhase{
+	"order-1001": ordersv1alpha1.PhaseCompleted,
+	"order-1002": ordersv1alpha1.PhaseCompensated,
+}
+
+func main() {
+	nonInteractive := os.Getenv("DEMO_EXIT") == "1" || os.Getenv("DEMO_EXIT") == "true"
+	if err := run(nonInteractive); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// demo holds what the demo started, to tear it down.
+type demo struct {
+	dir      string
+	env      *envtest.Environment
+	kubectl  []string // the kubectl binary and its --kubeconfig flag
+	k8s      client.Client
+	topology broker.Topology
+	services *samples.Services
+	stopMgr  context.CancelFunc
+	mgrDone  chan error
+}
+
+func run(nonInteractive bool) (err error) {
+	// Ctrl-C at any point stops the demo and cleans up.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := &demo{}
+	defer func() { err = errors.Join(err, d.teardown()) }()
+	if err := d.start(ctx); err != nil {
+		return err
+	}
+	fmt.Println("==> Applying config/samples")
+	out, err := d.run("apply", "-k", filepath.Join(testenv.RepoRoot(), "config", "samples"))
+	if err != nil {
+		return fmt.Errorf("kubectl apply: %w\n%s", err, out)
+	}
+	fmt.Print(out)
+
+	fmt.Println("==> Following the sagas until they are final")
+	phases, err := d.follow(ctx, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	fmt.Println("\n==> kubectl get osaga")
+	out, _ = d.run("get", "osaga", "-o", "wide")
+	fmt.Print(out)
+	fmt.Println("\n==> kubectl describe osaga order-1002")
+	out, _ = d.run("describe", "osaga", "order-1002")
+	fmt.Print(out)
+
+	var wrong []string
+	for name, want := range expected {
+		if phases[name] != want {
+			wrong = append(wrong, fmt.Sprintf("%s is %s, want %s", name, phases[name], want))
+		}
+	}
+	if nonInteractive {
+		if len(wrong) > 0 {
+			return fmt.Errorf("samples did not reach their phases: %s", strings.Join(wrong, "; "))
+		}
+		fmt.Println("\n==> Every sample reached its expected phase")
+		return nil
+	}
+	fmt.Printf("\n==> The control plane keeps running. Try:\n    %s get osaga\n", strings.Join(d.kubectl, " "))
+	fmt.Println("    Press Ctrl-C to stop and clean up.")
+	<-ctx.Done()
+	fmt.Println("\n==> Stopping")
+	return nil
+}
+
+func (d *demo) start(ctx context.Context) error {
+	var err error
+	if d.dir, err = os.MkdirTemp("", "ordersaga-demo-"); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(d.dir, "operator.log"))
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+
+	fmt.Println("==> Starting a local control plane (kube-apiserver and etcd, from envtest)")
+	var cfg *rest.Config
+	if d.env, cfg, err = testenv.Start(); err != nil {
+		return err
+	}
+	admin, err := d.env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("add demo user: %w", err)
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	kubeconfigPath := filepath.Join(d.dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	assets, _ := testenv.AssetsDir()
+	d.kubectl = []string{filepath.Join(assets, "kubectl"), "--kubeconfig", kubeconfigPath}
+	fmt.Printf("    kubeconfig: %s\n    operator log: %s\n", kubeconfigPath, logFile.Name())
+
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = ordersv1alpha1.AddToScheme(scheme)
+	if d.k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+
+	// A topology of the demo's own, so that it never meets another operator
+	// on the same broker.
+	d.topology = broker.Topology{Prefix: "ordersaga-demo-" + rand.String(5)}
+	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", redact(testenv.BrokerURL()), d.topology.Prefix)
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0"})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	op, err := operator.Setup(mgr, operator.Options{BrokerURL: testenv.BrokerURL(), TopologyPrefix: d.topology.Prefix})
+	if err != nil {
+		return err
+	}
+	mgrCtx, stop := context.WithCancel(context.Background())
+	d.stopMgr, d.mgrDone = stop, make(chan error, 1)
+	go func() { d.mgrDone <- mgr.Start(mgrCtx) }()
+	if err := waitFor(ctx, 30*time.Second, op.Broker.Connected); err != nil {
+		return fmt.Errorf("operator did not connect to the broker: %w", err)
+	}
+
+	fmt.Println("==> Starting the sample services (inventory, payment declining above 1000.00, shipping)")
+	d.services, err = samples.Start(testenv.BrokerURL(), d.topology.CommandExchange(),
+		[]string{"inventory", "payment", "shipping"},
+		samples.Options{PaymentLimit: "1000.00", Stock: 1000, Latency: 700 * time.Millisecond}, ctrl.Log.WithName("samples"))
+	if err != nil {
+		return err
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return d.services.WaitReady(readyCtx)
+}
+
+// follow prints each change of the sagas' phase or step until all are
+// final, and returns the final phases.
+func (d *demo) follow(ctx context.Context, timeout time.Duration) (map[string]ordersv1alpha1.SagaPhase, error) {
+	seen := map[string]string{}
+	phases := map[string]ordersv1alpha1.SagaPhase{}
+	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	for time.Now().Before(deadline) {
+		list := &ordersv1alpha1.OrderSagaList{}
+		if err := d.k8s.List(context.Background(), list, client.InNamespace("default")); err != nil {
+			return nil, err
+		}
+		final := len(list.Items) == len(expected)
+		for _, s := range list.Items {
+			phases[s.Name] = s.Status.Phase
+			line := fmt.Sprintf("%-11s %-13s %s", s.Name, s.Status.Phase, progress(&s))
+			if seen[s.Name] != line {
+				fmt.Printf("    %5.1fs  %s\n", time.Since(start).Seconds(), line)
+				seen[s.Name] = line
+			}
+			final = final && s.Status.Phase.IsFinal()
+		}
+		if final {
+			return phases, nil
+		}
+		select {
+		case <-ctx.Done():
+			return phases, errors.New("interrupted")
+		case <-time.After(200 * time.Millisecond): // the refresh rate of the live view
+		}
+	}
+	return phases, fmt.Errorf("sagas not final after %s", timeout)
+}
+
+// progress renders the steps' states, for example
+// "reserve-inventory=Succeeded charge-payment=Running".
+func progress(s *ordersv1alpha1.OrderSaga) string {
+	parts := make([]string, 0, len(s.Status.Steps))
+	for _, rec := range s.Status.Steps {
+		parts = append(parts, rec.Name+"="+string(rec.State))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (d *demo) run(args ...string) (string, error) {
+	cmd := exec.Command(d.kubectl[0], append(append([]string{}, d.kubectl[1:]...), args...)...)
+	cmd.Args = append([]string{"kubectl"}, cmd.Args[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// teardown stops everything the demo started and deletes its queues.
+func (d *demo) teardown() error {
+	var errs []error
+	if d.services != nil {
+		d.services.Stop()
+	}
+	if d.stopMgr != nil {
+		d.stopMgr()
+		errs = append(errs, <-d.mgrDone)
+	}
+	if d.topology.Prefix != "" {
+		errs = append(errs, d.deleteQueues())
+	}
+	if d.env != nil {
+		errs = append(errs, d.env.Stop())
+	}
+	if d.dir != "" {
+		_ = os.RemoveAll(d.dir)
+	}
+	return errors.Join(errs...)
+}
+
+func (d *demo) deleteQueues() error {
+	conn, err := amqp.Dial(testenv.BrokerURL())
+	if err != nil {
+		return fmt.Errorf("clean up the broker: %w", err)
+	}
+	defer func() { _ = conn.Close() }()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("clean up the broker: %w", err)
+	}
+	if d.services != nil {
+		for _, q := range d.services.Queues() {
+			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+				return fmt.Errorf("delete queue %s: %w", q, err)
+			}
+		}
+	}
+	return d.topology.Delete(ch)
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond): // polling a condition with no channel to wait on
+		}
+	}
+	return nil
+}
+
+// redact hides the password of an AMQP URL.
+func redact(url string) string {
+	if at := strings.LastIndex(url, "@"); at > 0 {
+		if colon := strings.LastIndex(url[:at], ":"); colon > strings.Index(url, "//") {
+			return url[:colon+1] + "***" + url[at:]
+		}
+	}
+	return url
+}

@@ -1,0 +1,69 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command sample-services runs the demo's order services (inventory,
+// payment, shipping) as saga participants.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ordersaga/ordersaga-operator/internal/samples"
+)
+
+func main() {
+	url := flag.String("broker-url", "amqp://guest:guest@127.0.0.1:5672/", "AMQP URL of the broker.")
+	urlFile := flag.String("broker-url-file", "", "File holding the AMQP URL; overrides --broker-url.")
+	exchange := flag.String("command-exchange", "ordersaga.commands", "The operator's command exchange (<topology prefix>.commands).")
+	services := flag.String("services", "inventory,payment,shipping", "Services to run.")
+	var opts samples.Options
+	flag.StringVar(&opts.PaymentLimit, "payment-limit", "1000.00", "Charges above this amount are declined.")
+	flag.Float64Var(&opts.FailureRate, "failure-rate", 0, "Probability (0 to 1) that a command fails with a retryable error.")
+	flag.DurationVar(&opts.Latency, "latency", 0, "Latency added to every command.")
+	flag.DurationVar(&opts.ShippingLatency, "shipping-latency", 0, "Latency added to shipping commands.")
+	flag.IntVar(&opts.Stock, "stock", 1000, "Initial stock of every SKU.")
+	zapOpts := zap.Options{Development: true}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	log := zap.New(zap.UseFlagOptions(&zapOpts))
+
+	if *urlFile != "" {
+		raw, err := os.ReadFile(*urlFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "read broker URL file:", err)
+			os.Exit(1)
+		}
+		*url = strings.TrimSpace(string(raw))
+	}
+	s, err := samples.Start(*url, *exchange, strings.Split(*services, ","), opts, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	log.Info("Sample services running", "services", *services, "queues", s.Queues())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	log.Info("Shutting down")
+	s.Stop()
+}
