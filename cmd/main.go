@@ -18,6 +18,7 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -40,6 +41,7 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
+	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 )
 
 var (
@@ -70,6 +72,8 @@ type options struct {
 	topologyPrefix       string
 	prefetch             int
 	replyDeliveryLimit   int
+	otlpEndpoint         string
+	otlpInsecure         bool
 }
 
 func parseFlags() (options, zap.Options) {
@@ -101,6 +105,9 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.prefetch, "reply-prefetch", 256, "Replies taken from the broker and not yet acknowledged, at most.")
 	flag.IntVar(&o.replyDeliveryLimit, "reply-delivery-limit", 100,
 		"Deliveries of one reply before the broker dead-letters it as poison.")
+	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",
+		"OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none (trace context still flows).")
+	flag.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "Export spans without TLS.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -149,6 +156,12 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
+
+	stopTracing, err := tracing.Setup(context.Background(), o.otlpEndpoint, "ordersaga-operator", o.otlpInsecure)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.Background()) }()
 
 	url, err := brokerURL(o)
 	if err != nil {

@@ -19,6 +19,7 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ordersaga/ordersaga-operator/internal/samples"
+	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 )
 
 func main() {
@@ -42,6 +44,8 @@ func main() {
 	flag.DurationVar(&opts.Latency, "latency", 0, "Latency added to every command.")
 	flag.DurationVar(&opts.ShippingLatency, "shipping-latency", 0, "Latency added to shipping commands.")
 	flag.IntVar(&opts.Stock, "stock", 1000, "Initial stock of every SKU.")
+	otlpEndpoint := flag.String("otlp-endpoint", "", "OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none.")
+	otlpInsecure := flag.Bool("otlp-insecure", false, "Export spans without TLS.")
 	zapOpts := zap.Options{Development: true}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -55,6 +59,12 @@ func main() {
 		}
 		*url = strings.TrimSpace(string(raw))
 	}
+	stopTracing, err := tracing.Setup(context.Background(), *otlpEndpoint, "ordersaga-sample-services", *otlpInsecure)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer func() { _ = stopTracing(context.Background()) }()
 	s, err := samples.Start(*url, *exchange, strings.Split(*services, ","), opts, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

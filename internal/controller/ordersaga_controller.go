@@ -43,6 +43,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
 // CommandPublisher is what the reconciler needs of the broker.
@@ -57,12 +58,34 @@ type Observer interface {
 	StatusWritten(obj *ordersv1alpha1.OrderSaga)
 	// Transitioned is called for each transition, once its status is written.
 	Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
+	// CommandPublished is called after each publish of a command or
+	// compensation, with its error.
+	CommandPublished(kind protocol.Kind, err error)
 }
 
-type nopObserver struct{}
+// Observers tells each of its observers.
+type Observers []Observer
 
-func (nopObserver) StatusWritten(*ordersv1alpha1.OrderSaga)                 {}
-func (nopObserver) Transitioned(*ordersv1alpha1.OrderSaga, saga.Transition) {}
+// StatusWritten implements Observer.
+func (os Observers) StatusWritten(obj *ordersv1alpha1.OrderSaga) {
+	for _, o := range os {
+		o.StatusWritten(obj)
+	}
+}
+
+// Transitioned implements Observer.
+func (os Observers) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
+	for _, o := range os {
+		o.Transitioned(obj, t)
+	}
+}
+
+// CommandPublished implements Observer.
+func (os Observers) CommandPublished(kind protocol.Kind, err error) {
+	for _, o := range os {
+		o.CommandPublished(kind, err)
+	}
+}
 
 // OrderSagaReconciler drives OrderSagas.
 type OrderSagaReconciler struct {
@@ -204,7 +227,7 @@ func (r *OrderSagaReconciler) defaults(mgr ctrl.Manager) error {
 		r.ReplyObserver = nopReplyObserver{}
 	}
 	if r.Observer == nil {
-		r.Observer = nopObserver{}
+		r.Observer = Observers{}
 	}
 	if r.Registerer == nil {
 		r.Registerer = metrics.Registry

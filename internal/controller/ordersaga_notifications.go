@@ -30,6 +30,9 @@ import (
 // "kubectl describe" reads as the saga's history.
 func (r *OrderSagaReconciler) recordEvent(_ context.Context, n SagaTransitioned) error {
 	t := n.Transition
+	if t.Quiet {
+		return nil
+	}
 	eventType := corev1.EventTypeNormal
 	if t.Warning {
 		eventType = corev1.EventTypeWarning
@@ -57,6 +60,10 @@ func logTransition(ctx context.Context, n SagaTransitioned) error {
 	if t.Step != "" {
 		rec := stepRecord(n, t.Step)
 		log = log.WithValues("step", t.Step, "kind", string(t.Kind), "attempt", t.Attempt, "messageID", rec)
+	}
+	if t.Quiet {
+		log.V(1).Info("Saga transition", "message", t.Message)
+		return nil
 	}
 	log.Info("Saga transition", "message", t.Message)
 	return nil

@@ -22,6 +22,9 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +34,7 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
+	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 )
 
 // The sub-steps of a reconcile pass, dispatched in this order through the
@@ -200,7 +204,8 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 		if err != nil {
 			return Done{}, err
 		}
-		err = r.Publisher.Publish(ctx, r.Topology.CommandExchange(), key, msg)
+		err = r.publish(ctx, s.saga, d, key, msg)
+		r.Observer.CommandPublished(d.Kind, err)
 		var unroutable *broker.UnroutableError
 		switch {
 		case err == nil:
@@ -302,4 +307,25 @@ func (r *OrderSagaReconciler) brokerWait() time.Duration {
 		return r.BrokerRetryInterval
 	}
 	return time.Second
+}
+
+// publish sends one message in a producer span of the saga's trace, whose
+// context travels in the message's headers to the participant.
+func (r *OrderSagaReconciler) publish(ctx context.Context, obj *ordersv1alpha1.OrderSaga, d saga.Dispatch, key string, msg broker.Message) error {
+	ctx, span := tracing.Tracer().Start(tracing.SagaContext(ctx, string(obj.UID)), "publish "+key,
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("ordersaga.saga", obj.Namespace+"/"+obj.Name),
+			attribute.String("ordersaga.step", d.Step),
+			attribute.String("ordersaga.kind", string(d.Kind)),
+			attribute.Int("ordersaga.attempt", int(d.Attempt)),
+			attribute.String("messaging.message.id", d.MessageID),
+		))
+	defer span.End()
+	tracing.Inject(ctx, msg.Headers)
+	err := r.Publisher.Publish(ctx, r.Topology.CommandExchange(), key, msg)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
+	}
+	return err
 }

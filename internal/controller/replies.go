@@ -23,9 +23,12 @@ import (
 
 	"github.com/go-logr/logr"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
+	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
@@ -85,6 +88,15 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 		return
 	}
 	observer.ReplyReceived(string(reply.Status))
+	// The reply's span: a child of the participant's, in the saga's trace.
+	_, span := tracing.Tracer().Start(tracing.Extract(ctx, d.Headers), "receive reply",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("ordersaga.saga", headers.SagaNamespace+"/"+headers.SagaName),
+			attribute.String("ordersaga.step", headers.Step),
+			attribute.String("ordersaga.reply.status", string(reply.Status)),
+			attribute.String("messaging.message.correlation_id", d.CorrelationId),
+		))
+	span.End()
 	key := types.NamespacedName{Namespace: headers.SagaNamespace, Name: headers.SagaName}
 	r.Inbox.Add(key, &InboxItem{
 		Delivery: &d,

@@ -18,14 +18,18 @@ package controller_test
 
 import (
 	"context"
+	"net"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -69,6 +73,10 @@ var (
 	// suiteChannel is an AMQP channel of the suite's own.
 	suiteChannel *amqp.Channel
 	deadLetters  *deadLetterBox
+	// proxy sits between the operator and the broker, for fault injection.
+	proxy *testenv.Proxy
+	// spans records the spans of the operator and of SDK participants.
+	spans = tracetest.NewSpanRecorder()
 )
 
 func TestController(t *testing.T) {
@@ -91,8 +99,14 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+
 	// A topology of the suite's own, so that it shares the broker with no one.
 	topology = broker.Topology{Prefix: "it-" + rand.String(6)}
+	brokerURL, err := url.Parse(testenv.BrokerURL())
+	Expect(err).NotTo(HaveOccurred())
+	proxy, err = testenv.StartProxy(brokerURL.Host)
+	Expect(err).NotTo(HaveOccurred())
 	running = startOperator()
 	for _, service := range []string{"inventory", "payment", "shipping"} {
 		p, err := testenv.StartParticipant(testenv.BrokerURL(), topology.CommandExchange(), service, script.behave(service))
@@ -110,6 +124,9 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	if running != nil {
 		running.stop()
+	}
+	if proxy != nil {
+		proxy.Close()
 	}
 	for _, p := range participants {
 		p.Stop()
@@ -131,32 +148,43 @@ type runningOperator struct {
 	*operator.Operator
 	cancel context.CancelFunc
 	done   chan struct{}
+	// metricsURL and readyzURL are the manager's endpoints.
+	metricsURL, readyzURL string
 }
 
-// startOperator starts a manager with the operator, as cmd/ does, and waits
-// until it is connected to the broker.
+// freeAddress returns a local address with a free port.
+func freeAddress() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String()
+}
+
+// startOperator starts a manager with the operator, as cmd/ does, connected
+// to the broker through the suite's proxy, and waits until it is connected.
 func startOperator() *runningOperator {
+	metricsAddr, probeAddr := freeAddress(), freeAddress()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
 		// Several managers run in this process, one after another.
 		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	op, err := operator.Setup(mgr, operator.Options{
-		BrokerURL:               testenv.BrokerURL(),
+		BrokerURL:               proxy.URL(testenv.BrokerURL()),
 		TopologyPrefix:          topology.Prefix,
 		MaxConcurrentReconciles: 8,
 		BrokerRetryInterval:     200 * time.Millisecond,
 		MinReconnectDelay:       50 * time.Millisecond,
 		MaxReconnectDelay:       time.Second,
-		Registerer:              prometheus.NewRegistry(),
 		Observer:                counts,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCtx, mgrCancel := context.WithCancel(ctx)
-	r := &runningOperator{Operator: op, cancel: mgrCancel, done: make(chan struct{})}
+	r := &runningOperator{Operator: op, cancel: mgrCancel, done: make(chan struct{}),
+		metricsURL: "http://" + metricsAddr + "/metrics", readyzURL: "http://" + probeAddr + "/readyz"}
 	go func() {
 		defer GinkgoRecover()
 		defer close(r.done)
@@ -223,6 +251,8 @@ func (c *countingObserver) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Tr
 	}
 	c.transitions[obj.UID] = append(c.transitions[obj.UID], t)
 }
+
+func (c *countingObserver) CommandPublished(protocol.Kind, error) {}
 
 // stepTransitions counts a saga's changes of step state (retries included).
 func (c *countingObserver) stepTransitions(uid types.UID) int {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
+	"github.com/ordersaga/ordersaga-operator/internal/metrics"
 )
 
 // Options configure the operator.
@@ -77,9 +78,19 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if o.TopologyPrefix == "" {
 		o.TopologyPrefix = "ordersaga"
 	}
+	m, err := metrics.Default()
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	sagas, err := metrics.DefaultSagaCollector()
+	if err != nil {
+		return nil, fmt.Errorf("register saga metrics: %w", err)
+	}
+	sagas.SetReader(mgr.GetCache())
+
 	topology := broker.Topology{Prefix: o.TopologyPrefix, ReplyDeliveryLimit: o.ReplyDeliveryLimit}
 	b := broker.New(broker.Config{
-		URL: o.BrokerURL, TLS: o.BrokerTLS, Topology: topology,
+		URL: o.BrokerURL, TLS: o.BrokerTLS, Topology: topology, Observer: m,
 		MinReconnectDelay: o.MinReconnectDelay, MaxReconnectDelay: o.MaxReconnectDelay,
 	}, ctrl.Log.WithName("broker"))
 	if err := mgr.Add(b); err != nil {
@@ -91,7 +102,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 
 	inbox := controller.NewInbox()
 	deadLetters := deadLetterer{broker: b, exchange: topology.DeadLetterExchange()}
-	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: deadLetters, Log: ctrl.Log.WithName("replies")}
+	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: deadLetters, Observer: m, Log: ctrl.Log.WithName("replies")}
 	consumer := &broker.Consumer{
 		Broker: b, Queue: topology.ReplyQueue(), Tag: "ordersaga-operator", Prefetch: o.Prefetch,
 		Handle: router.Handle, Log: ctrl.Log.WithName("replies"),
@@ -110,7 +121,11 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		BrokerRetryInterval:     o.BrokerRetryInterval,
 		Registerer:              o.Registerer,
-		Observer:                o.Observer,
+		ReplyObserver:           m,
+		Observer:                controller.Observers{m},
+	}
+	if o.Observer != nil {
+		r.Observer = controller.Observers{m, o.Observer}
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)

@@ -115,6 +115,9 @@ type Transition struct {
 	Reason string
 	// Warning marks a transition that is bad news for the order.
 	Warning bool
+	// Quiet marks a routine transition (a retry sent) that is counted and
+	// logged in detail but not recorded as an Event.
+	Quiet bool
 	// Step is the step concerned; empty for a change of the saga's phase.
 	Step    string
 	Kind    protocol.Kind

@@ -120,7 +120,14 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 		MessageID: rec.MessageID, Deadline: r.now.Add(r.timeout(i))}
 	r.out.Dispatches = append(r.out.Dispatches, d)
 	if attempt > 1 {
-		return // the retry was announced when the attempt failed
+		// The retry was announced when the attempt failed; count it quietly.
+		reason := "StepRetried"
+		if kind == protocol.KindCompensation {
+			reason = "StepCompensationRetried"
+		}
+		r.out.Transitions = append(r.out.Transitions, Transition{Reason: reason, Quiet: true, Step: rec.Name, Kind: kind,
+			Attempt: attempt, From: string(from), To: string(rec.State), Message: fmt.Sprintf("Sent attempt %d", attempt)})
+		return
 	}
 	if kind == protocol.KindCommand {
 		r.stepTransition(i, kind, "StepStarted", false, from,

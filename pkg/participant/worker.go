@@ -26,8 +26,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
@@ -68,8 +72,17 @@ func (p *Participant) process(ctx context.Context, d delivery) {
 		"kind", string(headers.Kind), "command", cmd.Name, "attempt", headers.Attempt)
 
 	// Work is not cut short by shutdown: the handler in flight finishes,
-	// within the command's own deadline.
-	workCtx := context.WithoutCancel(ctx)
+	// within the command's own deadline. It runs in a span that continues
+	// the saga's trace from the command's headers.
+	workCtx, span := tracing.Tracer().Start(tracing.Extract(context.WithoutCancel(ctx), d.Headers),
+		"handle "+p.opts.Service+"."+cmd.Name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("ordersaga.saga", headers.SagaNamespace+"/"+headers.SagaName),
+			attribute.String("ordersaga.step", headers.Step),
+			attribute.String("ordersaga.kind", string(headers.Kind)),
+			attribute.Int("ordersaga.attempt", int(headers.Attempt)),
+			attribute.String("messaging.message.id", d.MessageId),
+		))
+	defer span.End()
 	reply, err := p.outcome(workCtx, d, headers, cmd)
 	if err != nil {
 		log.Error(err, "Command not handled; it goes back to the queue")
@@ -83,6 +96,10 @@ func (p *Participant) process(ctx context.Context, d delivery) {
 		return
 	}
 	_ = d.Ack(false)
+	span.SetAttributes(attribute.String("ordersaga.reply.status", string(reply.Status)))
+	if reply.Status != protocol.StatusSucceeded {
+		span.SetStatus(codes.Error, reply.Reason)
+	}
 	log.V(1).Info("Command handled", "status", string(reply.Status), "reason", reply.Reason)
 }
 
@@ -154,6 +171,7 @@ func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.
 			headers[k] = v
 		}
 	}
+	tracing.Inject(ctx, headers) // the handler's span is the reply's parent
 	msg := broker.Message{
 		MessageID:     uuid.NewString(),
 		CorrelationID: d.MessageId,

@@ -1,0 +1,215 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/tracing"
+	"github.com/ordersaga/ordersaga-operator/pkg/participant"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// scrape reads the manager's metrics endpoint, as Prometheus does.
+func scrape(g Gomega) map[string]*dto.MetricFamily {
+	resp, err := http.Get(running.metricsURL)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = resp.Body.Close() }()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	g.Expect(err).NotTo(HaveOccurred())
+	return families
+}
+
+// value sums the samples of a metric whose labels include labels: counter
+// and gauge values, histogram sample counts.
+func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	f, ok := families[name]
+	if !ok {
+		return 0
+	}
+	total := 0.0
+	for _, m := range f.GetMetric() {
+		match := true
+		for k, v := range labels {
+			found := false
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == k && lp.GetValue() == v {
+					found = true
+				}
+			}
+			match = match && found
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			total += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			total += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total
+}
+
+func readyz() int {
+	resp, err := http.Get(running.readyzURL)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+type metricCheck struct {
+	name    string
+	labels  map[string]string
+	atLeast float64
+}
+
+var _ = Describe("Observability", func() {
+	It("exposes metrics that move as sagas complete and compensate", func() {
+		var before map[string]*dto.MetricFamily
+		Eventually(func(g Gomega) { before = scrape(g) }).Should(Succeed())
+		ns := newNamespace()
+		script.set(ns, "payment", func(cmd protocol.Command) *protocol.Reply {
+			if cmd.Kind == protocol.KindCommand && cmd.Order.Customer.ID == "CUST-DECLINED" {
+				return &protocol.Reply{Status: protocol.StatusFailed, Reason: "CardDeclined"}
+			}
+			return &protocol.Reply{Status: protocol.StatusSucceeded}
+		})
+		waitForPhase(createSaga(ns, "order-metered"), ordersv1alpha1.PhaseCompleted)
+		waitForPhase(createSaga(ns, "order-metered-declined", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Order.Customer.ID = "CUST-DECLINED"
+		}), ordersv1alpha1.PhaseCompensated)
+
+		checks := []metricCheck{
+			{"ordersaga_saga_duration_seconds", map[string]string{"outcome": "Completed"}, 1},
+			{"ordersaga_saga_duration_seconds", map[string]string{"outcome": "Compensated"}, 1},
+			{"ordersaga_step_duration_seconds", map[string]string{"service": "payment", "command": "ChargePayment", "outcome": "Failed"}, 1},
+			{"ordersaga_step_duration_seconds", map[string]string{"service": "shipping", "command": "ScheduleShipment", "outcome": "Succeeded"}, 1},
+			{"ordersaga_step_attempts_total", map[string]string{"service": "inventory", "command": "ReserveInventory", "kind": "command"}, 2},
+			{"ordersaga_step_attempts_total", map[string]string{"service": "inventory", "command": "ReleaseInventory", "kind": "compensation"}, 1},
+			{"ordersaga_compensations_total", map[string]string{"event": "started"}, 1},
+			{"ordersaga_compensations_total", map[string]string{"event": "completed"}, 1},
+			{"ordersaga_commands_published_total", map[string]string{"kind": "command"}, 5},
+			{"ordersaga_commands_published_total", map[string]string{"kind": "compensation"}, 1},
+			{"ordersaga_publish_confirm_duration_seconds", nil, 6},
+			{"ordersaga_replies_received_total", map[string]string{"status": "succeeded"}, 5},
+			{"ordersaga_replies_received_total", map[string]string{"status": "failed"}, 1},
+			{"ordersaga_transitions_total", map[string]string{"reason": "Completed"}, 1},
+			{"ordersaga_status_writes_total", nil, 7},
+			{"ordersaga_mediator_dispatch_duration_seconds", map[string]string{"name": "PersistStatus", "outcome": "success"}, 7},
+		}
+		Eventually(func(g Gomega) {
+			after := scrape(g)
+			for _, c := range checks {
+				g.Expect(value(after, c.name, c.labels)-value(before, c.name, c.labels)).To(
+					BeNumerically(">=", c.atLeast), "%s%v", c.name, c.labels)
+			}
+			g.Expect(value(after, "ordersaga_sagas", map[string]string{"phase": "Completed"})).To(BeNumerically(">=", 1))
+			g.Expect(value(after, "ordersaga_sagas", map[string]string{"phase": "Compensated"})).To(BeNumerically(">=", 1))
+			g.Expect(value(after, "ordersaga_broker_connected", nil)).To(BeEquivalentTo(1))
+		}).Should(Succeed())
+	})
+
+	It("is not ready while the broker connection is down, and ready again after it reconnects", func() {
+		Eventually(readyz).Should(Equal(http.StatusOK))
+		var before map[string]*dto.MetricFamily
+		Eventually(func(g Gomega) { before = scrape(g) }).Should(Succeed())
+
+		proxy.Break() // force-closes the operator's connections and refuses new ones
+		Eventually(readyz).Should(Equal(http.StatusInternalServerError))
+		Eventually(func(g Gomega) {
+			g.Expect(value(scrape(g), "ordersaga_broker_connected", nil)).To(BeZero())
+		}).Should(Succeed())
+
+		proxy.Restore()
+		Eventually(readyz).Should(Equal(http.StatusOK))
+		Eventually(func(g Gomega) {
+			after := scrape(g)
+			g.Expect(value(after, "ordersaga_broker_connected", nil)).To(BeEquivalentTo(1))
+			g.Expect(value(after, "ordersaga_broker_reconnects_total", nil) -
+				value(before, "ordersaga_broker_reconnects_total", nil)).To(BeNumerically(">=", 1))
+		}).Should(Succeed())
+		waitForPhase(createSaga(newNamespace(), "order-after-outage"), ordersv1alpha1.PhaseCompleted)
+	})
+
+	It("carries the trace context to a participant and back on the reply", func() {
+		var mu sync.Mutex
+		var seen oteltrace.SpanContext
+		p, err := participant.New(participant.Options{URL: testenv.BrokerURL(), Service: "audit",
+			CommandExchange: topology.CommandExchange()})
+		Expect(err).NotTo(HaveOccurred())
+		p.Handle("RecordOrder", func(ctx context.Context, _ *participant.Command) (participant.Result, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = oteltrace.SpanContextFromContext(ctx)
+			return nil, nil
+		})
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = p.Run(pctx) }()
+		DeferCleanup(func() {
+			stop()
+			<-done
+			_, _ = suiteChannel.QueueDelete(p.Queue(), false, false, false)
+		})
+		Eventually(p.Ready).Should(BeTrue())
+
+		s := createSaga(newNamespace(), "order-traced", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps = []ordersv1alpha1.SagaStep{{Name: "audit", Service: "audit",
+				Command: ordersv1alpha1.Command{Name: "RecordOrder"}, Timeout: "5s"}}
+		})
+		done2 := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
+		traceID := tracing.SagaTraceID(string(done2.UID))
+
+		mu.Lock()
+		Expect(seen.TraceID()).To(Equal(traceID), "the participant's handler runs in the saga's trace")
+		mu.Unlock()
+		Eventually(func(g Gomega) {
+			byName := map[string]trace.ReadOnlySpan{}
+			for _, sp := range spans.Ended() {
+				if sp.SpanContext().TraceID() == traceID {
+					byName[sp.Name()] = sp
+				}
+			}
+			publish, handle, reply := byName["publish audit.RecordOrder"], byName["handle audit.RecordOrder"], byName["receive reply"]
+			g.Expect(publish).NotTo(BeNil())
+			g.Expect(handle).NotTo(BeNil())
+			g.Expect(reply).NotTo(BeNil())
+			g.Expect(handle.Parent().SpanID()).To(Equal(publish.SpanContext().SpanID()), "the participant continues the operator's span")
+			g.Expect(reply.Parent().SpanID()).To(Equal(handle.SpanContext().SpanID()), "the reply carries the participant's span back")
+		}).Should(Succeed())
+	})
+})

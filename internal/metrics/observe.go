@@ -1,0 +1,148 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package metrics
+
+import (
+	"errors"
+	"time"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+)
+
+// StatusWritten implements controller.Observer.
+func (m *Metrics) StatusWritten(*ordersv1alpha1.OrderSaga) { m.StatusWrites.Inc() }
+
+// Transitioned implements controller.Observer: it turns transitions into
+// durations and counts.
+func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
+	m.Transitions.WithLabelValues(t.Reason).Inc()
+	if t.Step == "" {
+		m.sagaTransition(obj, t)
+		return
+	}
+	i := stepIndex(obj, t.Step)
+	if i < 0 {
+		return
+	}
+	step, rec := obj.Spec.Steps[i], obj.Status.Steps[i]
+	command := step.Command.Name
+	if t.Kind == protocol.KindCompensation && step.Compensation != nil {
+		command = step.Compensation.Name
+	}
+	kind := string(t.Kind)
+	switch t.Reason {
+	case "StepStarted", "StepRetried", "StepCompensating", "StepCompensationRetried":
+		m.StepAttempts.WithLabelValues(step.Service, command, kind).Inc()
+	case "StepRetrying", "StepCompensationRetrying":
+		m.StepRetries.WithLabelValues(step.Service, command, kind, cause(rec.Reason)).Inc()
+	case "StepSucceeded", "StepFailed", "StepTimedOut", "StepInterrupted":
+		if rec.StartedAt != nil && rec.CompletedAt != nil {
+			d := rec.CompletedAt.Sub(rec.StartedAt.Time)
+			m.StepDuration.WithLabelValues(step.Service, command, t.To).Observe(max(d, 0).Seconds())
+		}
+	}
+}
+
+func (m *Metrics) sagaTransition(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
+	switch t.Reason {
+	case "CompensationStarted":
+		m.Compensations.WithLabelValues("started").Inc()
+	case "Compensated":
+		m.Compensations.WithLabelValues("completed").Inc()
+	case "Failed":
+		m.Compensations.WithLabelValues("failed").Inc()
+	}
+	phase := ordersv1alpha1.SagaPhase(t.To)
+	if phase.IsFinal() && obj.Status.StartTime != nil && obj.Status.CompletionTime != nil {
+		d := obj.Status.CompletionTime.Sub(obj.Status.StartTime.Time)
+		m.SagaDuration.WithLabelValues(t.To).Observe(max(d, 0).Seconds())
+	}
+}
+
+// cause maps a step's reason to a bounded label value.
+func cause(reason string) string {
+	switch reason {
+	case saga.ReasonTimeout:
+		return "timeout"
+	case saga.ReasonUnroutable:
+		return "unroutable"
+	default:
+		return "retryable"
+	}
+}
+
+func stepIndex(obj *ordersv1alpha1.OrderSaga, step string) int {
+	for i, rec := range obj.Status.Steps {
+		if rec.Name == step && i < len(obj.Spec.Steps) {
+			return i
+		}
+	}
+	return -1
+}
+
+// CommandPublished implements controller.Observer.
+func (m *Metrics) CommandPublished(kind protocol.Kind, err error) {
+	if err == nil {
+		m.CommandsPublished.WithLabelValues(string(kind)).Inc()
+		return
+	}
+	reason := "error"
+	switch {
+	case errors.Is(err, broker.ErrNotConnected):
+		reason = "not_connected"
+	case errors.Is(err, broker.ErrNotConfirmed):
+		reason = "not_confirmed"
+	default:
+		if _, ok := errors.AsType[*broker.UnroutableError](err); ok {
+			reason = "unroutable"
+		}
+	}
+	m.PublishFailures.WithLabelValues(reason).Inc()
+}
+
+// ReplyReceived implements controller.ReplyObserver.
+func (m *Metrics) ReplyReceived(status string) { m.RepliesReceived.WithLabelValues(status).Inc() }
+
+// ReplyDeadLettered implements controller.ReplyObserver.
+func (m *Metrics) ReplyDeadLettered(reason string) {
+	m.RepliesDeadLettered.WithLabelValues(reason).Inc()
+}
+
+// ConnectionChanged implements broker.Observer.
+func (m *Metrics) ConnectionChanged(up bool) {
+	if !up {
+		m.BrokerConnected.Set(0)
+		return
+	}
+	m.BrokerConnected.Set(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.connectedOnce {
+		m.BrokerReconnects.Inc()
+	}
+	m.connectedOnce = true
+}
+
+// Published implements broker.Observer.
+func (m *Metrics) Published(latency time.Duration, err error) {
+	if err == nil {
+		m.PublishConfirmTime.Observe(latency.Seconds())
+	}
+}
