@@ -156,7 +156,6 @@ func TestPublishAndConnectionMetrics(t *testing.T) {
 	}
 }
 
-
 func TestSagaCollectorCountsPhasesAndPastDeadline(t *testing.T) {
 	old := &metav1.MicroTime{Time: time.Now().Add(-time.Hour)}
 	items := []ordersv1alpha1.OrderSaga{
