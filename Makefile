@@ -65,6 +65,17 @@ test: envtest broker verify-generated vet ## Run every test against envtest and 
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test -p 1 -count=1 $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 	$(MAKE) --no-print-directory demo DEMO_EXIT=1
 
+# Load of the fault-injection suite under make test-chaos: sagas per run and
+# runs per scenario. make test runs it too, with 16 sagas and one run.
+CHAOS_SAGAS ?= 100
+CHAOS_REPEAT ?= 3
+
+.PHONY: test-chaos
+test-chaos: envtest broker ## Run the fault-injection suite under full load; the table goes to chaos-report.md.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" CHAOS_SAGAS=$(CHAOS_SAGAS) CHAOS_REPEAT=$(CHAOS_REPEAT) \
+		CHAOS_REPORT="$(CURDIR)/chaos-report.md" go test -count=1 -timeout 60m -v ./test/chaos/ -ginkgo.v
+	@cat chaos-report.md
+
 ##@ Demo
 
 # DEMO_EXIT=1 runs the demo without waiting for Ctrl-C: it exits 0 only if

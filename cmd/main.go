@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	// Client auth plugins, so that "make run" works against any cluster.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -61,6 +62,10 @@ type options struct {
 	probeAddr            string
 	pprofAddr            string
 	enableLeaderElection bool
+	leaderElectionNS     string
+	leaseDuration        time.Duration
+	renewDeadline        time.Duration
+	retryPeriod          time.Duration
 	enableHTTP2          bool
 	concurrency          int
 	kubeAPIQPS           float64
@@ -86,6 +91,13 @@ func parseFlags() (options, zap.Options) {
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address of the pprof debug endpoint; 0 disables it.")
 	flag.BoolVar(&o.enableLeaderElection, "leader-elect", false,
 		"Elect a leader so that only one replica reconciles sagas and consumes replies.")
+	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "",
+		"Namespace of the leader election Lease; default the Pod's namespace (required outside a cluster).")
+	flag.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"How long a standby waits before taking over a lease the leader stopped renewing.")
+	flag.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew before it gives up leadership (and exits).")
+	flag.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "Interval between lease renewals.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false,
 		"Serve metrics over HTTP/2 as well (off: HTTP/2 rapid-reset and stream-cancellation CVEs).")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "How many sagas are reconciled at once.")
@@ -93,7 +105,7 @@ func parseFlags() (options, zap.Options) {
 		"Client-side rate limit of requests to the apiserver; 0 keeps controller-runtime's default (no client-side limit).")
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 0, "Burst of the client-side rate limit; 0 keeps the default.")
 	flag.StringVar(&o.brokerURL, "broker-url", "",
-		"AMQP URL of the RabbitMQ broker (amqp:// or amqps://). Prefer --broker-url-file for credentials.")
+		"AMQP URL of the broker (amqp:// or amqps://); default $ORDERSAGA_BROKER_URL. Prefer --broker-url-file for credentials.")
 	flag.StringVar(&o.brokerURLFile, "broker-url-file", "",
 		"File holding the AMQP URL of the broker, for example a mounted Secret key; overrides --broker-url.")
 	flag.StringVar(&o.brokerCAFile, "broker-ca-file", "",
@@ -151,6 +163,10 @@ func run(o options) error {
 		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.enableLeaderElection,
 		LeaderElectionID:              "ordersaga-operator.ordersaga.io",
+		LeaderElectionNamespace:       o.leaderElectionNS,
+		LeaseDuration:                 &o.leaseDuration,
+		RenewDeadline:                 &o.renewDeadline,
+		RetryPeriod:                   &o.retryPeriod,
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
@@ -202,10 +218,13 @@ func brokerURL(o options) (string, error) {
 		}
 		return strings.TrimSpace(string(raw)), nil
 	}
-	if o.brokerURL == "" {
-		return "", errors.New("no broker URL: set --broker-url-file (a mounted Secret) or --broker-url")
+	if o.brokerURL != "" {
+		return o.brokerURL, nil
 	}
-	return o.brokerURL, nil
+	if env := os.Getenv("ORDERSAGA_BROKER_URL"); env != "" {
+		return env, nil
+	}
+	return "", errors.New("no broker URL: set --broker-url-file (a mounted Secret), --broker-url or $ORDERSAGA_BROKER_URL")
 }
 
 // brokerTLSConfig builds the TLS settings of amqps from the flags.

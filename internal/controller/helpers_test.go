@@ -23,6 +23,9 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -32,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
@@ -139,21 +143,35 @@ type deadLetterBox struct {
 	reasons map[string]string // message id → reason
 }
 
-// collectDeadLetters consumes the dead-letter queue for the whole suite.
+// collectDeadLetters consumes the dead-letter queue for the whole suite,
+// through a consumer that reconnects: some tests close every connection.
 func collectDeadLetters() *deadLetterBox {
 	box := &deadLetterBox{reasons: map[string]string{}}
-	ch := suiteChannel
-	deliveries, err := ch.Consume(topology.DeadLetterQueue(), "", true, false, false, false, nil)
-	Expect(err).NotTo(HaveOccurred())
-	go func() {
-		for d := range deliveries {
+	b := broker.New(broker.Config{URL: testenv.BrokerURL(), ConnectionName: "controller-suite-dead-letters",
+		MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: time.Second}, logr.Discard())
+	consumer := &broker.Consumer{Broker: b, Queue: topology.DeadLetterQueue(), Tag: "controller-suite", Log: logr.Discard(),
+		Handle: func(_ context.Context, d amqp.Delivery) {
 			reason, _ := d.Headers[protocol.HeaderDeadLetterReason].(string)
 			box.mu.Lock()
 			box.reasons[d.MessageId] = reason
 			box.mu.Unlock()
-		}
-	}()
+			_ = d.Ack(false)
+		}}
+	cctx, stop := context.WithCancel(ctx)
+	go func() { _ = b.Start(cctx) }()
+	go func() { _ = consumer.Start(cctx) }()
+	DeferCleanup(stop)
 	return box
+}
+
+// withChannel runs f on a channel of a fresh connection.
+func withChannel(f func(ch *amqp.Channel)) {
+	conn, err := amqp.Dial(testenv.BrokerURL())
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = conn.Close() }()
+	ch, err := conn.Channel()
+	Expect(err).NotTo(HaveOccurred())
+	f(ch)
 }
 
 // reason waits for the dead letter with messageID and returns its reason.

@@ -26,6 +26,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
 
@@ -183,7 +184,7 @@ var _ = Describe("Observability", func() {
 		DeferCleanup(func() {
 			stop()
 			<-done
-			_, _ = suiteChannel.QueueDelete(p.Queue(), false, false, false)
+			withChannel(func(ch *amqp.Channel) { _, _ = ch.QueueDelete(p.Queue(), false, false, false) })
 		})
 		Eventually(p.Ready).Should(BeTrue())
 

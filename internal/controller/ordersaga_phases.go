@@ -33,6 +33,7 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/faults"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 )
@@ -145,6 +146,7 @@ func (r *OrderSagaReconciler) persistStatus(ctx context.Context, req PersistStat
 		}
 		r.Observer.StatusWritten(s.saga)
 		s.persisted = true
+		faults.Crash(faults.AfterStatusWrite)
 	}
 	for _, t := range s.transitions {
 		if err := r.notifyTransition(ctx, SagaTransitioned{Saga: s.saga, Transition: t}); err != nil {
@@ -162,6 +164,7 @@ func (r *OrderSagaReconciler) settleReplies(ctx context.Context, req SettleRepli
 		if it.Delivery == nil {
 			continue
 		}
+		faults.Crash(faults.BeforeAck)
 		if s.verdicts[it] == saga.Unmatched {
 			r.deadLetter(ctx, it, DeadLetterUnmatchedReply, "no message of the saga matches the reply's correlation id and headers")
 			continue
@@ -209,6 +212,7 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 		var unroutable *broker.UnroutableError
 		switch {
 		case err == nil:
+			faults.Crash(faults.AfterPublish)
 			r.published.add(s.key, d.MessageID)
 		case errors.As(err, &unroutable):
 			// Recorded by the next pass, as a failed attempt of the step.

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ordersaga/ordersaga-operator/internal/faults"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
@@ -70,6 +71,7 @@ type ReplyRouter struct {
 
 // Handle is the reply consumer's handler.
 func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
+	faults.Crash(faults.ReplyReceived)
 	observer := r.Observer
 	if observer == nil {
 		observer = nopReplyObserver{}

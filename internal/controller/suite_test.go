@@ -70,8 +70,6 @@ var (
 	counts       = &countingObserver{}
 	running      *runningOperator
 	participants = map[string]*testenv.Participant{}
-	// suiteChannel is an AMQP channel of the suite's own.
-	suiteChannel *amqp.Channel
 	deadLetters  *deadLetterBox
 	// proxy sits between the operator and the broker, for fault injection.
 	proxy *testenv.Proxy
@@ -113,11 +111,6 @@ var _ = BeforeSuite(func() {
 		Expect(err).NotTo(HaveOccurred())
 		participants[service] = p
 	}
-	conn, err := amqp.Dial(testenv.BrokerURL())
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = conn.Close() })
-	suiteChannel, err = conn.Channel()
-	Expect(err).NotTo(HaveOccurred())
 	deadLetters = collectDeadLetters()
 })
 

@@ -25,11 +25,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
@@ -61,6 +63,11 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Observer is told about status writes and transitions; optional.
 	Observer controller.Observer
+	// WrapClient and WrapPublisher, when set, wrap the reconciler's
+	// apiserver client and broker publisher: the fault-injection suite uses
+	// them to fail writes, serve stale reads and count publishes.
+	WrapClient    func(client.Client) client.Client
+	WrapPublisher func(controller.CommandPublisher) controller.CommandPublisher
 }
 
 // Operator is the wired operator, for tests that need to reach its parts.
@@ -74,6 +81,11 @@ type Operator struct {
 func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if o.BrokerURL == "" {
 		return nil, errors.New("no broker URL: set --broker-url or --broker-url-file")
+	}
+	if o.BrokerTLS != nil && !strings.HasPrefix(o.BrokerURL, "amqps://") {
+		// TLS settings with a plaintext URL would silently connect in the
+		// clear: refuse instead.
+		return nil, errors.New("broker TLS options are set but the broker URL is not amqps://")
 	}
 	if o.TopologyPrefix == "" {
 		o.TopologyPrefix = "ordersaga"
@@ -126,6 +138,12 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 	if o.Observer != nil {
 		r.Observer = controller.Observers{m, o.Observer}
+	}
+	if o.WrapClient != nil {
+		r.Client = o.WrapClient(mgr.GetClient())
+	}
+	if o.WrapPublisher != nil {
+		r.Publisher = o.WrapPublisher(b)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)

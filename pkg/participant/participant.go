@@ -24,6 +24,7 @@ import (
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -154,6 +155,13 @@ func (p *Participant) Run(ctx context.Context) error {
 		}
 		if err != nil && ctx.Err() == nil {
 			p.opts.Log.Info("Consumer stopped; restarting", "error", err.Error())
+			// Let the broker finish closing the channel before its number
+			// is used again: reopening at once can make it close the whole
+			// connection (504 CHANNEL_ERROR).
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
 	p.stopping.Store(true)
@@ -185,6 +193,7 @@ func (p *Participant) consume(ctx context.Context, conn *amqp.Connection, down <
 		return ch, fmt.Errorf("set prefetch: %w", err)
 	}
 	tag := "ordersaga-participant-" + p.opts.Service
+	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	deliveries, err := ch.Consume(p.opts.Queue, tag, false, false, false, false, nil)
 	if err != nil {
 		return ch, fmt.Errorf("consume %s: %w", p.opts.Queue, err)
@@ -204,10 +213,21 @@ func (p *Participant) consume(ctx context.Context, conn *amqp.Connection, down <
 			}
 		case <-down:
 			return ch, errors.New("connection lost")
+		case amqpErr := <-closed:
+			// For example the broker's consumer timeout (406
+			// PRECONDITION_FAILED): the unacknowledged commands are
+			// redelivered, and their recorded outcomes answer them.
+			if amqpErr != nil {
+				return ch, fmt.Errorf("channel closed: %w", amqpErr)
+			}
+			return ch, errors.New("channel closed")
 		case d, ok := <-deliveries:
 			if !ok {
 				if cancelled {
 					return ch, nil
+				}
+				if amqpErr, ok := <-closed; ok && amqpErr != nil {
+					return ch, fmt.Errorf("channel closed: %w", amqpErr)
 				}
 				return ch, errors.New("delivery channel closed")
 			}
