@@ -216,6 +216,6 @@ func finish(r *result, l *load, within time.Duration) {
 	r.doubled += doubled
 	for _, p := range problems {
 		AddReportEntry(r.scenario, p)
-		fmt.Fprintln(GinkgoWriter, r.scenario+": "+p)
+		GinkgoWriter.Println(r.scenario + ": " + p)
 	}
 }

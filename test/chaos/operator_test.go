@@ -18,7 +18,6 @@ package chaos
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +86,7 @@ func (p *process) supervise() {
 		}
 		if err := cmd.Start(); err != nil {
 			p.mu.Unlock()
-			fmt.Fprintf(GinkgoWriter, "%s: start: %v\n", p.name, err)
+			GinkgoWriter.Printf("%s: start: %v\n", p.name, err)
 			return
 		}
 		p.cmd = cmd
