@@ -24,9 +24,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
@@ -192,6 +194,33 @@ var _ = Describe("OrderSaga admission", func() {
 			"spec.order.total.currency in body should match"),
 		Entry("a currency symbol", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Currency = "€" },
 			"spec.order.total.currency in body should match"),
+		// Unicode where routing keys, ids and labels need ASCII.
+		Entry("a step name with an accent", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Name = "réserver" },
+			"spec.steps[0].name in body should match"),
+		Entry("a service in Cyrillic", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Service = "склад" },
+			"spec.steps[0].service in body should match"),
+		Entry("a command name with an emoji", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Command.Name = "Reserve📦" },
+			"spec.steps[0].command.name in body should match"),
+		Entry("an order id with a full-width digit", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.ID = "ORD-１" },
+			"spec.order.id in body should match"),
+		Entry("an amount with Arabic-Indic digits", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Amount = "٤٢" },
+			"spec.order.total.amount in body should match"),
+		// Oversized and pathological input.
+		Entry("a SKU of 10000 characters", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Items[0].SKU = strings.Repeat("A", 10000) },
+			"spec.order.items[0].sku: Too long"),
+		Entry("a hundred items with one invalid", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Order.Items = manyItems(100)
+			s.Spec.Order.Items[99].Quantity = 0
+		}, "spec.order.items[99].quantity in body should be greater than or equal to 1"),
+		Entry("twenty steps all named alike", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps = manySteps(20)
+			for i := range s.Spec.Steps {
+				s.Spec.Steps[i].Name = "same"
+			}
+		}, "step names must be unique"),
+		Entry("a duration of a thousand digits", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[0].Timeout = ordersv1alpha1.Duration(strings.Repeat("9", 1000) + "s")
+		}, "spec.steps[0].timeout: Too long"),
 	)
 
 	It("rejects a malformed duration", func() {
@@ -247,6 +276,30 @@ var _ = Describe("OrderSaga admission", func() {
 				s.Spec.Steps[0], s.Spec.Steps[1] = s.Spec.Steps[1], s.Spec.Steps[0]
 			}, "spec.steps is immutable"),
 		)
+
+		It("refuses changes to the steps by server-side apply from another field manager", func() {
+			applied := &ordersv1alpha1.OrderSaga{
+				TypeMeta:   metav1.TypeMeta{APIVersion: ordersv1alpha1.GroupVersion.String(), Kind: "OrderSaga"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: saga.Namespace, Name: saga.Name},
+				Spec:       *saga.Spec.DeepCopy(),
+			}
+			applied.Spec.Steps[1].Service = "rogue-payments"
+			err := k8sClient.Patch(ctx, applied, client.Apply, client.FieldOwner("intruder"), client.ForceOwnership)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+			Expect(err.Error()).To(ContainSubstring("spec.steps is immutable"))
+
+			By("and a change to a field another manager owns conflicts unless forced")
+			applied = &ordersv1alpha1.OrderSaga{
+				TypeMeta:   metav1.TypeMeta{APIVersion: ordersv1alpha1.GroupVersion.String(), Kind: "OrderSaga"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: saga.Namespace, Name: saga.Name},
+				Spec:       *saga.Spec.DeepCopy(),
+			}
+			applied.Spec.Order.Total.Amount = "0.01"
+			err = k8sClient.Patch(ctx, applied, client.Apply, client.FieldOwner("intruder"))
+			Expect(apierrors.IsConflict(err)).To(BeTrue(), "expected a field ownership conflict, got %v", err)
+			err = k8sClient.Patch(ctx, applied, client.Apply, client.FieldOwner("intruder"), client.ForceOwnership)
+			Expect(err).To(MatchError(ContainSubstring("spec.order is immutable")))
+		})
 
 		It("accepts a new deadline and a cancel request, which cannot be withdrawn", func() {
 			saga.Spec.Deadline = duration("1h")

@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package manifests checks the operator as it is deployed: the manifests
+// that "kubectl kustomize config/default" renders.
+package manifests
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+)
+
+// render returns the objects of a kustomization, rendered by the kubectl of
+// the envtest assets.
+func render(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(testenv.RepoRoot(), dir)).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v", dir, err)
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatal(err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+func convert[T any](t *testing.T, u *unstructured.Unstructured) *T {
+	t.Helper()
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func byKind(objs []*unstructured.Unstructured, kinds ...string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if slices.Contains(kinds, o.GetKind()) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func TestDeploymentMeetsTheRestrictedPodSecurityStandard(t *testing.T) {
+	objs := render(t, "config/default")
+	deployments := byKind(objs, "Deployment")
+	if len(deployments) != 1 {
+		t.Fatalf("want one Deployment, got %d", len(deployments))
+	}
+	d := convert[appsv1.Deployment](t, deployments[0])
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	for _, r := range evaluator.EvaluatePod(level, &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec) {
+		if !r.Allowed {
+			t.Errorf("restricted Pod Security Standard: %s: %s", r.ForbiddenReason, r.ForbiddenDetail)
+		}
+	}
+	// Beyond the standard: what a compromised process could still use.
+	for _, c := range d.Spec.Template.Spec.Containers {
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			t.Errorf("container %s: the root filesystem must be read-only", c.Name)
+		}
+		if c.Resources.Limits.Memory().IsZero() || c.Resources.Limits.Cpu().IsZero() {
+			t.Errorf("container %s: CPU and memory must be limited", c.Name)
+		}
+	}
+	if d.Spec.Template.Spec.AutomountServiceAccountToken != nil && !*d.Spec.Template.Spec.AutomountServiceAccountToken {
+		t.Error("the manager needs its service account token to reach the apiserver")
+	}
+	namespaces := byKind(objs, "Namespace")
+	if len(namespaces) != 1 || namespaces[0].GetLabels()["pod-security.kubernetes.io/enforce"] != "restricted" {
+		t.Error("the operator's namespace must enforce the restricted Pod Security Standard")
+	}
+}
+
+// The operator's roles grant only what it uses: no wildcard, no Secret.
+func TestRBACGrantsOnlyWhatTheOperatorUses(t *testing.T) {
+	objs := render(t, "config/default")
+	roles := byKind(objs, "Role", "ClusterRole")
+	if len(roles) == 0 {
+		t.Fatal("no roles rendered")
+	}
+	granted := map[string][]string{} // role/apiGroup/resource → verbs
+	for _, u := range roles {
+		rules := convert[rbacv1.ClusterRole](t, u).Rules
+		for _, rule := range rules {
+			for _, field := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames} {
+				if slices.Contains(field, "*") {
+					t.Errorf("%s %s grants a wildcard: %+v", u.GetKind(), u.GetName(), rule)
+				}
+			}
+			if len(rule.NonResourceURLs) > 0 && u.GetName() != "ordersaga-metrics-reader" {
+				t.Errorf("%s grants non-resource URLs: %+v", u.GetName(), rule)
+			}
+			for _, res := range rule.Resources {
+				if res == "secrets" || res == "pods/exec" || res == "serviceaccounts/token" {
+					t.Errorf("%s %s grants %s", u.GetKind(), u.GetName(), res)
+				}
+				for _, g := range rule.APIGroups {
+					key := u.GetName() + " " + g + "/" + res
+					granted[key] = append(granted[key], rule.Verbs...)
+				}
+			}
+		}
+	}
+	manager := map[string][]string{
+		"ordersaga-manager-role orders.ordersaga.io/ordersagas":                 {"get", "list", "patch", "watch"},
+		"ordersaga-manager-role orders.ordersaga.io/ordersagas/status":          {"get", "patch"},
+		"ordersaga-manager-role orders.ordersaga.io/ordersagas/finalizers":      {"update"},
+		"ordersaga-manager-role events.k8s.io/events":                           {"create", "patch"},
+		"ordersaga-leader-election-role coordination.k8s.io/leases":             {"create", "get", "update"},
+		"ordersaga-leader-election-role /events":                                {"create", "patch"},
+		"ordersaga-metrics-auth-role authentication.k8s.io/tokenreviews":        {"create"},
+		"ordersaga-metrics-auth-role authorization.k8s.io/subjectaccessreviews": {"create"},
+	}
+	for key, verbs := range granted {
+		want, isOperator := manager[key]
+		if !isOperator {
+			continue // the editor and viewer roles are for users
+		}
+		slices.Sort(verbs)
+		if !slices.Equal(verbs, want) {
+			t.Errorf("%s: verbs %v, want %v", key, verbs, want)
+		}
+	}
+	for key := range manager {
+		if _, ok := granted[key]; !ok {
+			t.Errorf("%s is not granted", key)
+		}
+	}
+	for key := range granted {
+		if _, ok := manager[key]; !ok && !isUserRole(key) {
+			t.Errorf("unexpected grant %s %v", key, granted[key])
+		}
+	}
+	// No binding hands out cluster-admin or the like.
+	for _, u := range byKind(objs, "RoleBinding", "ClusterRoleBinding") {
+		b := convert[rbacv1.ClusterRoleBinding](t, u)
+		if b.RoleRef.Name == "cluster-admin" || b.RoleRef.Name == "admin" || b.RoleRef.Name == "edit" {
+			t.Errorf("%s binds %s", b.Name, b.RoleRef.Name)
+		}
+	}
+}
+
+func isUserRole(key string) bool {
+	for _, prefix := range []string{"ordersaga-editor-role ", "ordersaga-viewer-role "} {
+		if len(key) > len(prefix) && key[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
