@@ -77,6 +77,8 @@ type options struct {
 	topologyPrefix       string
 	prefetch             int
 	replyDeliveryLimit   int
+	verifyReplyUser      bool
+	replyUserPrefix      string
 	otlpEndpoint         string
 	otlpInsecure         bool
 }
@@ -117,6 +119,9 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.prefetch, "reply-prefetch", 256, "Replies taken from the broker and not yet acknowledged, at most.")
 	flag.IntVar(&o.replyDeliveryLimit, "reply-delivery-limit", 100,
 		"Deliveries of one reply before the broker dead-letters it as poison.")
+	flag.BoolVar(&o.verifyReplyUser, "verify-reply-user", false,
+		"Accept a reply to a step only from the broker user <reply-user-prefix><service> (RabbitMQ validates user_id).")
+	flag.StringVar(&o.replyUserPrefix, "reply-user-prefix", "", "Prefix of the participants' broker users.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",
 		"OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none (trace context still flows).")
 	flag.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "Export spans without TLS.")
@@ -194,6 +199,8 @@ func run(o options) error {
 		Prefetch:                o.prefetch,
 		ReplyDeliveryLimit:      o.replyDeliveryLimit,
 		MaxConcurrentReconciles: o.concurrency,
+		VerifyReplyUser:         o.verifyReplyUser,
+		ReplyUserPrefix:         o.replyUserPrefix,
 	}); err != nil {
 		return err
 	}

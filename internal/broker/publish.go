@@ -46,7 +46,10 @@ func (e *UnroutableError) Error() string {
 
 // Message is what Publish sends.
 type Message struct {
-	MessageID     string
+	MessageID string
+	// UserID, if set, must be the connection's user: RabbitMQ refuses the
+	// message otherwise, which lets receivers trust it.
+	UserID        string
 	CorrelationID string
 	ReplyTo       string
 	Type          string
@@ -70,6 +73,7 @@ func (b *Broker) Publish(ctx context.Context, exchange, routingKey string, msg M
 	defer cancel()
 	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, routingKey, true, false, amqp.Publishing{
 		MessageId:     msg.MessageID,
+		UserId:        msg.UserID,
 		CorrelationId: msg.CorrelationID,
 		ReplyTo:       msg.ReplyTo,
 		Type:          msg.Type,

@@ -102,7 +102,7 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 	key := types.NamespacedName{Namespace: headers.SagaNamespace, Name: headers.SagaName}
 	r.Inbox.Add(key, &InboxItem{
 		Delivery: &d,
-		Event:    saga.ReplyReceived{Headers: headers, CorrelationID: d.CorrelationId, Reply: reply},
+		Event:    saga.ReplyReceived{Headers: headers, CorrelationID: d.CorrelationId, UserID: d.UserId, Reply: reply},
 		Received: time.Now(),
 	})
 }

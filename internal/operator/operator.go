@@ -61,6 +61,10 @@ type Options struct {
 	MinReconnectDelay, MaxReconnectDelay time.Duration
 	// Registerer receives the operator's metrics; nil uses controller-runtime's.
 	Registerer prometheus.Registerer
+	// ReplyUserPrefix, when VerifyReplyUser is set, makes the operator accept
+	// a reply to a step only from the broker user "<prefix><service>".
+	VerifyReplyUser bool
+	ReplyUserPrefix string
 	// Observer is told about status writes and transitions; optional.
 	Observer controller.Observer
 	// WrapClient and WrapPublisher, when set, wrap the reconciler's
@@ -138,6 +142,10 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 	if o.Observer != nil {
 		r.Observer = controller.Observers{m, o.Observer}
+	}
+	if o.VerifyReplyUser {
+		prefix := o.ReplyUserPrefix
+		r.Machine.ReplyUser = func(service string) string { return prefix + service }
 	}
 	if o.WrapClient != nil {
 		r.Client = o.WrapClient(mgr.GetClient())

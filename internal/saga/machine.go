@@ -47,7 +47,10 @@ type ReplyReceived struct {
 	Headers protocol.Headers
 	// CorrelationID is the message id of the command the reply answers.
 	CorrelationID string
-	Reply         protocol.Reply
+	// UserID is the AMQP user_id of the reply, which RabbitMQ checks
+	// against the user of the connection that published it.
+	UserID string
+	Reply  protocol.Reply
 }
 
 // DispatchFailed reports that a sent message could not reach a participant,
@@ -144,6 +147,10 @@ type Machine struct {
 	// Jitter returns a number in [0, 1) that spreads retries; nil uses
 	// math/rand. Tests fix it.
 	Jitter func() float64
+	// ReplyUser, when set, gives the broker user a reply to a step of the
+	// service must come from: a reply whose validated user_id differs is
+	// not accepted, so that one participant cannot answer for another.
+	ReplyUser func(service string) string
 }
 
 // Apply applies ev to saga at time now, updating saga.Status in place, and

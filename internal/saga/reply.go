@@ -34,6 +34,9 @@ func (r *run) reply(e ReplyReceived) Verdict {
 	if verdict != Applied {
 		return verdict
 	}
+	if r.m.ReplyUser != nil && e.UserID != r.m.ReplyUser(r.saga.Spec.Steps[i].Service) {
+		return Unmatched // from a user other than the step's participant
+	}
 	rec := &r.st.Steps[i]
 	from := rec.State
 	reason := e.Reply.Reason

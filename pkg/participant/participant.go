@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,7 @@ type Participant struct {
 	opts      Options
 	handlers  map[handlerKey]Handler
 	broker    *broker.Broker
+	user      string // the broker user, stamped on replies as user_id
 	stopping  atomic.Bool
 	consuming atomic.Bool
 }
@@ -96,7 +98,11 @@ func New(opts Options) (*Participant, error) {
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
 	}
-	return &Participant{opts: opts, handlers: map[handlerKey]Handler{}}, nil
+	user := "guest" // amqp091-go's default when the URL names no user
+	if u, err := url.Parse(opts.URL); err == nil && u.User != nil && u.User.Username() != "" {
+		user = u.User.Username()
+	}
+	return &Participant{opts: opts, user: user, handlers: map[handlerKey]Handler{}}, nil
 }
 
 // Handle registers the handler of a command. Call it before Run.

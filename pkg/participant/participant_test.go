@@ -97,6 +97,7 @@ func (o *fakeOperator) send(ch *amqp.Channel, id, step string, kind protocol.Kin
 }
 
 type gotReply struct {
+	UserID        string
 	CorrelationID string
 	Reply         protocol.Reply
 	Headers       amqp.Table
@@ -112,7 +113,7 @@ func (o *fakeOperator) collect(ch *amqp.Channel) []gotReply {
 		}
 		var r protocol.Reply
 		_ = json.Unmarshal(d.Body, &r)
-		out = append(out, gotReply{CorrelationID: d.CorrelationId, Reply: r, Headers: d.Headers})
+		out = append(out, gotReply{UserID: d.UserId, CorrelationID: d.CorrelationId, Reply: r, Headers: d.Headers})
 	}
 }
 
@@ -153,6 +154,7 @@ func TestRedeliveredCommandIsHandledOnceAndAnsweredTwice(t *testing.T) {
 	g.Expect(calls.Load()).To(BeEquivalentTo(1))
 	for _, r := range got {
 		g.Expect(r.CorrelationID).To(Equal("m-1"))
+		g.Expect(r.UserID).To(Equal("guest"), "the broker-validated user of the participant")
 		g.Expect(r.Reply.Status).To(Equal(protocol.StatusSucceeded))
 		g.Expect(r.Reply.Result).To(HaveKeyWithValue("reservationId", "res-1"))
 		g.Expect(r.Headers).To(HaveKeyWithValue(protocol.HeaderSagaUID, o.uid))

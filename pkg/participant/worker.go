@@ -174,6 +174,7 @@ func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.
 	tracing.Inject(ctx, headers) // the handler's span is the reply's parent
 	msg := broker.Message{
 		MessageID:     uuid.NewString(),
+		UserID:        p.user,
 		CorrelationID: d.MessageId,
 		Type:          protocol.ReplyType,
 		ContentType:   protocol.ContentType,

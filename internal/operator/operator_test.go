@@ -1,0 +1,44 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package operator
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+)
+
+func TestSetupRefusesUnsafeBrokerSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no URL", Options{}, "no broker URL"},
+		{"TLS settings with a plaintext URL", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", BrokerTLS: &tls.Config{MinVersion: tls.VersionTLS12}},
+			"not amqps://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Refused before the manager is used.
+			_, err := Setup(nil, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want an error containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
