@@ -278,26 +278,29 @@ var _ = Describe("OrderSaga admission", func() {
 		)
 
 		It("refuses changes to the steps by server-side apply from another field manager", func() {
-			applied := &ordersv1alpha1.OrderSaga{
-				TypeMeta:   metav1.TypeMeta{APIVersion: ordersv1alpha1.GroupVersion.String(), Kind: "OrderSaga"},
-				ObjectMeta: metav1.ObjectMeta{Namespace: saga.Namespace, Name: saga.Name},
-				Spec:       *saga.Spec.DeepCopy(),
+			// applyConfig is the saga's spec as an apply configuration, changed by mutate.
+			applyConfig := func(mutate func(*ordersv1alpha1.OrderSaga)) runtime.ApplyConfiguration {
+				applied := &ordersv1alpha1.OrderSaga{
+					TypeMeta:   metav1.TypeMeta{APIVersion: ordersv1alpha1.GroupVersion.String(), Kind: "OrderSaga"},
+					ObjectMeta: metav1.ObjectMeta{Namespace: saga.Namespace, Name: saga.Name},
+					Spec:       *saga.Spec.DeepCopy(),
+				}
+				mutate(applied)
+				obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(applied)
+				Expect(err).NotTo(HaveOccurred())
+				unstructured.RemoveNestedField(obj, "status")
+				return client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: obj})
 			}
-			applied.Spec.Steps[1].Service = "rogue-payments"
-			err := k8sClient.Patch(ctx, applied, client.Apply, client.FieldOwner("intruder"), client.ForceOwnership)
+			err := k8sClient.Apply(ctx, applyConfig(func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].Service = "rogue-payments" }),
+				client.FieldOwner("intruder"), client.ForceOwnership)
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
 			Expect(err.Error()).To(ContainSubstring("spec.steps is immutable"))
 
 			By("and a change to a field another manager owns conflicts unless forced")
-			applied = &ordersv1alpha1.OrderSaga{
-				TypeMeta:   metav1.TypeMeta{APIVersion: ordersv1alpha1.GroupVersion.String(), Kind: "OrderSaga"},
-				ObjectMeta: metav1.ObjectMeta{Namespace: saga.Namespace, Name: saga.Name},
-				Spec:       *saga.Spec.DeepCopy(),
-			}
-			applied.Spec.Order.Total.Amount = "0.01"
-			err = k8sClient.Patch(ctx, applied, client.Apply, client.FieldOwner("intruder"))
+			lowered := applyConfig(func(s *ordersv1alpha1.OrderSaga) { s.Spec.Order.Total.Amount = "0.01" })
+			err = k8sClient.Apply(ctx, lowered, client.FieldOwner("intruder"))
 			Expect(apierrors.IsConflict(err)).To(BeTrue(), "expected a field ownership conflict, got %v", err)
-			err = k8sClient.Patch(ctx, applied, client.Apply, client.FieldOwner("intruder"), client.ForceOwnership)
+			err = k8sClient.Apply(ctx, lowered, client.FieldOwner("intruder"), client.ForceOwnership)
 			Expect(err).To(MatchError(ContainSubstring("spec.order is immutable")))
 		})
 
