@@ -76,6 +76,13 @@ test-chaos: envtest broker ## Run the fault-injection suite under full load; the
 		CHAOS_REPORT="$(CURDIR)/chaos-report.md" go test -count=1 -timeout 60m -v ./test/chaos/ -ginkgo.v
 	@cat chaos-report.md
 
+FUZZ_TIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Fuzz the reply decoder and the state machine's reply handling (FUZZ_TIME each).
+	go test -run xxx -fuzz FuzzDecodeReply -fuzztime $(FUZZ_TIME) ./pkg/protocol/
+	go test -run xxx -fuzz FuzzReplyHandling -fuzztime $(FUZZ_TIME) ./internal/saga/
+
 ##@ Demo
 
 # DEMO_EXIT=1 runs the demo without waiting for Ctrl-C: it exits 0 only if

@@ -1,0 +1,53 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package protocol
+
+import (
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecodeReply: whatever bytes arrive, DecodeReply never panics, and
+// either refuses them with a known reason or returns a reply that the status
+// can record.
+func FuzzDecodeReply(f *testing.F) {
+	f.Add("application/json", []byte(`{"status":"succeeded","result":{"paymentId":"p-1"}}`))
+	f.Add("application/json; charset=utf-8", []byte(`{"status":"failed","reason":"CardDeclined","message":"no"}`))
+	f.Add("application/json", []byte(`{"status":"retryable"}`))
+	f.Add("text/plain", []byte(`{"status":"succeeded"}`))
+	f.Add("application/json", []byte(`{"status":"succeeded","result":{"":"x"}}`))
+	f.Add("application/json", []byte("\xff\xfe"))
+	f.Add("", []byte(nil))
+	known := map[string]bool{RejectOversized: true, RejectWrongContentType: true, RejectMalformed: true, RejectInvalid: true}
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		r, err := DecodeReply(contentType, body)
+		if err != nil {
+			if !known[RejectReason(err)] {
+				t.Fatalf("refused without a known reason: %v", err)
+			}
+			return
+		}
+		if verr := r.Validate(); verr != nil {
+			t.Fatalf("accepted an invalid reply: %v", verr)
+		}
+		if len(r.Message) > MaxMessageLength || (utf8.ValidString(body2string(body)) && !utf8.ValidString(r.Message)) {
+			t.Fatalf("message not cut safely: %d bytes", len(r.Message))
+		}
+	})
+}
+
+func body2string(b []byte) string { return string(b) }
