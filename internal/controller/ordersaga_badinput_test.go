@@ -93,7 +93,7 @@ var _ = Describe("Bad replies", func() {
 			after := scrape(g)
 			for _, reason := range []string{protocol.RejectMalformed, protocol.RejectWrongContentType, protocol.RejectOversized,
 				protocol.RejectInvalid, protocol.RejectMissingHeaders, "UnknownSaga"} {
-				g.Expect(value(after, "ordersaga_replies_dead_lettered_total", map[string]string{"reason": reason}) -
+				g.Expect(value(after, "ordersaga_replies_dead_lettered_total", map[string]string{"reason": reason})-
 					value(metricsBefore, "ordersaga_replies_dead_lettered_total", map[string]string{"reason": reason})).
 					To(BeNumerically(">=", 1), reason)
 			}
