@@ -381,7 +381,7 @@ type StepStatus struct {
 
 	// completedAt is when the step reached its last state.
 	// +optional
-	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+	CompletedAt *metav1.MicroTime `json:"completedAt,omitempty"`
 
 	// reason is a short UpperCamelCase code for the last outcome, from the
 	// participant (for example "CardDeclined") or from the operator (for
@@ -436,7 +436,7 @@ type OrderSagaStatus struct {
 
 	// completionTime is when the saga reached a final phase.
 	// +optional
-	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	CompletionTime *metav1.MicroTime `json:"completionTime,omitempty"`
 
 	// retryRound counts the manual retries the saga has handled (see the
 	// orders.ordersaga.io/retry annotation). It is part of every message id,

@@ -101,9 +101,9 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 			Command: ordersv1alpha1.Command{Name: "Charge"}, Compensation: &ordersv1alpha1.Command{Name: "Refund"}}}},
 		Status: ordersv1alpha1.OrderSagaStatus{
 			StartTime:      &metav1.MicroTime{Time: start},
-			CompletionTime: &metav1.Time{Time: start.Add(3 * time.Second)},
+			CompletionTime: &metav1.MicroTime{Time: start.Add(3 * time.Second)},
 			Steps: []ordersv1alpha1.StepStatus{{Name: "pay", Reason: saga.ReasonTimeout,
-				StartedAt: &metav1.MicroTime{Time: start}, CompletedAt: &metav1.Time{Time: start.Add(2 * time.Second)}}},
+				StartedAt: &metav1.MicroTime{Time: start}, CompletedAt: &metav1.MicroTime{Time: start.Add(2 * time.Second)}}},
 		},
 	}
 	m.Transitioned(obj, saga.Transition{Reason: "StepStarted", Step: "pay", Kind: protocol.KindCommand})

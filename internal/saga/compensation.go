@@ -42,7 +42,7 @@ func (r *run) beginCompensation(reason, message string) {
 			from := rec.State
 			rec.State = ordersv1alpha1.StepInterrupted
 			rec.NextAttemptAt = nil
-			rec.CompletedAt = ptrTime(r.now)
+			rec.CompletedAt = ptrMicro(r.now)
 			r.stepTransition(i, protocol.KindCommand, "StepInterrupted", true, from,
 				"Stopped waiting for the reply; the step is compensated in case it took effect")
 		}

@@ -219,7 +219,7 @@ func (r *run) setPhase(to ordersv1alpha1.SagaPhase, reason string, warning bool,
 	r.st.Phase = to
 	if to.IsFinal() {
 		r.st.CurrentStep = ""
-		r.st.CompletionTime = ptrTime(r.now)
+		r.st.CompletionTime = ptrMicro(r.now)
 	} else {
 		r.st.CompletionTime = nil
 	}

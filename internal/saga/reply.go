@@ -45,7 +45,7 @@ func (r *run) reply(e ReplyReceived) Verdict {
 	case protocol.StatusSucceeded:
 		rec.Reason, rec.Message = reason, message
 		rec.NextAttemptAt = nil
-		rec.CompletedAt = ptrTime(r.now)
+		rec.CompletedAt = ptrMicro(r.now)
 		if h.Kind == protocol.KindCommand {
 			rec.State = ordersv1alpha1.StepSucceeded
 			rec.Result = toResult(e.Reply.Result)
@@ -63,7 +63,7 @@ func (r *run) reply(e ReplyReceived) Verdict {
 		}
 		rec.Reason, rec.Message = reason, message
 		rec.NextAttemptAt = nil
-		rec.CompletedAt = ptrTime(r.now)
+		rec.CompletedAt = ptrMicro(r.now)
 		if h.Kind == protocol.KindCommand {
 			rec.State = ordersv1alpha1.StepFailed
 			if rec.TimedOutAttempts > 0 {

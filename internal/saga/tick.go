@@ -163,7 +163,7 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 		return
 	}
 	from := rec.State
-	rec.CompletedAt = ptrTime(r.now)
+	rec.CompletedAt = ptrMicro(r.now)
 	rec.NextAttemptAt = nil
 	if kind == protocol.KindCompensation {
 		rec.State = ordersv1alpha1.StepCompensationFailed

@@ -23,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func ptrTime(t time.Time) *metav1.Time { return &metav1.Time{Time: t} }
 
 func ptrMicro(t time.Time) *metav1.MicroTime { return &metav1.MicroTime{Time: t} }
 
