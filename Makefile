@@ -83,6 +83,14 @@ fuzz: ## Fuzz the reply decoder and the state machine's reply handling (FUZZ_TIM
 	go test -run xxx -fuzz FuzzDecodeReply -fuzztime $(FUZZ_TIME) ./pkg/protocol/
 	go test -run xxx -fuzz FuzzReplyHandling -fuzztime $(FUZZ_TIME) ./internal/saga/
 
+# Load of make bench: sagas of the throughput run, sagas held in flight.
+BENCH_SAGAS ?= 1000
+BENCH_IN_FLIGHT ?= 10000
+
+.PHONY: bench
+bench: envtest broker ## Measure saga throughput, latency and footprint against the machine's ceiling (bench-results.json).
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go run ./test/bench -sagas $(BENCH_SAGAS) -in-flight $(BENCH_IN_FLIGHT) -out bench-results.json
+
 ##@ Demo
 
 # DEMO_EXIT=1 runs the demo without waiting for Ctrl-C: it exits 0 only if

@@ -35,12 +35,14 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/controller"
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
 	"github.com/ordersaga/ordersaga-operator/internal/tracing"
 )
@@ -77,6 +79,7 @@ type options struct {
 	topologyPrefix       string
 	prefetch             int
 	replyDeliveryLimit   int
+	events               string
 	verifyReplyUser      bool
 	replyUserPrefix      string
 	otlpEndpoint         string
@@ -119,6 +122,8 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.prefetch, "reply-prefetch", 256, "Replies taken from the broker and not yet acknowledged, at most.")
 	flag.IntVar(&o.replyDeliveryLimit, "reply-delivery-limit", 100,
 		"Deliveries of one reply before the broker dead-letters it as poison.")
+	flag.StringVar(&o.events, "events", "outcomes",
+		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
 	flag.BoolVar(&o.verifyReplyUser, "verify-reply-user", false,
 		"Accept a reply to a step only from the broker user <reply-user-prefix><service> (RabbitMQ validates user_id).")
 	flag.StringVar(&o.replyUserPrefix, "reply-user-prefix", "", "Prefix of the participants' broker users.")
@@ -162,7 +167,10 @@ func run(o options) error {
 	}
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                        scheme,
+		Scheme: scheme,
+		// The operator never reads managedFields: keeping them out of the
+		// cache saves a large part of its memory per saga.
+		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        o.probeAddr,
 		PprofBindAddress:              o.pprofAddr,
@@ -199,6 +207,7 @@ func run(o options) error {
 		Prefetch:                o.prefetch,
 		ReplyDeliveryLimit:      o.replyDeliveryLimit,
 		MaxConcurrentReconciles: o.concurrency,
+		Events:                  controller.EventPolicy(o.events),
 		VerifyReplyUser:         o.verifyReplyUser,
 		ReplyUserPrefix:         o.replyUserPrefix,
 	}); err != nil {

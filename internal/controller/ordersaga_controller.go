@@ -108,6 +108,9 @@ type OrderSagaReconciler struct {
 	Observer Observer
 	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.
 	MaxConcurrentReconciles int
+	// Events says which transitions become Kubernetes Events; default
+	// EventsOutcomes.
+	Events EventPolicy
 	// BrokerRetryInterval is the wait before trying again when the broker
 	// is unavailable; default 1s.
 	BrokerRetryInterval time.Duration

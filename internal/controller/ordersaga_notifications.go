@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
@@ -30,8 +31,8 @@ import (
 // "kubectl describe" reads as the saga's history.
 func (r *OrderSagaReconciler) recordEvent(_ context.Context, n SagaTransitioned) error {
 	t := n.Transition
-	if t.Quiet {
-		return nil
+	if t.Quiet || !r.Events.records(t) {
+		return nil // logged and counted; an Event would cost an apiserver write
 	}
 	eventType := corev1.EventTypeNormal
 	if t.Warning {
@@ -88,4 +89,32 @@ func truncateNote(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s + "..."
+}
+
+// EventPolicy says which transitions become Kubernetes Events. Each Event is
+// an apiserver write, as costly as a status write.
+type EventPolicy string
+
+const (
+	// EventsAll records phase changes, step outcomes, and every command and
+	// compensation sent.
+	EventsAll EventPolicy = "all"
+	// EventsOutcomes records phase changes and step outcomes (the default).
+	EventsOutcomes EventPolicy = "outcomes"
+	// EventsPhases records phase changes only.
+	EventsPhases EventPolicy = "phases"
+)
+
+// Valid reports whether p is a known policy.
+func (p EventPolicy) Valid() bool { return p == EventsAll || p == EventsOutcomes || p == EventsPhases }
+
+func (p EventPolicy) records(t saga.Transition) bool {
+	switch p {
+	case EventsAll:
+		return true
+	case EventsPhases:
+		return t.Step == ""
+	default:
+		return t.Reason != "StepStarted" && t.Reason != "StepCompensating"
+	}
 }

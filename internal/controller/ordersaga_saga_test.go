@@ -95,7 +95,7 @@ var _ = Describe("An OrderSaga", func() {
 			And(HaveField("Type", ordersv1alpha1.ConditionCompensating), HaveField("Status", metav1.ConditionFalse)),
 		))
 		Eventually(func(g Gomega) {
-			g.Expect(eventReasons(g, done)).To(ContainElements("StepFailed", "CompensationStarted", "StepCompensating", "StepCompensated", "Compensated"))
+			g.Expect(eventReasons(g, done)).To(ContainElements("StepFailed", "CompensationStarted", "StepCompensated", "Compensated"))
 		}).Should(Succeed())
 	})
 

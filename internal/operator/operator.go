@@ -53,6 +53,9 @@ type Options struct {
 	ReplyDeliveryLimit int
 	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.
 	MaxConcurrentReconciles int
+	// Events says which transitions become Kubernetes Events; default
+	// phase changes and step outcomes.
+	Events controller.EventPolicy
 	// BrokerRetryInterval is the wait before retrying when the broker is
 	// unavailable.
 	BrokerRetryInterval time.Duration
@@ -85,6 +88,9 @@ type Operator struct {
 func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if o.BrokerURL == "" {
 		return nil, errors.New("no broker URL: set --broker-url or --broker-url-file")
+	}
+	if o.Events != "" && !o.Events.Valid() {
+		return nil, fmt.Errorf("unknown event policy %q: all, outcomes or phases", o.Events)
 	}
 	if o.BrokerTLS != nil && !strings.HasPrefix(o.BrokerURL, "amqps://") {
 		// TLS settings with a plaintext URL would silently connect in the
@@ -135,6 +141,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		Topology:                topology,
 		Inbox:                   inbox,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		Events:                  o.Events,
 		BrokerRetryInterval:     o.BrokerRetryInterval,
 		Registerer:              o.Registerer,
 		ReplyObserver:           m,

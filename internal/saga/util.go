@@ -23,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-
 func ptrMicro(t time.Time) *metav1.MicroTime { return &metav1.MicroTime{Time: t} }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 character, so

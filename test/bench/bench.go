@@ -1,0 +1,397 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	amqp "github.com/rabbitmq/amqp091-go"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/pkg/participant"
+)
+
+// bench holds what the benchmark started.
+type bench struct {
+	ctx        context.Context
+	dir        string
+	env        *envtest.Environment
+	cfg        *rest.Config
+	k8s        client.Client
+	kubeconfig string
+	manager    string
+	topology   broker.Topology
+
+	operator         *exec.Cmd
+	metricsURL       string
+	participants     []*participant.Participant
+	stopParticipants context.CancelFunc
+	wg               sync.WaitGroup
+	holder           *amqp.Connection
+	// held counts the sagas held in flight so far.
+	held int
+}
+
+func newBench(ctx context.Context) (*bench, error) {
+	b := &bench{ctx: ctx, topology: newTopology()}
+	var err error
+	if b.dir, err = os.MkdirTemp("", "ordersaga-bench-"); err != nil {
+		return nil, err
+	}
+	step("building the manager")
+	if b.manager, err = buildManager(b.dir); err != nil {
+		return b, err
+	}
+	step("starting the control plane")
+	if b.env, b.cfg, err = testenv.Start(); err != nil {
+		return b, err
+	}
+	// The benchmark's own client must not be the bottleneck.
+	b.cfg.QPS, b.cfg.Burst = 5000, 10000
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = ordersv1alpha1.AddToScheme(scheme)
+	if b.k8s, err = client.New(b.cfg, client.Options{Scheme: scheme}); err != nil {
+		return b, err
+	}
+	admin, err := b.env.AddUser(envtest.User{Name: "bench-operator", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return b, err
+	}
+	raw, err := admin.KubeConfig()
+	if err != nil {
+		return b, err
+	}
+	b.kubeconfig = filepath.Join(b.dir, "kubeconfig")
+	return b, os.WriteFile(b.kubeconfig, raw, 0o600)
+}
+
+func (b *bench) namespace(prefix string) (string, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if err := b.k8s.Create(b.ctx, ns); err != nil {
+		return "", err
+	}
+	return ns.Name, nil
+}
+
+// startOperator runs the manager binary, as a Deployment would, with its
+// default settings and the given extra flags.
+func (b *bench) startOperator(concurrency int, extraArgs ...string) error {
+	metricsAddr, pprofAddr := freeAddress(), freeAddress()
+	b.metricsURL = "http://" + metricsAddr + "/metrics"
+	log, err := os.Create(filepath.Join(b.dir, fmt.Sprintf("operator-%d.log", time.Now().UnixNano())))
+	if err != nil {
+		return err
+	}
+	args := append([]string{"--broker-url=" + testenv.BrokerURL(), "--topology-prefix=" + b.topology.Prefix,
+		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
+		"--pprof-bind-address=" + pprofAddr, fmt.Sprintf("--max-concurrent-reconciles=%d", concurrency)}, extraArgs...)
+	b.operator = exec.Command(b.manager, args...)
+	b.operator.Env = append(os.Environ(), "KUBECONFIG="+b.kubeconfig)
+	b.operator.Stdout, b.operator.Stderr = log, log
+	if err := b.operator.Start(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "    operator pid %d, metrics %s, pprof http://%s/debug/pprof/, log %s\n",
+		b.operator.Process.Pid, b.metricsURL, pprofAddr, log.Name())
+	if err := waitFor(b.ctx, 60*time.Second, func() bool {
+		f, err := b.scrape()
+		return err == nil && value(f, "ordersaga_broker_connected", nil) == 1
+	}); err != nil {
+		return fmt.Errorf("operator not connected: %w", err)
+	}
+	return nil
+}
+
+// stopOperator stops the manager gracefully.
+func (b *bench) stopOperator() {
+	if b.operator != nil && b.operator.Process != nil {
+		_ = b.operator.Process.Signal(syscall.SIGTERM)
+		_ = b.operator.Wait()
+		b.operator = nil
+	}
+}
+
+// startParticipants runs the participants, which reply at once (the
+// payment service declines the customer CUST-DECLINED), and the holder.
+func (b *bench) startParticipants() error {
+	pctx, stop := context.WithCancel(b.ctx)
+	b.stopParticipants = stop
+	for _, svc := range []struct{ service, command, compensation string }{
+		{"inventory", "ReserveInventory", "ReleaseInventory"},
+		{"payment", "ChargePayment", "RefundPayment"},
+		{"shipping", "ScheduleShipment", "CancelShipment"},
+	} {
+		p, err := participant.New(participant.Options{URL: testenv.BrokerURL(), Service: svc.service,
+			CommandExchange: b.topology.CommandExchange(), Concurrency: 16, Prefetch: 64})
+		if err != nil {
+			return err
+		}
+		service := svc.service
+		p.Handle(svc.command, func(_ context.Context, cmd *participant.Command) (participant.Result, error) {
+			if service == "payment" && cmd.Order.Customer.ID == "CUST-DECLINED" {
+				return nil, participant.Fail("CardDeclined", "declined")
+			}
+			return participant.Result{"id": service}, nil
+		})
+		p.Compensate(svc.compensation, func(context.Context, *participant.Command) (participant.Result, error) {
+			return nil, nil
+		})
+		b.participants = append(b.participants, p)
+		b.wg.Go(func() { _ = p.Run(pctx) })
+	}
+	if err := waitFor(b.ctx, 30*time.Second, func() bool {
+		for _, p := range b.participants {
+			if !p.Ready() {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("participants not ready: %w", err)
+	}
+	return b.startHolder()
+}
+
+// startHolder binds a queue for the service "held": it takes commands and
+// never answers, which keeps sagas in flight.
+func (b *bench) startHolder() error {
+	conn, err := amqp.Dial(testenv.BrokerURL())
+	if err != nil {
+		return err
+	}
+	b.holder = conn
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	q := b.topology.CommandExchange() + "." + heldService
+	if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+		return err
+	}
+	if err := ch.QueueBind(q, heldService+".*", b.topology.CommandExchange(), false, nil); err != nil {
+		return err
+	}
+	deliveries, err := ch.Consume(q, "", true, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for range deliveries { //nolint:revive // drained and dropped: the sagas stay in flight
+		}
+	}()
+	return nil
+}
+
+// scrape reads the operator's metrics.
+func (b *bench) scrape() (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(b.metricsURL) //nolint:noctx // a local endpoint
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// value sums a metric's samples whose labels include labels (histograms:
+// their sample count).
+func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	total := 0.0
+	for _, m := range families[name].GetMetric() {
+		if !hasLabels(m, labels) {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			total += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			total += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total
+}
+
+// histogramSum sums a histogram's sample sums.
+func histogramSum(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	total := 0.0
+	for _, m := range families[name].GetMetric() {
+		if hasLabels(m, labels) && m.Histogram != nil {
+			total += m.GetHistogram().GetSampleSum()
+		}
+	}
+	return total
+}
+
+func hasLabels(m *dto.Metric, labels map[string]string) bool {
+	for k, v := range labels {
+		found := false
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == k && lp.GetValue() == v {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// rssMiB reads the operator's resident memory from /proc.
+func (b *bench) rssMiB() float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.operator.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// cpuSeconds reads the operator's user and system CPU time from /proc.
+func (b *bench) cpuSeconds() float64 { return processCPU(b.operator.Process.Pid) }
+
+// processCPU reads a process's user and system CPU time from /proc.
+func processCPU(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	fields := strings.Fields(string(raw)[strings.LastIndex(string(raw), ")")+2:])
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // clock ticks (USER_HZ = 100)
+}
+
+// cpuByComponent reads the CPU time of every process of the test bed, by
+// component, to tell what the machine spends its cores on.
+func (b *bench) cpuByComponent() map[string]float64 {
+	out := map[string]float64{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		name := component(pid, string(cmdline), b.operator.Process.Pid)
+		if name != "" {
+			out[name] += processCPU(pid)
+		}
+	}
+	return out
+}
+
+func component(pid int, cmdline string, operatorPid int) string {
+	switch {
+	case pid == operatorPid:
+		return "operator"
+	case pid == os.Getpid():
+		return "bench (participants, clients)"
+	case strings.Contains(cmdline, "kube-apiserver"):
+		return "kube-apiserver"
+	case strings.Contains(cmdline, "kubebuilder-envtest") && strings.Contains(cmdline, "etcd"):
+		return "etcd"
+	case strings.Contains(cmdline, "beam.smp") || strings.Contains(cmdline, "rabbitmq"):
+		return "rabbitmq"
+	}
+	return ""
+}
+
+func (b *bench) teardown() error {
+	var errs []error
+	if b.stopParticipants != nil {
+		b.stopParticipants()
+		b.wg.Wait()
+	}
+	b.stopOperator()
+	if conn, err := amqp.Dial(testenv.BrokerURL()); err == nil {
+		if ch, err := conn.Channel(); err == nil {
+			for _, p := range b.participants {
+				_, _ = ch.QueueDelete(p.Queue(), false, false, false)
+			}
+			_, _ = ch.QueueDelete(b.topology.CommandExchange()+"."+heldService, false, false, false)
+			_, _ = ch.QueueDelete(ceilingQueue, false, false, false)
+			errs = append(errs, b.topology.Delete(ch))
+		}
+		_ = conn.Close()
+	}
+	if b.holder != nil {
+		_ = b.holder.Close()
+	}
+	if b.env != nil {
+		errs = append(errs, b.env.Stop())
+	}
+	if b.dir != "" && os.Getenv("BENCH_KEEP") == "" {
+		_ = os.RemoveAll(b.dir)
+	}
+	return errors.Join(errs...)
+}
+
+func freeAddress() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String()
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+)
+
+const (
+	ceilingObjects  = 400
+	ceilingDuration = 10 * time.Second
+	ceilingQueue    = "ordersaga-bench-ceiling"
+)
+
+// apiserverCeiling measures the raw write rate of the apiserver on this
+// machine, with no operator running: creates of small OrderSagas, then
+// status patches with optimistic locking (what the operator does for every
+// step transition), both at the given concurrency.
+func (b *bench) apiserverCeiling(concurrency int) (creates, writes float64, err error) {
+	ns, err := b.namespace("ceiling")
+	if err != nil {
+		return 0, 0, err
+	}
+	objs := make([]*ordersv1alpha1.OrderSaga, ceilingObjects)
+	start := time.Now()
+	if err := parallel(concurrency, ceilingObjects, func(i int) error {
+		objs[i] = smallSaga(ns, fmt.Sprintf("ceiling-%04d", i), "CUST-OK", "inventory")
+		return b.k8s.Create(b.ctx, objs[i])
+	}); err != nil {
+		return 0, 0, fmt.Errorf("create: %w", err)
+	}
+	creates = float64(ceilingObjects) / time.Since(start).Seconds()
+
+	var done atomic.Int64
+	ctx, cancel := context.WithTimeout(b.ctx, ceilingDuration)
+	defer cancel()
+	start = time.Now()
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	for w := range concurrency {
+		wg.Go(func() {
+			for i := w; ctx.Err() == nil; i += concurrency {
+				obj := objs[i%ceilingObjects]
+				base := obj.DeepCopy()
+				obj.Status.CurrentStep = fmt.Sprintf("write-%d", i)
+				err := b.k8s.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+				if err != nil && ctx.Err() == nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+				if err == nil {
+					done.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, 0, fmt.Errorf("status patch: %w", firstErr)
+	}
+	writes = float64(done.Load()) / time.Since(start).Seconds()
+	// Not reconciled by anyone: remove them before the operator starts.
+	err = b.k8s.DeleteAllOf(b.ctx, &ordersv1alpha1.OrderSaga{}, client.InNamespace(ns))
+	return creates, writes, err
+}
+
+// brokerCeiling measures raw round trips through the broker: a persistent
+// message published with a confirm to a queue, taken by a responder that
+// replies at once, and the reply received; at the given concurrency.
+func (b *bench) brokerCeiling(concurrency int) (float64, error) {
+	conn, err := amqp.Dial(testenv.BrokerURL())
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = conn.Close() }()
+	setup, err := conn.Channel()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := setup.QueueDeclare(ceilingQueue, true, false, false, false, nil); err != nil {
+		return 0, err
+	}
+	replies, err := setup.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		return 0, err
+	}
+	// The responder.
+	respCh, _ := conn.Channel()
+	_ = respCh.Qos(64, 0, false)
+	commands, err := respCh.Consume(ceilingQueue, "", false, false, false, false, nil)
+	if err != nil {
+		return 0, err
+	}
+	go func() {
+		for d := range commands {
+			_ = respCh.Publish("", d.ReplyTo, false, false, amqp.Publishing{CorrelationId: d.MessageId,
+				DeliveryMode: amqp.Persistent, Body: d.Body})
+			_ = d.Ack(false)
+		}
+	}()
+	// Replies, dispatched to their waiters.
+	var waiters sync.Map
+	replyCh, _ := conn.Channel()
+	replyDeliveries, err := replyCh.Consume(replies.Name, "", true, false, false, false, nil)
+	if err != nil {
+		return 0, err
+	}
+	go func() {
+		for d := range replyDeliveries {
+			if w, ok := waiters.LoadAndDelete(d.CorrelationId); ok {
+				close(w.(chan struct{}))
+			}
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(b.ctx, ceilingDuration)
+	defer cancel()
+	var trips atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range concurrency {
+		wg.Go(func() {
+			ch, err := conn.Channel()
+			if err != nil {
+				return
+			}
+			_ = ch.Confirm(false)
+			for i := 0; ctx.Err() == nil; i++ {
+				id := fmt.Sprintf("%d-%d", w, i)
+				done := make(chan struct{})
+				waiters.Store(id, done)
+				dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", ceilingQueue, true, false, amqp.Publishing{
+					MessageId: id, ReplyTo: replies.Name, DeliveryMode: amqp.Persistent, Body: []byte(`{"status":"succeeded"}`)})
+				if err != nil {
+					return
+				}
+				if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+					return
+				}
+				select {
+				case <-done:
+					trips.Add(1)
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(trips.Load()) / time.Since(start).Seconds(), nil
+}
+
+// parallel runs f(0..n-1) on workers goroutines and returns the first error.
+func parallel(workers, n int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}

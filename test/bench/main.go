@@ -1,0 +1,187 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command bench measures saga throughput and latency against the machine's
+// ceiling: it starts a local control plane (envtest), measures the raw
+// apiserver write rate and broker round-trip rate, then runs the operator
+// (the real manager binary) with participants that reply at once, and
+// measures sagas/s, step transitions/s, status writes per step transition,
+// latencies, memory and per-saga reconcile cost with 1,000 and 10,000 sagas
+// in flight. It prints one table and writes a JSON file. "make bench" runs it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+)
+
+// Results is what the benchmark measured; it is also the JSON written.
+type Results struct {
+	Date    string `json:"date"`
+	Machine string `json:"machine"`
+	CPUs    int    `json:"cpus"`
+	Config  Config `json:"config"`
+
+	CreatesPerSecond          float64 `json:"apiserverCreatesPerSecond"`
+	WritesPerSecond           float64 `json:"apiserverStatusWritesPerSecond"`
+	BrokerRoundTripsPerSecond float64 `json:"brokerRoundTripsPerSecond"`
+
+	Sagas                int         `json:"sagas"`
+	Compensated          int         `json:"compensated"`
+	Elapsed              float64     `json:"elapsedSeconds"`
+	SagasPerSecond       float64     `json:"sagasPerSecond"`
+	StepTransitions      int         `json:"stepTransitions"`
+	TransitionsPerSecond float64     `json:"stepTransitionsPerSecond"`
+	StatusWrites         int         `json:"statusWrites"`
+	WritesPerTransition  float64     `json:"statusWritesPerStepTransition"`
+	CeilingRatio         float64     `json:"transitionsToWriteCeilingRatio"`
+	CreateToFinal        Percentiles `json:"createToFinalSeconds"`
+	// OperatorRequests counts the operator's apiserver requests during the
+	// run, by method (POST is mostly Events).
+	OperatorRequests map[string]int `json:"operatorRequests"`
+	// CPUShare is each component's share of the CPU time spent during the
+	// run, and CPUUsed the cores busy on average.
+	CPUShare map[string]float64     `json:"cpuShare"`
+	CPUUsed  float64                `json:"coresBusy"`
+	Steps    map[string]Percentiles `json:"stepSeconds"`
+
+	InFlight []InFlightResult `json:"inFlight"`
+
+	// PhaseEventsOnly is the throughput run again with --events=phases.
+	PhaseEventsOnly *Results `json:"phaseEventsOnly,omitempty"`
+}
+
+// Percentiles of a latency, in seconds.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+// InFlightResult is the operator's footprint with that many sagas in flight.
+type InFlightResult struct {
+	Sagas             int     `json:"sagas"`
+	RSSMiB            float64 `json:"rssMiB"`
+	HeapMiB           float64 `json:"heapInUseMiB"`
+	ReconcileMs       float64 `json:"reconcileMillisecondsPerSaga"`
+	CPUMsPerReconcile float64 `json:"cpuMillisecondsPerReconcile"`
+}
+
+// Config is the benchmark's settings.
+type Config struct {
+	Sagas       int    `json:"sagas"`
+	InFlight    int    `json:"inFlight"`
+	Concurrency int    `json:"concurrency"`
+	Out         string `json:"-"`
+}
+
+func main() {
+	var cfg Config
+	flag.IntVar(&cfg.Sagas, "sagas", 1000, "Sagas of the throughput run (a fifth compensating).")
+	flag.IntVar(&cfg.InFlight, "in-flight", 10000, "Sagas in flight for the memory and per-saga cost measurement.")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 8, "The operator's --max-concurrent-reconciles, and the ceiling runs' concurrency.")
+	flag.StringVar(&cfg.Out, "out", "bench-results.json", "Where to write the results as JSON.")
+	flag.Parse()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg Config) (err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := newBench(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if terr := b.teardown(); err == nil {
+			err = terr
+		}
+	}()
+	host, _ := os.Hostname()
+	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Machine: host, CPUs: runtime.NumCPU(), Config: cfg}
+
+	step("measuring the apiserver's write ceiling")
+	if res.CreatesPerSecond, res.WritesPerSecond, err = b.apiserverCeiling(cfg.Concurrency); err != nil {
+		return err
+	}
+	step("measuring the broker's round-trip ceiling")
+	if res.BrokerRoundTripsPerSecond, err = b.brokerCeiling(cfg.Concurrency); err != nil {
+		return err
+	}
+	step("starting the participants")
+	if err := b.startParticipants(); err != nil {
+		return err
+	}
+	step(fmt.Sprintf("running %d sagas, Events on phase changes only (--events=phases)", cfg.Sagas))
+	if err := b.startOperator(cfg.Concurrency, "--events=phases"); err != nil {
+		return err
+	}
+	res.PhaseEventsOnly = &Results{}
+	if err := b.throughput(cfg.Sagas, res.PhaseEventsOnly); err != nil {
+		return err
+	}
+	res.PhaseEventsOnly.WritesPerSecond = res.WritesPerSecond
+	res.PhaseEventsOnly.CeilingRatio = res.PhaseEventsOnly.TransitionsPerSecond / res.WritesPerSecond
+	b.stopOperator()
+	step(fmt.Sprintf("running %d sagas with the default settings", cfg.Sagas))
+	if err := b.startOperator(cfg.Concurrency); err != nil {
+		return err
+	}
+	if err := b.throughput(cfg.Sagas, res); err != nil {
+		return err
+	}
+	for _, n := range []int{min(1000, cfg.InFlight), cfg.InFlight} {
+		step(fmt.Sprintf("holding %d sagas in flight", n))
+		r, err := b.inFlight(n)
+		if err != nil {
+			return err
+		}
+		res.InFlight = append(res.InFlight, r)
+	}
+	printTable(res)
+	raw, _ := json.MarshalIndent(res, "", "  ")
+	return os.WriteFile(cfg.Out, append(raw, '\n'), 0o644)
+}
+
+func step(s string) { fmt.Fprintf(os.Stderr, "==> %s (%s)\n", s, time.Now().Format("15:04:05")) }
+
+// buildManager builds the manager binary the benchmark runs.
+func buildManager(dir string) (string, error) {
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd")
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build manager: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func newTopology() broker.Topology { return broker.Topology{Prefix: "bench-" + rand.String(5)} }

@@ -1,0 +1,377 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+)
+
+// smallSaga is a small OrderSaga: three steps, or two whose second is held
+// by a service that never answers.
+func smallSaga(ns, name, customer, firstService string) *ordersv1alpha1.OrderSaga {
+	retry := ordersv1alpha1.RetryPolicy{MaxAttempts: 3, InitialDelay: "1s", Factor: 2, MaxDelay: "10s"}
+	step := func(name, service, command, compensation string) ordersv1alpha1.SagaStep {
+		return ordersv1alpha1.SagaStep{Name: name, Service: service, Command: ordersv1alpha1.Command{Name: command},
+			Compensation: &ordersv1alpha1.Command{Name: compensation}, Timeout: "30s", Retry: retry}
+	}
+	return &ordersv1alpha1.OrderSaga{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: ordersv1alpha1.OrderSagaSpec{
+			Order: ordersv1alpha1.Order{ID: "ORD-" + name, Customer: ordersv1alpha1.Customer{ID: customer},
+				Items: []ordersv1alpha1.LineItem{{SKU: "SKU-1", Quantity: 1, UnitPrice: "10.00"}},
+				Total: ordersv1alpha1.Money{Amount: "10.00", Currency: "EUR"}},
+			Steps: []ordersv1alpha1.SagaStep{
+				step("reserve-inventory", firstService, "ReserveInventory", "ReleaseInventory"),
+				step("charge-payment", "payment", "ChargePayment", "RefundPayment"),
+				step("schedule-shipment", "shipping", "ScheduleShipment", "CancelShipment"),
+			},
+		},
+	}
+}
+
+// heldService takes commands and never answers.
+const heldService = "held"
+
+// heldSaga reserves stock, then waits on a service that never answers.
+func heldSaga(ns, name string) *ordersv1alpha1.OrderSaga {
+	s := smallSaga(ns, name, "CUST-OK", "inventory")
+	s.Spec.Steps = s.Spec.Steps[:2]
+	s.Spec.Steps[1] = ordersv1alpha1.SagaStep{Name: "wait", Service: heldService, Command: ordersv1alpha1.Command{Name: "Wait"},
+		Timeout: "24h", Retry: s.Spec.Steps[1].Retry}
+	return s
+}
+
+// stepTransitions counts a saga's changes of step state from its final
+// status: each step went Pending → Running → outcome, and a compensated one
+// on through Compensating → Compensated; a skipped one Pending → Skipped.
+func stepTransitions(s *ordersv1alpha1.OrderSaga) int {
+	n := 0
+	for _, rec := range s.Status.Steps {
+		switch rec.State {
+		case ordersv1alpha1.StepSkipped:
+			n++
+		case ordersv1alpha1.StepCompensated, ordersv1alpha1.StepCompensationFailed:
+			n += 4
+		default:
+			n += 2
+		}
+	}
+	return n
+}
+
+// throughput runs n sagas, a fifth of them compensating, and measures.
+func (b *bench) throughput(n int, res *Results) error {
+	ns, err := b.namespace("throughput")
+	if err != nil {
+		return err
+	}
+	snapshot, allFinal, stop, err := b.watchFinal(ns, n)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	before, err := b.scrape()
+	if err != nil {
+		return err
+	}
+	cpuBefore := b.cpuByComponent()
+	created := make([]time.Time, n)
+	start := time.Now()
+	if err := parallel(16, n, func(i int) error {
+		customer := "CUST-OK"
+		if i%5 == 0 {
+			customer = "CUST-DECLINED"
+		}
+		created[i] = time.Now()
+		return b.k8s.Create(b.ctx, smallSaga(ns, fmt.Sprintf("order-%05d", i), customer, "inventory"))
+	}); err != nil {
+		return fmt.Errorf("create sagas: %w", err)
+	}
+	select {
+	case <-allFinal:
+	case <-time.After(10 * time.Minute):
+		return fmt.Errorf("sagas not final after 10 minutes")
+	}
+	last := start
+	finals := snapshot()
+	var toFinal []float64
+	for i := range n {
+		t := finals[fmt.Sprintf("order-%05d", i)]
+		toFinal = append(toFinal, t.Sub(created[i]).Seconds())
+		if t.After(last) {
+			last = t
+		}
+	}
+	after, err := b.scrape()
+	if err != nil {
+		return err
+	}
+	cpuAfter := b.cpuByComponent()
+	total := 0.0
+	res.CPUShare = map[string]float64{}
+	for name, t := range cpuAfter {
+		res.CPUShare[name] = t - cpuBefore[name]
+		total += t - cpuBefore[name]
+	}
+	for name := range res.CPUShare {
+		res.CPUShare[name] /= total
+	}
+	res.CPUUsed = total / last.Sub(start).Seconds()
+
+	list := &ordersv1alpha1.OrderSagaList{}
+	if err := b.k8s.List(b.ctx, list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	res.Sagas = n
+	res.Elapsed = last.Sub(start).Seconds()
+	res.CreateToFinal = percentiles(toFinal)
+	summarize(res, list.Items, before, after)
+	return nil
+}
+
+// summarize fills the throughput results from the final sagas and the
+// operator's metrics before and after the run.
+func summarize(res *Results, sagas []ordersv1alpha1.OrderSaga, before, after map[string]*dto.MetricFamily) {
+	stepTimes := map[string][]float64{}
+	for i := range sagas {
+		s := &sagas[i]
+		res.StepTransitions += stepTransitions(s)
+		if s.Status.Phase == ordersv1alpha1.PhaseCompensated {
+			res.Compensated++
+		}
+		for _, rec := range s.Status.Steps {
+			if rec.StartedAt != nil && rec.CompletedAt != nil &&
+				(rec.State == ordersv1alpha1.StepSucceeded || rec.State == ordersv1alpha1.StepFailed) {
+				stepTimes[rec.Name] = append(stepTimes[rec.Name], rec.CompletedAt.Sub(rec.StartedAt.Time).Seconds())
+			}
+		}
+	}
+	res.SagasPerSecond = float64(res.Sagas) / res.Elapsed
+	res.TransitionsPerSecond = float64(res.StepTransitions) / res.Elapsed
+	res.StatusWrites = int(value(after, "ordersaga_status_writes_total", nil) - value(before, "ordersaga_status_writes_total", nil))
+	res.WritesPerTransition = float64(res.StatusWrites) / float64(res.StepTransitions)
+	res.CeilingRatio = res.TransitionsPerSecond / res.WritesPerSecond
+	res.OperatorRequests = map[string]int{}
+	for _, method := range []string{"GET", "PATCH", "POST", "PUT", "LIST"} {
+		labels := map[string]string{"method": method}
+		if d := int(value(after, "rest_client_requests_total", labels) - value(before, "rest_client_requests_total", labels)); d > 0 {
+			res.OperatorRequests[method] = d
+		}
+	}
+	res.Steps = map[string]Percentiles{}
+	for name, times := range stepTimes {
+		res.Steps[name] = percentiles(times)
+	}
+}
+
+// watchFinal watches the sagas of a namespace and records when each is first
+// seen final; the channel closes when n are.
+func (b *bench) watchFinal(ns string, n int) (func() map[string]time.Time, <-chan struct{}, func(), error) {
+	wc, err := client.NewWithWatch(b.cfg, client.Options{Scheme: b.k8s.Scheme()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w, err := wc.Watch(b.ctx, &ordersv1alpha1.OrderSagaList{}, client.InNamespace(ns))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var mu sync.Mutex
+	finals := map[string]time.Time{}
+	allFinal := make(chan struct{})
+	go func() {
+		for ev := range w.ResultChan() {
+			s, ok := ev.Object.(*ordersv1alpha1.OrderSaga)
+			if !ok || ev.Type == watch.Deleted || !s.Status.Phase.IsFinal() {
+				continue
+			}
+			mu.Lock()
+			if _, seen := finals[s.Name]; !seen {
+				finals[s.Name] = time.Now()
+				if len(finals) == n {
+					close(allFinal)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	snapshot := func() map[string]time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(finals)
+	}
+	return snapshot, allFinal, w.Stop, nil
+}
+
+// inFlight brings the sagas held in flight to n, then measures the
+// operator's memory and what one reconcile of a saga costs, by touching
+// 1,000 of them (an annotation, which wakes their reconcile and changes
+// nothing else).
+func (b *bench) inFlight(n int) (InFlightResult, error) {
+	ns, err := b.namespace(fmt.Sprintf("held-%d", n))
+	if err != nil {
+		return InFlightResult{}, err
+	}
+	missing := n - b.held
+	b.held = n
+	if err := parallel(16, missing, func(i int) error {
+		s := heldSaga(ns, fmt.Sprintf("held-%05d", i))
+		s.Labels = map[string]string{"bench": heldService}
+		return b.k8s.Create(b.ctx, s)
+	}); err != nil {
+		return InFlightResult{}, fmt.Errorf("create held sagas: %w", err)
+	}
+	// Every held saga waits on its second step once its command has gone
+	// to the held service: count those from the operator's metrics, which is
+	// cheaper than listing thousands of sagas.
+	held2 := map[string]string{"service": heldService, "kind": "command"}
+	if err := waitFor(b.ctx, 15*time.Minute, func() bool {
+		f, err := b.scrape()
+		if err != nil {
+			return false
+		}
+		waiting := int(value(f, "ordersaga_step_attempts_total", held2))
+		fmt.Fprintf(os.Stderr, "\r    %d of %d sagas in flight   ", waiting, n)
+		return waiting >= n
+	}); err != nil {
+		return InFlightResult{}, fmt.Errorf("sagas not in flight: %w", err)
+	}
+	fmt.Fprintln(os.Stderr)
+
+	list := &ordersv1alpha1.OrderSagaList{}
+	if err := b.k8s.List(b.ctx, list, client.MatchingLabels{"bench": heldService}, client.Limit(1000)); err != nil {
+		return InFlightResult{}, err
+	}
+	before, err := b.scrape()
+	if err != nil {
+		return InFlightResult{}, err
+	}
+	reconcile := map[string]string{"controller": "ordersaga"}
+	cpuBefore := b.cpuSeconds()
+	touched := len(list.Items)
+	stamp := time.Now().Format(time.RFC3339Nano)
+	if err := parallel(16, touched, func(i int) error {
+		s := &list.Items[i]
+		patch := client.MergeFrom(s.DeepCopy())
+		metav1.SetMetaDataAnnotation(&s.ObjectMeta, "bench.ordersaga.io/touched", stamp)
+		return b.k8s.Patch(b.ctx, s, patch)
+	}); err != nil {
+		return InFlightResult{}, fmt.Errorf("touch sagas: %w", err)
+	}
+	var after map[string]float64
+	if err := waitFor(b.ctx, 5*time.Minute, func() bool {
+		f, err := b.scrape()
+		if err != nil {
+			return false
+		}
+		after = map[string]float64{
+			"count": value(f, "controller_runtime_reconcile_time_seconds", reconcile),
+			"sum":   histogramSum(f, "controller_runtime_reconcile_time_seconds", reconcile),
+			"heap":  value(f, "go_memstats_heap_inuse_bytes", nil),
+		}
+		return after["count"]-value(before, "controller_runtime_reconcile_time_seconds", reconcile) >= float64(touched)
+	}); err != nil {
+		return InFlightResult{}, fmt.Errorf("touched sagas not reconciled: %w", err)
+	}
+	cpu := b.cpuSeconds() - cpuBefore
+	count := after["count"] - value(before, "controller_runtime_reconcile_time_seconds", reconcile)
+	sum := after["sum"] - histogramSum(before, "controller_runtime_reconcile_time_seconds", reconcile)
+	return InFlightResult{
+		Sagas:             n,
+		RSSMiB:            b.rssMiB(),
+		HeapMiB:           after["heap"] / (1 << 20),
+		ReconcileMs:       sum / count * 1000,
+		CPUMsPerReconcile: cpu / count * 1000,
+	}, nil
+}
+
+func percentiles(xs []float64) Percentiles {
+	if len(xs) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(xs)
+	at := func(q float64) float64 { return xs[min(int(q*float64(len(xs))), len(xs)-1)] }
+	return Percentiles{P50: at(0.5), P90: at(0.9), P99: at(0.99)}
+}
+
+func printTable(r *Results) {
+	fmt.Printf("\nordersaga-operator benchmark, %s, %s (%d CPUs), concurrency %d\n\n", r.Date, r.Machine, r.CPUs, r.Config.Concurrency)
+	fmt.Println("| measure | value | target |")
+	fmt.Println("|---|---|---|")
+	row := func(name, value, target string) { fmt.Printf("| %s | %s | %s |\n", name, value, target) }
+	row("ceiling: apiserver creates/s", fmt.Sprintf("%.0f", r.CreatesPerSecond), "")
+	row("ceiling: apiserver status writes/s", fmt.Sprintf("%.0f", r.WritesPerSecond), "")
+	row("ceiling: broker round trips/s", fmt.Sprintf("%.0f", r.BrokerRoundTripsPerSecond), "")
+	row("sagas (compensated)", fmt.Sprintf("%d (%d)", r.Sagas, r.Compensated), "")
+	row("elapsed", fmt.Sprintf("%.1f s", r.Elapsed), "")
+	row("sagas/s", fmt.Sprintf("%.1f", r.SagasPerSecond), "")
+	row("step transitions/s", fmt.Sprintf("%.0f", r.TransitionsPerSecond), "")
+	row("step transitions/s ÷ write ceiling", fmt.Sprintf("%.2f", r.CeilingRatio), "≥ 0.6")
+	row("status writes per step transition", fmt.Sprintf("%.2f (%d / %d)", r.WritesPerTransition, r.StatusWrites, r.StepTransitions), "≤ 1.0")
+	row("create → final p50 / p90 / p99", ms(r.CreateToFinal), "")
+	row("operator's apiserver requests", fmt.Sprint(r.OperatorRequests), "")
+	if r.Elapsed > 0 && r.WritesPerSecond > 0 {
+		writes := 0
+		for _, n := range r.OperatorRequests {
+			writes += n
+		}
+		rate := float64(writes+r.Sagas) / r.Elapsed // the operator's writes and the sagas' creates
+		row("apiserver writes/s during the run ÷ write ceiling", fmt.Sprintf("%.0f/s, %.2f", rate, rate/r.WritesPerSecond), "")
+	}
+	shares := make([]string, 0, len(r.CPUShare))
+	for name, share := range r.CPUShare {
+		shares = append(shares, fmt.Sprintf("%s %.0f%%", name, share*100))
+	}
+	slices.Sort(shares)
+	row("CPU during the run", fmt.Sprintf("%.2f cores busy: %s", r.CPUUsed, strings.Join(shares, ", ")), "")
+	names := make([]string, 0, len(r.Steps))
+	for name := range r.Steps {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		row("step "+name+" p50 / p90 / p99", ms(r.Steps[name]), "")
+	}
+	for _, f := range r.InFlight {
+		row(fmt.Sprintf("%d in flight: RSS / Go heap", f.Sagas), fmt.Sprintf("%.0f MiB / %.0f MiB", f.RSSMiB, f.HeapMiB), "< 256 MiB RSS")
+		row(fmt.Sprintf("%d in flight: reconcile time / CPU per saga", f.Sagas), fmt.Sprintf("%.2f ms / %.2f ms", f.ReconcileMs, f.CPUMsPerReconcile), "flat")
+	}
+	if p := r.PhaseEventsOnly; p != nil {
+		row("with --events=phases: sagas/s, transitions/s ÷ ceiling", fmt.Sprintf("%.1f, %.2f", p.SagasPerSecond, p.CeilingRatio), "≥ 0.6")
+		row("with --events=phases: operator's requests", fmt.Sprint(p.OperatorRequests), "")
+	}
+	if len(r.InFlight) == 2 && r.InFlight[0].CPUMsPerReconcile > 0 {
+		row("per-saga cost, many ÷ few in flight", fmt.Sprintf("%.2f (CPU), %.2f (time)",
+			r.InFlight[1].CPUMsPerReconcile/r.InFlight[0].CPUMsPerReconcile, r.InFlight[1].ReconcileMs/r.InFlight[0].ReconcileMs), "≈ 1")
+	}
+}
+
+func ms(p Percentiles) string {
+	return fmt.Sprintf("%.0f / %.0f / %.0f ms", p.P50*1000, p.P90*1000, p.P99*1000)
+}
