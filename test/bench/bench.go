@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -66,6 +67,9 @@ type bench struct {
 	stopParticipants context.CancelFunc
 	wg               sync.WaitGroup
 	holder           *amqp.Connection
+	// apiserverProfile, if set, receives the apiserver's CPU profile during
+	// the throughput run.
+	apiserverProfile string
 	// held counts the sagas held in flight so far.
 	held int
 }
@@ -394,4 +398,25 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 		}
 	}
 	return nil
+}
+
+// profileAPIServer saves the apiserver's CPU profile over seconds to out
+// (kube-apiserver serves pprof to its admins).
+func (b *bench) profileAPIServer(seconds int, out string) error {
+	hc, err := rest.HTTPClientFor(b.cfg)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Get(strings.TrimSuffix(b.cfg.Host, "/") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }

@@ -98,6 +98,9 @@ type Config struct {
 	InFlight    int    `json:"inFlight"`
 	Concurrency int    `json:"concurrency"`
 	Out         string `json:"-"`
+	// APIServerProfile, if set, is where the apiserver's CPU profile during
+	// the throughput runs is saved, for go tool pprof.
+	APIServerProfile string `json:"-"`
 }
 
 func main() {
@@ -106,6 +109,7 @@ func main() {
 	flag.IntVar(&cfg.InFlight, "in-flight", 10000, "Sagas in flight for the memory and per-saga cost measurement.")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 8, "The operator's --max-concurrent-reconciles, and the ceiling runs' concurrency.")
 	flag.StringVar(&cfg.Out, "out", "bench-results.json", "Where to write the results as JSON.")
+	flag.StringVar(&cfg.APIServerProfile, "apiserver-profile", "", "Save the apiserver's CPU profile during the throughput run to this file.")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -120,6 +124,7 @@ func run(cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	b.apiserverProfile = cfg.APIServerProfile
 	defer func() {
 		if terr := b.teardown(); err == nil {
 			err = terr

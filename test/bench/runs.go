@@ -102,6 +102,13 @@ func (b *bench) throughput(n int, res *Results) error {
 		return err
 	}
 	cpuBefore := b.cpuByComponent()
+	if b.apiserverProfile != "" {
+		go func() {
+			if err := b.profileAPIServer(10, b.apiserverProfile); err != nil {
+				fmt.Fprintln(os.Stderr, "    apiserver profile:", err)
+			}
+		}()
+	}
 	created := make([]time.Time, n)
 	start := time.Now()
 	if err := parallel(16, n, func(i int) error {
