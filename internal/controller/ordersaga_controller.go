@@ -139,7 +139,9 @@ func (r *OrderSagaReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, fmt.Errorf("get saga: %w", err)
 	}
 	if obj.DeletionTimestamp.IsZero() {
-		if err := r.ensureFinalizer(ctx, obj); err != nil {
+		if err := r.ensureFinalizer(ctx, obj); apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil // the cache was behind; look again
+		} else if err != nil {
 			return ctrl.Result{}, err
 		}
 	} else if !controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {

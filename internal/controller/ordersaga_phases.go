@@ -111,15 +111,24 @@ func (r *OrderSagaReconciler) applyItems(s *scope) (unmatched bool) {
 func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (Done, error) {
 	s := req.Scope
 	obj := s.saga
-	if !r.Publisher.Connected() {
-		saga.Initialize(obj)
-		s.requeueNoLaterThan(s.now.Add(r.brokerWait()))
-		return Done{}, nil
-	}
 	apply := func(ev saga.Event) {
 		out := r.Machine.Apply(obj, s.now, ev)
 		s.transitions = append(s.transitions, out.Transitions...)
 		s.requeueAt = out.RequeueAt
+	}
+	if !r.Publisher.Connected() {
+		saga.Initialize(obj)
+		// A saga that sent nothing can still be cancelled or deleted: it
+		// needs no message to end.
+		switch {
+		case obj.Status.Phase != ordersv1alpha1.PhasePending:
+		case !obj.DeletionTimestamp.IsZero():
+			apply(saga.Cancel{Reason: ordersv1alpha1.ReasonDeleted})
+		case obj.Spec.Cancel:
+			apply(saga.Cancel{Reason: ordersv1alpha1.ReasonCancelled})
+		}
+		s.requeueNoLaterThan(s.now.Add(r.brokerWait()))
+		return Done{}, nil
 	}
 	switch {
 	case !obj.DeletionTimestamp.IsZero():
