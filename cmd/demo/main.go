@@ -182,7 +182,7 @@ func (d *demo) start(ctx context.Context) error {
 	mgrCtx, stop := context.WithCancel(context.Background())
 	d.stopMgr, d.mgrDone = stop, make(chan error, 1)
 	go func() { d.mgrDone <- mgr.Start(mgrCtx) }()
-	if err := waitFor(ctx, 30*time.Second, op.Broker.Connected); err != nil {
+	if err := testenv.WaitFor(ctx, 30*time.Second, op.Broker.Connected); err != nil {
 		return fmt.Errorf("operator did not connect to the broker: %w", err)
 	}
 
@@ -291,19 +291,6 @@ func (d *demo) deleteQueues() error {
 		}
 	}
 	return d.topology.Delete(ch)
-}
-
-func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond): // polling a condition with no channel to wait on
-		}
-	}
-	return nil
 }
 
 // redact hides the password of an AMQP URL.

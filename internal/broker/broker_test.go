@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -31,16 +30,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
 // These tests run against the real RabbitMQ that "make test" ensures.
-func brokerURL() string {
-	if u := os.Getenv("ORDERSAGA_TEST_BROKER_URL"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
+var brokerURL = testenv.BrokerURL
 
 // startBroker starts a Broker on a topology of its own and removes the
 // topology when the test ends.

@@ -24,8 +24,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
@@ -39,49 +37,12 @@ import (
 
 // scrape reads the manager's metrics endpoint, as Prometheus does.
 func scrape(g Gomega) map[string]*dto.MetricFamily {
-	resp, err := http.Get(running.metricsURL)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = resp.Body.Close() }()
-	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := testenv.Scrape(running.metricsURL)
 	g.Expect(err).NotTo(HaveOccurred())
 	return families
 }
 
-// value sums the samples of a metric whose labels include labels: counter
-// and gauge values, histogram sample counts.
-func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
-	f, ok := families[name]
-	if !ok {
-		return 0
-	}
-	total := 0.0
-	for _, m := range f.GetMetric() {
-		match := true
-		for k, v := range labels {
-			found := false
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == k && lp.GetValue() == v {
-					found = true
-				}
-			}
-			match = match && found
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			total += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			total += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			total += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return total
-}
+var value = testenv.MetricValue
 
 func readyz() int {
 	resp, err := http.Get(running.readyzURL)

@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
@@ -32,6 +31,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"k8s.io/apimachinery/pkg/util/rand"
 
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
 	"github.com/ordersaga/ordersaga-operator/pkg/participant"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
@@ -39,12 +39,7 @@ import (
 // These tests run against the real RabbitMQ that "make test" ensures. The
 // test plays the operator: it publishes commands and reads the replies.
 
-func brokerURL() string {
-	if u := os.Getenv("ORDERSAGA_TEST_BROKER_URL"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
+var brokerURL = testenv.BrokerURL
 
 type fakeOperator struct {
 	t        *testing.T

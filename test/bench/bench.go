@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,8 +32,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	amqp "github.com/rabbitmq/amqp091-go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -226,61 +223,13 @@ func (b *bench) startHolder() error {
 }
 
 // scrape reads the operator's metrics.
-func (b *bench) scrape() (map[string]*dto.MetricFamily, error) {
-	resp, err := http.Get(b.metricsURL) //nolint:noctx // a local endpoint
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(resp.Body)
-}
+func (b *bench) scrape() (map[string]*dto.MetricFamily, error) { return testenv.Scrape(b.metricsURL) }
 
-// value sums a metric's samples whose labels include labels (histograms:
-// their sample count).
-func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
-	total := 0.0
-	for _, m := range families[name].GetMetric() {
-		if !hasLabels(m, labels) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			total += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			total += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			total += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return total
-}
-
-// histogramSum sums a histogram's sample sums.
-func histogramSum(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
-	total := 0.0
-	for _, m := range families[name].GetMetric() {
-		if hasLabels(m, labels) && m.Histogram != nil {
-			total += m.GetHistogram().GetSampleSum()
-		}
-	}
-	return total
-}
-
-func hasLabels(m *dto.Metric, labels map[string]string) bool {
-	for k, v := range labels {
-		found := false
-		for _, lp := range m.GetLabel() {
-			if lp.GetName() == k && lp.GetValue() == v {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
+var (
+	value        = testenv.MetricValue
+	histogramSum = testenv.HistogramSum
+	waitFor      = testenv.WaitFor
+)
 
 // rssMiB reads the operator's resident memory from /proc.
 func (b *bench) rssMiB() float64 {
@@ -385,19 +334,6 @@ func freeAddress() string {
 	}
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().String()
-}
-
-func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // profileAPIServer saves the apiserver's CPU profile over seconds to out
