@@ -112,6 +112,24 @@ func TestDeploymentMeetsTheRestrictedPodSecurityStandard(t *testing.T) {
 			t.Errorf("container %s: CPU and memory must be limited", c.Name)
 		}
 	}
+	// The broker credentials are a Secret file the non-root user must read.
+	psc := d.Spec.Template.Spec.SecurityContext
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Secret == nil {
+			continue
+		}
+		mode := int32(0o644)
+		if v.Secret.DefaultMode != nil {
+			mode = *v.Secret.DefaultMode
+		}
+		readable := mode&0o004 != 0 || (mode&0o040 != 0 && psc != nil && psc.FSGroup != nil)
+		if !readable {
+			t.Errorf("Secret volume %s (mode %o) is not readable by the non-root user", v.Name, mode)
+		}
+		if mode&0o006 != 0 {
+			t.Errorf("Secret volume %s (mode %o) is readable or writable by others", v.Name, mode)
+		}
+	}
 	if d.Spec.Template.Spec.AutomountServiceAccountToken != nil && !*d.Spec.Template.Spec.AutomountServiceAccountToken {
 		t.Error("the manager needs its service account token to reach the apiserver")
 	}
