@@ -30,8 +30,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -118,7 +120,8 @@ func main() {
 }
 
 func run(cfg Config) (err error) {
-	ctx, cancel := context.WithCancel(context.Background())
+	// Ctrl-C stops the benchmark and still cleans up.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	b, err := newBench(ctx)
 	if err != nil {

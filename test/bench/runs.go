@@ -123,6 +123,8 @@ func (b *bench) throughput(n int, res *Results) error {
 	}
 	select {
 	case <-allFinal:
+	case <-b.ctx.Done():
+		return b.ctx.Err()
 	case <-time.After(10 * time.Minute):
 		return fmt.Errorf("sagas not final after 10 minutes")
 	}
