@@ -28,6 +28,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -112,24 +113,7 @@ func TestDeploymentMeetsTheRestrictedPodSecurityStandard(t *testing.T) {
 			t.Errorf("container %s: CPU and memory must be limited", c.Name)
 		}
 	}
-	// The broker credentials are a Secret file the non-root user must read.
-	psc := d.Spec.Template.Spec.SecurityContext
-	for _, v := range d.Spec.Template.Spec.Volumes {
-		if v.Secret == nil {
-			continue
-		}
-		mode := int32(0o644)
-		if v.Secret.DefaultMode != nil {
-			mode = *v.Secret.DefaultMode
-		}
-		readable := mode&0o004 != 0 || (mode&0o040 != 0 && psc != nil && psc.FSGroup != nil)
-		if !readable {
-			t.Errorf("Secret volume %s (mode %o) is not readable by the non-root user", v.Name, mode)
-		}
-		if mode&0o006 != 0 {
-			t.Errorf("Secret volume %s (mode %o) is readable or writable by others", v.Name, mode)
-		}
-	}
+	checkSecretVolumes(t, &d.Spec.Template.Spec)
 	if d.Spec.Template.Spec.AutomountServiceAccountToken != nil && !*d.Spec.Template.Spec.AutomountServiceAccountToken {
 		t.Error("the manager needs its service account token to reach the apiserver")
 	}
@@ -178,6 +162,28 @@ func grants(t *testing.T, roles []*unstructured.Unstructured) map[string][]strin
 		}
 	}
 	return granted
+}
+
+// checkSecretVolumes: the broker credentials are a Secret file that the
+// non-root user must read, and no one else.
+func checkSecretVolumes(t *testing.T, spec *corev1.PodSpec) {
+	t.Helper()
+	for _, v := range spec.Volumes {
+		if v.Secret == nil {
+			continue
+		}
+		mode := int32(0o644)
+		if v.Secret.DefaultMode != nil {
+			mode = *v.Secret.DefaultMode
+		}
+		readable := mode&0o004 != 0 || (mode&0o040 != 0 && spec.SecurityContext != nil && spec.SecurityContext.FSGroup != nil)
+		if !readable {
+			t.Errorf("Secret volume %s (mode %o) is not readable by the non-root user", v.Name, mode)
+		}
+		if mode&0o006 != 0 {
+			t.Errorf("Secret volume %s (mode %o) is readable or writable by others", v.Name, mode)
+		}
+	}
 }
 
 // The operator's roles grant only what it uses: no wildcard, no Secret.
