@@ -20,7 +20,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -56,7 +55,7 @@ type process struct {
 
 // startProcess starts a supervised manager. chaos is ORDERSAGA_CHAOS.
 func startProcess(name, chaos string, extraArgs ...string) *process {
-	log, err := os.Create(filepath.Join(workDir, name+".log"))
+	log, err := os.CreateTemp(workDir, name+"-*.log")
 	Expect(err).NotTo(HaveOccurred())
 	p := &process{
 		name: name,

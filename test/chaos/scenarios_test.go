@@ -237,14 +237,22 @@ var _ = Describe("Faults", Ordered, func() {
 					HaveField("Type", ordersv1alpha1.ConditionStalled), HaveField("Status", metav1.ConditionTrue))))
 			}
 			crew.unstuck.Store(true)
+			token := time.Now().Format(time.RFC3339Nano)
 			for i, s := range l.sagas {
 				if l.customers[i] != customerStuck {
 					continue
 				}
 				patch := client.MergeFrom(s.DeepCopy())
-				metav1.SetMetaDataAnnotation(&s.ObjectMeta, ordersv1alpha1.RetryAnnotation, time.Now().Format(time.RFC3339Nano))
+				metav1.SetMetaDataAnnotation(&s.ObjectMeta, ordersv1alpha1.RetryAnnotation, token)
 				Expect(k8sClient.Patch(ctx, s, patch)).To(Succeed())
 				l.customers[i] = customerDeclined // now expected Compensated
+				// A Failed saga is final: wait until the operator has taken the
+				// request, or waiting for final phases would end at once.
+				Eventually(func(g Gomega) {
+					got := &ordersv1alpha1.OrderSaga{}
+					g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), got)).To(Succeed())
+					g.Expect(got.Status.LastHandledRetry).To(Equal(token))
+				}).Should(Succeed())
 			}
 			finish(r, l, 3*time.Minute)
 		})

@@ -145,7 +145,11 @@ var _ = AfterSuite(func() {
 	if env != nil {
 		Expect(env.Stop()).To(Succeed())
 	}
-	_ = os.RemoveAll(workDir)
+	if os.Getenv("CHAOS_KEEP") == "" {
+		_ = os.RemoveAll(workDir)
+	} else {
+		fmt.Fprintln(os.Stderr, "chaos: logs kept in", workDir)
+	}
 })
 
 // writeReport prints the results table, and writes it to CHAOS_REPORT if set.
