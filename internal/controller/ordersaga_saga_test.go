@@ -18,7 +18,6 @@ package controller_test
 
 import (
 	"fmt"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +31,7 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
@@ -235,9 +235,6 @@ var _ = Describe("An OrderSaga", func() {
 	})
 
 	It("ends every saga in the right phase when RabbitMQ connections are force-closed", func() {
-		if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-			Skip("rabbitmqctl not found")
-		}
 		ns := newNamespace()
 		script.set(ns, "payment", func(cmd protocol.Command) *protocol.Reply {
 			if cmd.Kind == protocol.KindCommand && cmd.Order.Customer.ID == "CUST-BROKE" {
@@ -256,8 +253,8 @@ var _ = Describe("An OrderSaga", func() {
 				}
 			}))
 		}
-		out, err := exec.Command("rabbitmqctl", "close_all_connections", "closed by the controller suite").CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), string(out))
+		_, err := testenv.Rabbitmqctl("close_all_connections", "closed by the controller suite")
+		Expect(err).NotTo(HaveOccurred())
 
 		for i, s := range sagas {
 			want := ordersv1alpha1.PhaseCompleted

@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -299,9 +298,6 @@ func TestGracefulShutdownFinishesInFlightWorkAndReturnsTheRest(t *testing.T) {
 // A broker restart in the middle of a stream of commands: every command
 // gets a reply, and every idempotency key takes effect once.
 func TestBrokerRestartInTheMiddleOfAStream(t *testing.T) {
-	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-		t.Skip("rabbitmqctl not found")
-	}
 	g := NewWithT(t)
 	o := newFakeOperator(t)
 	var mu sync.Mutex
@@ -335,10 +331,10 @@ func TestBrokerRestartInTheMiddleOfAStream(t *testing.T) {
 	for i := range n / 2 {
 		publish(i)
 	}
-	out, err := exec.Command("rabbitmqctl", "stop_app").CombinedOutput()
-	g.Expect(err).NotTo(HaveOccurred(), string(out))
-	out, err = exec.Command("rabbitmqctl", "start_app").CombinedOutput()
-	g.Expect(err).NotTo(HaveOccurred(), string(out))
+	_, err := testenv.Rabbitmqctl("stop_app")
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = testenv.Rabbitmqctl("start_app")
+	g.Expect(err).NotTo(HaveOccurred())
 	for i := n / 2; i < n; i++ {
 		publish(i)
 	}

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -40,6 +39,7 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv"
 )
 
 // every runs f every interval until stop is closed, counting the runs.
@@ -63,7 +63,7 @@ func every(interval time.Duration, stop <-chan struct{}, f func()) *atomic.Int32
 
 // rabbitEnv reads an integer setting of the running broker, or def.
 func rabbitEnv(key, def string) string {
-	out, err := exec.Command("rabbitmqctl", "eval", "application:get_env(rabbit, "+key+").").Output()
+	out, err := testenv.Rabbitmqctl("eval", "application:get_env(rabbit, "+key+").")
 	if m := regexp.MustCompile(`\{ok,(\d+)\}`).FindSubmatch(out); err == nil && m != nil {
 		return string(m[1])
 	}
@@ -71,8 +71,8 @@ func rabbitEnv(key, def string) string {
 }
 
 func rabbitmqctl(args ...string) {
-	out, err := exec.Command("rabbitmqctl", args...).CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
+	_, err := testenv.Rabbitmqctl(args...)
+	Expect(err).NotTo(HaveOccurred())
 }
 
 var _ = Describe("Faults", Ordered, func() {
@@ -105,9 +105,6 @@ var _ = Describe("Faults", Ordered, func() {
 	})
 
 	It("broker restarted in the middle of a run", func() {
-		if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-			Skip("rabbitmqctl not found")
-		}
 		scenario("broker restarted mid-run", func(r *result) {
 			op := startProcess("restart", "")
 			defer op.stop()
@@ -259,9 +256,6 @@ var _ = Describe("Faults", Ordered, func() {
 	})
 
 	It("a participant slower than the broker's consumer timeout", func() {
-		if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-			Skip("rabbitmqctl not found")
-		}
 		scenario("participant slower than the consumer timeout", func(r *result) {
 			// A 2s consumer timeout, checked every second, on channels opened
 			// from now on: close every connection so that all reopen.
