@@ -19,7 +19,6 @@ package controller
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
@@ -69,16 +68,9 @@ func commandMessage(s *ordersv1alpha1.OrderSaga, d saga.Dispatch, replyQueue str
 		Body:        raw,
 		// The dispatch time, not the send time: a message sent again after a
 		// crash is the same message.
-		Timestamp: d.Deadline.Add(-stepTimeout(step)).Truncate(time.Second),
+		Timestamp: d.DispatchedAt,
 	}
 	return step.Service + "." + cmd.Name, msg, nil
-}
-
-func stepTimeout(step ordersv1alpha1.SagaStep) time.Duration {
-	if d := step.Timeout.Get(); d > 0 {
-		return d
-	}
-	return 30 * time.Second
 }
 
 func protocolOrder(o ordersv1alpha1.Order) protocol.Order {

@@ -18,7 +18,6 @@ package controller
 
 import (
 	"context"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -79,16 +78,12 @@ func stepRecord(n SagaTransitioned, step string) string {
 	return ""
 }
 
-// truncateNote cuts s to at most n bytes, on a UTF-8 boundary.
+// truncateNote cuts s to at most n bytes on a UTF-8 boundary, marking the cut.
 func truncateNote(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	s = s[:n-3]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + "..."
+	return protocol.Truncate(s, n-3) + "..."
 }
 
 // EventPolicy says which transitions become Kubernetes Events. Each Event is

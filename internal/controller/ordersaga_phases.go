@@ -116,25 +116,25 @@ func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (D
 		s.transitions = append(s.transitions, out.Transitions...)
 		s.requeueAt = out.RequeueAt
 	}
+	var cancel *saga.Cancel
+	switch {
+	case !obj.DeletionTimestamp.IsZero():
+		cancel = &saga.Cancel{Reason: ordersv1alpha1.ReasonDeleted}
+	case obj.Spec.Cancel:
+		cancel = &saga.Cancel{Reason: ordersv1alpha1.ReasonCancelled}
+	}
 	if !r.Publisher.Connected() {
 		saga.Initialize(obj)
-		// A saga that sent nothing can still be cancelled or deleted: it
-		// needs no message to end.
-		switch {
-		case obj.Status.Phase != ordersv1alpha1.PhasePending:
-		case !obj.DeletionTimestamp.IsZero():
-			apply(saga.Cancel{Reason: ordersv1alpha1.ReasonDeleted})
-		case obj.Spec.Cancel:
-			apply(saga.Cancel{Reason: ordersv1alpha1.ReasonCancelled})
+		// A saga that sent nothing can still end on cancel or deletion: it
+		// needs no message for that.
+		if cancel != nil && obj.Status.Phase == ordersv1alpha1.PhasePending {
+			apply(*cancel)
 		}
 		s.requeueNoLaterThan(s.now.Add(r.brokerWait()))
 		return Done{}, nil
 	}
-	switch {
-	case !obj.DeletionTimestamp.IsZero():
-		apply(saga.Cancel{Reason: ordersv1alpha1.ReasonDeleted})
-	case obj.Spec.Cancel:
-		apply(saga.Cancel{Reason: ordersv1alpha1.ReasonCancelled})
+	if cancel != nil {
+		apply(*cancel)
 	}
 	if token := obj.Annotations[ordersv1alpha1.RetryAnnotation]; token != "" {
 		apply(saga.RetryRequested{Token: token})
@@ -202,16 +202,19 @@ func (r *OrderSagaReconciler) settleReplies(ctx context.Context, req SettleRepli
 // command that was answered long ago.
 func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req DispatchCommands) (Done, error) {
 	s := req.Scope
-	unsent := r.unsent(s)
-	if len(unsent) > 0 && !s.fresh() {
+	inFlight := saga.InFlight(s.saga)
+	if !s.fresh() && r.anyUnsent(s.key, inFlight) {
 		live := &ordersv1alpha1.OrderSaga{}
 		if err := r.APIReader.Get(ctx, s.key, live); err != nil {
 			return Done{}, client.IgnoreNotFound(fmt.Errorf("read saga live: %w", err))
 		}
 		s.saga, s.live = live, true
-		unsent = r.unsent(s)
+		inFlight = saga.InFlight(s.saga)
 	}
-	for _, d := range unsent {
+	for _, d := range inFlight {
+		if !s.fresh() || r.published.has(s.key, d.MessageID) {
+			continue
+		}
 		key, msg, err := commandMessage(s.saga, d, r.Topology.ReplyQueue())
 		if err != nil {
 			return Done{}, err
@@ -236,7 +239,6 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 		}
 	}
 	if s.fresh() {
-		inFlight := saga.InFlight(s.saga)
 		ids := make([]string, len(inFlight))
 		for i, d := range inFlight {
 			ids[i] = d.MessageID
@@ -246,16 +248,14 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 	return Done{}, nil
 }
 
-// unsent lists the messages in flight in the pass's view that this process
-// has not sent.
-func (r *OrderSagaReconciler) unsent(s *scope) []saga.Dispatch {
-	var out []saga.Dispatch
-	for _, d := range saga.InFlight(s.saga) {
-		if !r.published.has(s.key, d.MessageID) {
-			out = append(out, d)
+// anyUnsent reports whether this process has not sent one of the messages.
+func (r *OrderSagaReconciler) anyUnsent(key client.ObjectKey, inFlight []saga.Dispatch) bool {
+	for _, d := range inFlight {
+		if !r.published.has(key, d.MessageID) {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // finalizeSaga removes the finalizer of a deleted saga that has nothing left

@@ -40,11 +40,8 @@ func InFlight(saga *ordersv1alpha1.OrderSaga) []Dispatch {
 		default:
 			continue
 		}
-		timeout := saga.Spec.Steps[i].Timeout.Get()
-		if timeout <= 0 {
-			timeout = defaultTimeout
-		}
-		d.Deadline = rec.DispatchedAt.Add(timeout)
+		d.DispatchedAt = rec.DispatchedAt.Time
+		d.Deadline = d.DispatchedAt.Add(stepTimeout(saga.Spec.Steps[i]))
 		out = append(out, d)
 	}
 	return out

@@ -107,6 +107,9 @@ type Dispatch struct {
 	Round     int32
 	Attempt   int32
 	MessageID string
+	// DispatchedAt is when the status recorded the message as sent: the
+	// message's timestamp, the same on every copy sent.
+	DispatchedAt time.Time
 	// Deadline is when the saga stops waiting for the reply.
 	Deadline time.Time
 }

@@ -117,7 +117,7 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 	rec.DispatchedAt = now
 	rec.NextAttemptAt = nil
 	d := Dispatch{Step: rec.Name, StepIndex: i, Kind: kind, Round: r.st.RetryRound, Attempt: attempt,
-		MessageID: rec.MessageID, Deadline: r.now.Add(r.timeout(i))}
+		MessageID: rec.MessageID, DispatchedAt: r.now, Deadline: r.now.Add(r.timeout(i))}
 	r.out.Dispatches = append(r.out.Dispatches, d)
 	if attempt > 1 {
 		// The retry was announced when the attempt failed; count it quietly.
@@ -184,8 +184,11 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 		fmt.Sprintf("Step %s failed: %s: %s", rec.Name, reason, message))
 }
 
-func (r *run) timeout(i int) time.Duration {
-	if d := r.saga.Spec.Steps[i].Timeout.Get(); d > 0 {
+func (r *run) timeout(i int) time.Duration { return stepTimeout(r.saga.Spec.Steps[i]) }
+
+// stepTimeout is the wait for the reply to one attempt of the step.
+func stepTimeout(step ordersv1alpha1.SagaStep) time.Duration {
+	if d := step.Timeout.Get(); d > 0 {
 		return d
 	}
 	return defaultTimeout

@@ -18,22 +18,14 @@ package saga
 
 import (
 	"time"
-	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
 func ptrMicro(t time.Time) *metav1.MicroTime { return &metav1.MicroTime{Time: t} }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 character, so
-// that a recorded message always fits the status schema.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+// truncate cuts s to at most n bytes on a UTF-8 boundary, so that a
+// recorded message always fits the status schema.
+var truncate = protocol.Truncate

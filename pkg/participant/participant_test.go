@@ -302,9 +302,14 @@ func TestBrokerRestartInTheMiddleOfAStream(t *testing.T) {
 	o := newFakeOperator(t)
 	var mu sync.Mutex
 	effects := map[string]int{}
+	// Handlers started before the restart finish only after it, so that the
+	// restart surely finds commands in flight: their acknowledgements go to a
+	// closed channel and the broker redelivers them.
+	started, restarted := make(chan struct{}, 1000), make(chan struct{})
 	startParticipant(t, o, func(p *participant.Participant) {
 		p.Handle("ReserveInventory", func(_ context.Context, cmd *participant.Command) (participant.Result, error) {
-			time.Sleep(10 * time.Millisecond) // simulated work, so that the restart finds commands in flight
+			started <- struct{}{}
+			<-restarted
 			mu.Lock()
 			defer mu.Unlock()
 			effects[cmd.IdempotencyKey]++
@@ -331,10 +336,12 @@ func TestBrokerRestartInTheMiddleOfAStream(t *testing.T) {
 	for i := range n / 2 {
 		publish(i)
 	}
+	g.Eventually(started).Should(Receive(), "a command is being handled")
 	_, err := testenv.Rabbitmqctl("stop_app")
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = testenv.Rabbitmqctl("start_app")
 	g.Expect(err).NotTo(HaveOccurred())
+	close(restarted)
 	for i := n / 2; i < n; i++ {
 		publish(i)
 	}

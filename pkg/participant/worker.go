@@ -151,7 +151,7 @@ func (p *Participant) call(ctx context.Context, h protocol.Headers, cmd protocol
 			p.opts.Log.Error(fmt.Errorf("panic: %v", v), "Handler panicked", "command", cmd.Name,
 				"stack", string(debug.Stack()))
 			reply = protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonHandlerPanic,
-				Message: truncate(fmt.Sprintf("handler panicked: %v", v), protocol.MaxMessageLength)}
+				Message: protocol.Truncate(fmt.Sprintf("handler panicked: %v", v), protocol.MaxMessageLength)}
 		}
 	}()
 	result, err := handler(ctx, &Command{Command: cmd, Headers: h, Redelivered: redelivered})
@@ -197,11 +197,4 @@ func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -82,7 +82,7 @@ func DecodeReply(contentType string, body []byte) (Reply, error) {
 	if err := r.Validate(); err != nil {
 		return Reply{}, err
 	}
-	r.Message = truncate(r.Message, MaxMessageLength)
+	r.Message = Truncate(r.Message, MaxMessageLength)
 	return r, nil
 }
 
@@ -111,8 +111,8 @@ func (r Reply) Validate() error {
 	return nil
 }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 character.
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes without splitting a UTF-8 character.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
