@@ -111,10 +111,10 @@ func (o *fakeOperator) collect(ch *amqp.Channel) []gotReply {
 	}
 }
 
-// awaitReplies waits for n replies and returns them in arrival order.
-func (o *fakeOperator) awaitReplies(g *WithT, n int) []gotReply {
+// awaitTwoReplies waits for two replies and returns them in arrival order.
+func (o *fakeOperator) awaitTwoReplies(g *WithT) []gotReply {
 	var got []gotReply
-	g.Eventually(func() int { got = append(got, o.collect(o.ch)...); return len(got) }).Should(Equal(n))
+	g.Eventually(func() int { got = append(got, o.collect(o.ch)...); return len(got) }).Should(Equal(2))
 	return got
 }
 
@@ -150,7 +150,7 @@ func TestRedeliveredCommandIsHandledOnceAndAnsweredTwice(t *testing.T) {
 	g.Expect(o.send(o.ch, "m-1", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
 	g.Expect(o.send(o.ch, "m-1", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
 
-	got := o.awaitReplies(g, 2)
+	got := o.awaitTwoReplies(g)
 	g.Expect(calls.Load()).To(BeEquivalentTo(1))
 	for _, r := range got {
 		g.Expect(r.CorrelationID).To(Equal("m-1"))
@@ -174,7 +174,7 @@ func TestRetriedAttemptReplaysTheOutcomeOfItsKey(t *testing.T) {
 	})
 	g.Expect(o.send(o.ch, "m-1", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
 	g.Expect(o.send(o.ch, "m-2", "reserve", protocol.KindCommand, "ReserveInventory", 2)).To(Succeed())
-	got := o.awaitReplies(g, 2)
+	got := o.awaitTwoReplies(g)
 	g.Expect(calls.Load()).To(BeEquivalentTo(1), "attempt 2 has the same idempotency key")
 	g.Expect(got[1].Reply.Result).To(HaveKeyWithValue("reservationId", "res-1"))
 }
@@ -234,7 +234,7 @@ func TestHandlerPanicBecomesAFailureReply(t *testing.T) {
 	})
 	g.Expect(o.send(o.ch, "m-1", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
 	g.Expect(o.send(o.ch, "m-2", "other", protocol.KindCompensation, "ReleaseInventory", 1)).To(Succeed())
-	got := o.awaitReplies(g, 2)
+	got := o.awaitTwoReplies(g)
 	byID := map[string]protocol.Reply{got[0].CorrelationID: got[0].Reply, got[1].CorrelationID: got[1].Reply}
 	g.Expect(byID["m-1"]).To(And(HaveField("Status", protocol.StatusFailed), HaveField("Reason", participant.ReasonHandlerPanic),
 		HaveField("Message", ContainSubstring("stock table corrupt"))))
@@ -256,7 +256,7 @@ func TestCommandArrivingAfterItsCompensationIsRefused(t *testing.T) {
 	})
 	g.Expect(o.send(o.ch, "c-1", "reserve", protocol.KindCompensation, "ReleaseInventory", 1)).To(Succeed())
 	g.Expect(o.send(o.ch, "m-1", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
-	got := o.awaitReplies(g, 2)
+	got := o.awaitTwoReplies(g)
 	g.Expect(got[1].CorrelationID).To(Equal("m-1"))
 	g.Expect(got[1].Reply).To(And(HaveField("Status", protocol.StatusFailed), HaveField("Reason", participant.ReasonAlreadyCompensated)))
 	g.Expect(reserved.Load()).To(BeZero())
