@@ -69,25 +69,22 @@ type options struct {
 	renewDeadline        time.Duration
 	retryPeriod          time.Duration
 	enableHTTP2          bool
-	concurrency          int
 	kubeAPIQPS           float64
 	kubeAPIBurst         int
 	brokerURL            string
 	brokerURLFile        string
 	brokerCAFile         string
 	brokerServerName     string
-	topologyPrefix       string
-	prefetch             int
-	replyDeliveryLimit   int
-	events               string
-	verifyReplyUser      bool
-	replyUserPrefix      string
 	otlpEndpoint         string
 	otlpInsecure         bool
+	// operator holds the operator's own settings, from its defaults.
+	operator operator.Options
+	events   string
 }
 
 func parseFlags() (options, zap.Options) {
-	var o options
+	o := options{operator: operator.DefaultOptions()}
+	op := &o.operator
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0",
 		"Address of the metrics endpoint: :8443 for HTTPS, :8080 for HTTP, 0 to disable it.")
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true,
@@ -105,7 +102,8 @@ func parseFlags() (options, zap.Options) {
 	flag.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "Interval between lease renewals.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false,
 		"Serve metrics over HTTP/2 as well (off: HTTP/2 rapid-reset and stream-cancellation CVEs).")
-	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "How many sagas are reconciled at once.")
+	flag.IntVar(&op.MaxConcurrentReconciles, "max-concurrent-reconciles", op.MaxConcurrentReconciles,
+		"How many sagas are reconciled at once.")
 	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 0,
 		"Client-side rate limit of requests to the apiserver; 0 keeps controller-runtime's default (no client-side limit).")
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 0, "Burst of the client-side rate limit; 0 keeps the default.")
@@ -117,16 +115,16 @@ func parseFlags() (options, zap.Options) {
 		"PEM bundle of the CAs that sign the broker's certificate (amqps); default the system roots.")
 	flag.StringVar(&o.brokerServerName, "broker-server-name", "",
 		"Name to verify in the broker's certificate (amqps); default the URL's host.")
-	flag.StringVar(&o.topologyPrefix, "topology-prefix", "ordersaga",
+	flag.StringVar(&op.TopologyPrefix, "topology-prefix", op.TopologyPrefix,
 		"Prefix of the exchanges and queues the operator declares.")
-	flag.IntVar(&o.prefetch, "reply-prefetch", 256, "Replies taken from the broker and not yet acknowledged, at most.")
-	flag.IntVar(&o.replyDeliveryLimit, "reply-delivery-limit", 100,
+	flag.IntVar(&op.Prefetch, "reply-prefetch", op.Prefetch, "Replies taken from the broker and not yet acknowledged, at most.")
+	flag.IntVar(&op.ReplyDeliveryLimit, "reply-delivery-limit", op.ReplyDeliveryLimit,
 		"Deliveries of one reply before the broker dead-letters it as poison.")
-	flag.StringVar(&o.events, "events", "outcomes",
+	flag.StringVar(&o.events, "events", string(op.Events),
 		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
-	flag.BoolVar(&o.verifyReplyUser, "verify-reply-user", false,
+	flag.BoolVar(&op.VerifyReplyUser, "verify-reply-user", op.VerifyReplyUser,
 		"Accept a reply to a step only from the broker user <reply-user-prefix><service> (RabbitMQ validates user_id).")
-	flag.StringVar(&o.replyUserPrefix, "reply-user-prefix", "", "Prefix of the participants' broker users.")
+	flag.StringVar(&op.ReplyUserPrefix, "reply-user-prefix", op.ReplyUserPrefix, "Prefix of the participants' broker users.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",
 		"OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none (trace context still flows).")
 	flag.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "Export spans without TLS.")
@@ -200,17 +198,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := operator.Setup(mgr, operator.Options{
-		BrokerURL:               url,
-		BrokerTLS:               brokerTLS,
-		TopologyPrefix:          o.topologyPrefix,
-		Prefetch:                o.prefetch,
-		ReplyDeliveryLimit:      o.replyDeliveryLimit,
-		MaxConcurrentReconciles: o.concurrency,
-		Events:                  controller.EventPolicy(o.events),
-		VerifyReplyUser:         o.verifyReplyUser,
-		ReplyUserPrefix:         o.replyUserPrefix,
-	}); err != nil {
+	op := o.operator
+	op.BrokerURL, op.BrokerTLS, op.Events = url, brokerTLS, controller.EventPolicy(o.events)
+	if _, err := operator.Setup(mgr, op); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

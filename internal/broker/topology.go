@@ -22,6 +22,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// DefaultTopologyPrefix starts the names of a topology configured without a
+// prefix.
+const DefaultTopologyPrefix = "ordersaga"
+
 // Topology names the exchanges and queues of the operator. Every name
 // starts with Prefix, so that several operators (or test suites) can share a
 // broker without meeting.

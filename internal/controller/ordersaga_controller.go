@@ -25,17 +25,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -43,7 +40,6 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
 // CommandPublisher is what the reconciler needs of the broker.
@@ -52,74 +48,46 @@ type CommandPublisher interface {
 	Connected() bool
 }
 
-// Observer is told what the reconciler does, for metrics and tests.
-type Observer interface {
-	// StatusWritten is called after each status write.
-	StatusWritten(obj *ordersv1alpha1.OrderSaga)
-	// Transitioned is called for each transition, once its status is written.
-	Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
-	// CommandPublished is called after each publish of a command or
-	// compensation, with its error.
-	CommandPublished(kind protocol.Kind, err error)
-}
-
-// Observers tells each of its observers.
-type Observers []Observer
-
-// StatusWritten implements Observer.
-func (os Observers) StatusWritten(obj *ordersv1alpha1.OrderSaga) {
-	for _, o := range os {
-		o.StatusWritten(obj)
-	}
-}
-
-// Transitioned implements Observer.
-func (os Observers) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
-	for _, o := range os {
-		o.Transitioned(obj, t)
-	}
-}
-
-// CommandPublished implements Observer.
-func (os Observers) CommandPublished(kind protocol.Kind, err error) {
-	for _, o := range os {
-		o.CommandPublished(kind, err)
-	}
-}
-
-// OrderSagaReconciler drives OrderSagas.
+// OrderSagaReconciler drives OrderSagas. Every field is required unless it
+// says otherwise: defaults live in the operator's Options, not here.
 type OrderSagaReconciler struct {
+	// Client reads from the cache and writes to the apiserver.
 	client.Client
-	// APIReader reads from the apiserver, bypassing the cache, when the
-	// cache may be behind (a reply to a command it has not seen).
+	// APIReader reads from the apiserver, bypassing the cache: the pass's
+	// one freshness point (scope.refresh) uses it.
 	APIReader client.Reader
 	// Recorder records the Events that make "kubectl describe" read as the
 	// saga's history.
 	Recorder    events.EventRecorder
 	Publisher   CommandPublisher
 	DeadLetters DeadLetterer
-	Topology    broker.Topology
-	Inbox       *Inbox
-	Machine     saga.Machine
-	Clock       clock.PassiveClock
-	// ReplyObserver counts dead-lettered replies; optional.
+	// CommandExchange and ReplyQueue name the broker topology commands go
+	// to and replies come from.
+	CommandExchange, ReplyQueue string
+	Inbox                       *Inbox
+	Machine                     saga.Machine
+	Clock                       clock.PassiveClock
+	// ReplyObserver counts dead-lettered replies.
 	ReplyObserver ReplyObserver
-	// Observer is told about status writes and transitions; optional.
-	Observer Observer
 	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.
 	MaxConcurrentReconciles int
-	// Events says which transitions become Kubernetes Events; default
-	// EventsOutcomes.
+	// Events says which transitions become Kubernetes Events.
 	Events EventPolicy
 	// BrokerRetryInterval is the wait before trying again when the broker
-	// is unavailable; default 1s.
+	// is unavailable.
 	BrokerRetryInterval time.Duration
-	// Registerer receives the mediator's metrics; default controller-runtime's registry.
-	Registerer prometheus.Registerer
+	// Behaviours wrap every dispatch on the reconciler's bus (logging,
+	// dispatch metrics); optional.
+	Behaviours []mediator.Behaviour
+	// Subscribers register further subscribers of the reconciler's
+	// notifications (metrics; counters in tests); optional.
+	Subscribers []func(*mediator.Builder)
 
-	published        *publishedSet
-	pipeline         []func(context.Context, *scope) error
-	notifyTransition mediator.Publisher[SagaTransitioned]
+	bus       *mediator.Mediator
+	notify    notifiers
+	getSaga   mediator.Sender[GetSaga, SagaState]
+	retry     mediator.Sender[RequestRetry, RetryQueued]
+	published *publishedSet
 }
 
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas,verbs=get;list;watch;patch
@@ -127,168 +95,116 @@ type OrderSagaReconciler struct {
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile loads the saga, makes sure it carries the finalizer, and runs
-// one pass of sub-steps through the mediator. A pass whose status write
-// conflicts starts once more from a live read.
+// Reconcile runs one pass over the saga (see runPass). A pass that finds
+// its view of the saga stale starts once more from a live read, the pass's
+// only restart point; a saga that is gone has its pending replies released.
 func (r *OrderSagaReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &ordersv1alpha1.OrderSaga{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return r.forget(ctx, req.NamespacedName)
-		}
-		return ctrl.Result{}, fmt.Errorf("get saga: %w", err)
-	}
-	if obj.DeletionTimestamp.IsZero() {
-		if err := r.ensureFinalizer(ctx, obj); apierrors.IsConflict(err) {
-			return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil // the cache was behind; look again
-		} else if err != nil {
-			return ctrl.Result{}, err
-		}
-	} else if !controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {
+	s, err := r.load(ctx, req.NamespacedName)
+	if errors.Is(err, errSagaGone) {
 		return r.forget(ctx, req.NamespacedName)
-	}
-
-	s := newScope(obj, r.Inbox.Peek(req.NamespacedName), r.Clock.Now(), false)
-	err := r.runPass(ctx, s)
-	if apierrors.IsConflict(err) {
-		live := &ordersv1alpha1.OrderSaga{}
-		if err := r.APIReader.Get(ctx, req.NamespacedName, live); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("read saga live: %w", err))
-		}
-		s.reset(live, true)
-		err = r.runPass(ctx, s)
-	}
-	if apierrors.IsConflict(err) {
-		// Someone else wrote in between, twice: look again shortly.
-		ctrl.LoggerFrom(ctx).V(1).Info("Status write conflicted; requeueing")
-		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return s.result(), nil
-}
-
-func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) error {
-	for _, step := range r.pipeline {
-		if err := step(ctx, s); err != nil {
-			return err
+	res, err := r.runPass(ctx, s)
+	if errors.Is(err, errStaleView) && !s.live {
+		if err = s.refresh(ctx, r.APIReader); err == nil {
+			res, err = r.runPass(ctx, s)
 		}
 	}
-	return nil
+	switch {
+	case errors.Is(err, errSagaGone):
+		return r.forget(ctx, req.NamespacedName)
+	case errors.Is(err, errStaleView):
+		// Someone else wrote in between, even after a live read: look again
+		// shortly, without an error in the logs.
+		ctrl.LoggerFrom(ctx).V(1).Info("Saga changed during the pass; requeueing", "cause", err.Error())
+		return ctrl.Result{RequeueAfter: staleRequeueDelay}, nil
+	case err != nil:
+		return ctrl.Result{}, err
+	}
+	return res, nil
 }
 
-// ensureFinalizer adds the finalizer with a patch. The patch returns the new
-// resourceVersion into obj, so the pass can go on and write status without
-// waiting for the watch to deliver the change.
-func (r *OrderSagaReconciler) ensureFinalizer(ctx context.Context, obj *ordersv1alpha1.OrderSaga) error {
-	if controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {
-		return nil
+// staleRequeueDelay is the wait before a pass whose view went stale twice is
+// tried again: long enough for the cache to catch up with the other writer.
+const staleRequeueDelay = 50 * time.Millisecond
+
+// load reads the saga from the cache into a new scope, with the saga's
+// pending inbox items. A saga that is gone, or deleted without this
+// operator's finalizer, yields errSagaGone.
+func (r *OrderSagaReconciler) load(ctx context.Context, key types.NamespacedName) (*scope, error) {
+	obj := &ordersv1alpha1.OrderSaga{}
+	if err := r.Get(ctx, key, obj); err != nil {
+		return nil, classifyRead(err, "get saga")
 	}
-	base := obj.DeepCopy()
-	controllerutil.AddFinalizer(obj, ordersv1alpha1.Finalizer)
-	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add finalizer: %w", err)
+	if gone(obj) {
+		return nil, errSagaGone
 	}
-	return nil
+	return newScope(obj, r.Inbox.Peek(key), r.Clock.Now()), nil
 }
 
-// SetupWithManager wires the mediator and registers the controller: it
-// watches OrderSagas (spec, annotation and deletion changes, not its own
-// status writes) and the inbox, which wakes exactly the saga a reply is for.
+// SetupWithManager wires the reconciler's bus and registers the controller:
+// it watches OrderSagas (spec and deletion changes, not its own status
+// writes), the inbox, which wakes exactly the saga a reply is for, and
+// retry requests made with RetryAnnotation.
 func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := r.defaults(mgr); err != nil {
+	if err := r.validate(); err != nil {
 		return err
 	}
-	if err := r.buildPipeline(); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ordersv1alpha1.OrderSaga{}, orderIDField, indexOrderID); err != nil {
+		return fmt.Errorf("index sagas by order id: %w", err)
+	}
+	if err := r.buildBus(); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Events(), &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Kind(mgr.GetCache(), &ordersv1alpha1.OrderSaga{}, r.retryRequests())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("ordersaga").
 		Complete(r)
 }
 
-func (r *OrderSagaReconciler) defaults(mgr ctrl.Manager) error {
-	if r.Publisher == nil || r.DeadLetters == nil || r.Inbox == nil {
-		return errors.New("ordersaga reconciler needs a Publisher, DeadLetters and an Inbox")
+func (r *OrderSagaReconciler) validate() error {
+	switch {
+	case r.Client == nil || r.APIReader == nil || r.Recorder == nil || r.Clock == nil:
+		return errors.New("ordersaga reconciler needs a Client, an APIReader, a Recorder and a Clock")
+	case r.Publisher == nil || r.DeadLetters == nil || r.Inbox == nil || r.ReplyObserver == nil:
+		return errors.New("ordersaga reconciler needs a Publisher, DeadLetters, an Inbox and a ReplyObserver")
+	case r.CommandExchange == "" || r.ReplyQueue == "":
+		return errors.New("ordersaga reconciler needs the command exchange and the reply queue")
+	case !r.Events.Valid():
+		return fmt.Errorf("unknown event policy %q", r.Events)
+	case r.BrokerRetryInterval <= 0:
+		return errors.New("ordersaga reconciler needs a broker retry interval")
 	}
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.APIReader == nil {
-		r.APIReader = mgr.GetAPIReader()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder("ordersaga-controller")
-	}
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
-	if r.ReplyObserver == nil {
-		r.ReplyObserver = nopReplyObserver{}
-	}
-	if r.Observer == nil {
-		r.Observer = Observers{}
-	}
-	if r.Registerer == nil {
-		r.Registerer = metrics.Registry
-	}
-	r.published = newPublishedSet()
 	return nil
 }
 
-// buildPipeline registers the sub-steps with the mediator and resolves their
-// senders now, so that a missing handler fails at start-up.
-func (r *OrderSagaReconciler) buildPipeline() error {
+// buildBus registers the reconciler's requests and notifications on its
+// bus and resolves their senders now, so that a wiring mistake fails at
+// start-up.
+func (r *OrderSagaReconciler) buildBus() error {
 	b := mediator.NewBuilder()
-	behaviours, err := mediator.Standard(r.Registerer)
-	if err != nil {
-		return fmt.Errorf("mediator behaviours: %w", err)
-	}
-	b.Use(behaviours...)
-	mediator.Handle(b, r.applyReplies)
-	mediator.Handle(b, r.advanceSaga)
-	mediator.Handle(b, r.persistStatus)
-	mediator.Handle(b, r.settleReplies)
-	mediator.Handle(b, r.dispatchCommands)
-	mediator.Handle(b, r.finalizeSaga)
+	b.Use(r.Behaviours...)
+	mediator.Handle(b, r.querySaga)
+	mediator.Handle(b, r.requestRetry)
 	mediator.Subscribe(b, r.recordEvent)
 	mediator.Subscribe(b, logTransition)
-	mediator.Subscribe(b, func(_ context.Context, n SagaTransitioned) error {
-		r.Observer.Transitioned(n.Saga, n.Transition)
-		return nil
-	})
-	m, err := b.Build()
+	for _, subscribe := range r.Subscribers {
+		subscribe(b)
+	}
+	bus, err := b.Build()
 	if err != nil {
-		return fmt.Errorf("build mediator: %w", err)
+		return fmt.Errorf("build the reconciler's bus: %w", err)
 	}
-	var errs []error
-	step := func(f func(context.Context, *scope) error, err error) {
-		errs = append(errs, err)
-		r.pipeline = append(r.pipeline, f)
-	}
-	step(sub(m, func(s *scope) ApplyReplies { return ApplyReplies{s} }))
-	step(sub(m, func(s *scope) AdvanceSaga { return AdvanceSaga{s} }))
-	step(sub(m, func(s *scope) PersistStatus { return PersistStatus{s} }))
-	step(sub(m, func(s *scope) SettleReplies { return SettleReplies{s} }))
-	step(sub(m, func(s *scope) DispatchCommands { return DispatchCommands{s} }))
-	step(sub(m, func(s *scope) FinalizeSaga { return FinalizeSaga{s} }))
-	r.notifyTransition = mediator.PublisherFor[SagaTransitioned](m)
-	return errors.Join(errs...)
-}
-
-// sub resolves the sender of one sub-step and adapts it to the pipeline.
-func sub[Req any](m *mediator.Mediator, wrap func(*scope) Req) (func(context.Context, *scope) error, error) {
-	send, err := mediator.SenderFor[Req, Done](m)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context, s *scope) error {
-		_, err := send(ctx, wrap(s))
-		return err
-	}, nil
+	r.bus = bus
+	r.notify = newNotifiers(bus)
+	r.published = newPublishedSet()
+	var errs [2]error
+	r.getSaga, errs[0] = mediator.SenderFor[GetSaga, SagaState](bus)
+	r.retry, errs[1] = mediator.SenderFor[RequestRetry, RetryQueued](bus)
+	return errors.Join(errs[:]...)
 }

@@ -22,9 +22,62 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
+
+// The reconciler's notifications: facts announced once on its bus, after
+// they happened, and fanned out to every subscriber.
+type (
+	// SagaTransitioned is one transition, announced after the status that
+	// records it is persisted: Events, logs and metrics subscribe.
+	SagaTransitioned struct {
+		Saga       *ordersv1alpha1.OrderSaga
+		Transition saga.Transition
+	}
+	// StatusWritten is a status write that succeeded.
+	StatusWritten struct{ Saga *ordersv1alpha1.OrderSaga }
+	// CommandPublished is one publish of an in-flight message, with its
+	// error (nil once the broker confirmed it).
+	CommandPublished struct {
+		Saga     *ordersv1alpha1.OrderSaga
+		Dispatch saga.Dispatch
+		Err      error
+	}
+)
+
+// notifiers are the reconciler's publishers, resolved once.
+type notifiers struct {
+	transitioned     mediator.Publisher[SagaTransitioned]
+	statusWritten    mediator.Publisher[StatusWritten]
+	commandPublished mediator.Publisher[CommandPublished]
+}
+
+func newNotifiers(bus *mediator.Mediator) notifiers {
+	return notifiers{
+		transitioned:     mediator.PublisherFor[SagaTransitioned](bus),
+		statusWritten:    mediator.PublisherFor[StatusWritten](bus),
+		commandPublished: mediator.PublisherFor[CommandPublished](bus),
+	}
+}
+
+// announce tells what a pass wrote: the status write, then each transition
+// it records. A subscriber's failure is logged, never returned: the status
+// is written and the pass goes on.
+func (r *OrderSagaReconciler) announce(ctx context.Context, obj *ordersv1alpha1.OrderSaga, written bool, transitions []saga.Transition) {
+	if written {
+		if err := r.notify.statusWritten(ctx, StatusWritten{Saga: obj}); err != nil {
+			ctrl.LoggerFrom(ctx).Info("Status write subscriber failed", "error", err.Error())
+		}
+	}
+	for _, t := range transitions {
+		if err := r.notify.transitioned(ctx, SagaTransitioned{Saga: obj, Transition: t}); err != nil {
+			ctrl.LoggerFrom(ctx).Info("Transition subscriber failed", "reason", t.Reason, "error", err.Error())
+		}
+	}
+}
 
 // recordEvent records a Kubernetes Event for a transition, so that
 // "kubectl describe" reads as the saga's history.
@@ -48,9 +101,12 @@ func (r *OrderSagaReconciler) recordEvent(_ context.Context, n SagaTransitioned)
 		note = "Step " + t.Step + ": " + note
 	}
 	// The apiserver refuses an Event whose note exceeds 1024 characters.
-	r.Recorder.Eventf(n.Saga, nil, eventType, t.Reason, action, "%s", truncateNote(note, 1024))
+	r.Recorder.Eventf(n.Saga, nil, eventType, t.Reason, action, "%s", truncateNote(note, maxEventNote))
 	return nil
 }
+
+// maxEventNote is the longest note the apiserver accepts on an Event.
+const maxEventNote = 1024
 
 // logTransition writes one line per transition at the default level; the
 // controller's logger already names the saga.
@@ -58,8 +114,7 @@ func logTransition(ctx context.Context, n SagaTransitioned) error {
 	t := n.Transition
 	log := ctrl.LoggerFrom(ctx).WithValues("reason", t.Reason, "from", t.From, "to", t.To)
 	if t.Step != "" {
-		rec := stepRecord(n, t.Step)
-		log = log.WithValues("step", t.Step, "kind", string(t.Kind), "attempt", t.Attempt, "messageID", rec)
+		log = log.WithValues("step", t.Step, "kind", string(t.Kind), "attempt", t.Attempt, "messageID", t.MessageID)
 	}
 	if t.Quiet {
 		log.V(1).Info("Saga transition", "message", t.Message)
@@ -67,15 +122,6 @@ func logTransition(ctx context.Context, n SagaTransitioned) error {
 	}
 	log.Info("Saga transition", "message", t.Message)
 	return nil
-}
-
-func stepRecord(n SagaTransitioned, step string) string {
-	for _, rec := range n.Saga.Status.Steps {
-		if rec.Name == step {
-			return rec.MessageID
-		}
-	}
-	return ""
 }
 
 // truncateNote cuts s to at most n bytes on a UTF-8 boundary, marking the cut.
@@ -99,6 +145,9 @@ const (
 	// EventsPhases records phase changes only.
 	EventsPhases EventPolicy = "phases"
 )
+
+// DefaultEventPolicy is the policy of a manager started without --events.
+const DefaultEventPolicy = EventsOutcomes
 
 // Valid reports whether p is a known policy.
 func (p EventPolicy) Valid() bool { return p == EventsAll || p == EventsOutcomes || p == EventsPhases }

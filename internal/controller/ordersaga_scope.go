@@ -17,74 +17,111 @@ limitations under the License.
 package controller
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/saga"
 )
 
-// scope is the state of one reconcile pass, handed from sub-step to
-// sub-step. Fields say which sub-step sets them.
+var (
+	// errStaleView means the pass acted on a view of the saga that may be
+	// older than the apiserver's (a status write conflicted, a reply
+	// matches nothing the cached status sent, a message is due that this
+	// process has not sent). Nothing of the pass took effect that a fresh
+	// pass would not redo: Reconcile refreshes the scope and runs again.
+	errStaleView = errors.New("view of the saga may be stale")
+	// errSagaGone means the saga no longer exists, or is being deleted
+	// without this operator's finalizer: nothing of it is left to run.
+	errSagaGone = errors.New("saga is gone")
+)
+
+// scope is the state of one reconcile pass, handed from step to step.
+// Fields say which step sets them.
 type scope struct {
 	key types.NamespacedName
 	// now is the pass's clock reading; every decision of the pass uses it.
 	now time.Time
 	// base is the saga as read, the reference of the status patch; saga is
-	// the working copy whose status the sub-steps change. ApplyReplies may
-	// replace both with a live read.
+	// the working copy whose status the steps change. Only newScope and
+	// refresh set them; ensureFinalizer moves base to the patched object.
 	base, saga *ordersv1alpha1.OrderSaga
 	// live says base was read from the apiserver, not the cache.
 	live bool
-	// persisted says PersistStatus wrote the status: the write carried the
+	// persisted says persistStatus wrote the status: the write carried the
 	// resourceVersion read, so the pass's view is the latest.
 	persisted bool
-	// items are the saga's inbox items at the start of the pass.
+	// items are the saga's inbox items at the start of the pass; settled
+	// items are dropped (settleReplies), so a pass run again after a
+	// refresh never acknowledges a delivery twice.
 	items []*InboxItem
-	// verdicts says what ApplyReplies made of each item.
-	verdicts map[*InboxItem]saga.Verdict
-	// transitions are the changes AdvanceSaga and ApplyReplies decided;
-	// PersistStatus tells them once the status that records them is written.
-	transitions []saga.Transition
-	// requeueAt is when the saga needs another pass if nothing else happens
-	// (AdvanceSaga from the machine; DispatchCommands after a failed send).
-	requeueAt time.Time
 }
 
-func newScope(obj *ordersv1alpha1.OrderSaga, items []*InboxItem, now time.Time, live bool) *scope {
+func newScope(obj *ordersv1alpha1.OrderSaga, items []*InboxItem, now time.Time) *scope {
 	return &scope{
-		key:      types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name},
-		now:      now,
-		base:     obj,
-		saga:     obj.DeepCopy(),
-		live:     live,
-		items:    items,
-		verdicts: map[*InboxItem]saga.Verdict{},
+		key:   types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name},
+		now:   now,
+		base:  obj,
+		saga:  obj.DeepCopy(),
+		items: items,
 	}
-}
-
-// reset starts the pass again from a fresh read.
-func (s *scope) reset(obj *ordersv1alpha1.OrderSaga, live bool) {
-	*s = *newScope(obj, s.items, s.now, live)
 }
 
 // fresh says the pass's view of the saga is known to be the latest.
 func (s *scope) fresh() bool { return s.live || s.persisted }
 
-// requeueNoLaterThan moves the next pass earlier, never later.
-func (s *scope) requeueNoLaterThan(t time.Time) {
-	if !t.IsZero() && (s.requeueAt.IsZero() || t.Before(s.requeueAt)) {
-		s.requeueAt = t
+// refresh is the pass's one freshness point: it replaces the view with a
+// live read of the saga, keeping the clock reading and the items not yet
+// settled. It returns errSagaGone when there is nothing left to run.
+func (s *scope) refresh(ctx context.Context, reader client.Reader) error {
+	ctrl.LoggerFrom(ctx).V(1).Info("Reading saga live")
+	obj, err := readLive(ctx, reader, s.key)
+	if err != nil {
+		return err
 	}
+	*s = scope{key: s.key, now: s.now, base: obj, saga: obj.DeepCopy(), live: true, items: s.items}
+	return nil
 }
 
-func (s *scope) result() ctrl.Result {
-	if s.requeueAt.IsZero() {
-		return ctrl.Result{}
+// readLive reads the saga from the apiserver, bypassing the cache. It
+// returns errSagaGone when there is nothing left to run.
+func readLive(ctx context.Context, reader client.Reader, key types.NamespacedName) (*ordersv1alpha1.OrderSaga, error) {
+	obj := &ordersv1alpha1.OrderSaga{}
+	if err := reader.Get(ctx, key, obj); err != nil {
+		return nil, classifyRead(err, "read saga live")
 	}
-	// A little late rather than early: a timeout checked a hair before it
-	// expires would need one more pass.
-	return ctrl.Result{RequeueAfter: max(s.requeueAt.Sub(s.now), 0) + 5*time.Millisecond}
+	if gone(obj) {
+		return nil, errSagaGone
+	}
+	return obj, nil
+}
+
+// classifyRead turns a not-found into errSagaGone and wraps other errors.
+func classifyRead(err error, what string) error {
+	if apierrors.IsNotFound(err) {
+		return errSagaGone
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// gone says a saga is being deleted without this operator's finalizer:
+// someone else holds it, or it was released already.
+func gone(obj *ordersv1alpha1.OrderSaga) bool {
+	return !obj.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer)
+}
+
+// staleView marks err, a write refused because the view was stale
+// (409 Conflict), as errStaleView; other errors pass unchanged.
+func staleView(err error) error {
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("%w: %w", errStaleView, err)
+	}
+	return err
 }

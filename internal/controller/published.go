@@ -52,6 +52,9 @@ func (p *publishedSet) add(key types.NamespacedName, id string) {
 	p.ids[key][id] = struct{}{}
 }
 
+// forget drops the saga's entries: it has nothing in flight any more.
+func (p *publishedSet) forget(key types.NamespacedName) { p.retain(key, nil) }
+
 // retain keeps only the saga ids still in flight, forgetting the saga when
 // none is.
 func (p *publishedSet) retain(key types.NamespacedName, inFlight []string) {

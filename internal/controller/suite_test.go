@@ -47,6 +47,8 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/controller"
+	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
@@ -172,7 +174,7 @@ func startOperator() *runningOperator {
 		BrokerRetryInterval:     200 * time.Millisecond,
 		MinReconnectDelay:       50 * time.Millisecond,
 		MaxReconnectDelay:       time.Second,
-		Observer:                counts,
+		Subscribe:               counts.subscribe,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCtx, mgrCancel := context.WithCancel(ctx)
@@ -220,32 +222,34 @@ func (s *scriptBook) behave(service string) testenv.Behaviour {
 	}
 }
 
-// countingObserver counts status writes and step transitions per saga.
+// countingObserver counts status writes and step transitions per saga, as
+// a subscriber of the reconciler's notifications.
 type countingObserver struct {
 	mu          sync.Mutex
 	writes      map[types.UID]int
 	transitions map[types.UID][]saga.Transition
 }
 
-func (c *countingObserver) StatusWritten(obj *ordersv1alpha1.OrderSaga) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.writes == nil {
-		c.writes = map[types.UID]int{}
-	}
-	c.writes[obj.UID]++
+func (c *countingObserver) subscribe(b *mediator.Builder) {
+	mediator.Subscribe(b, func(_ context.Context, n controller.StatusWritten) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.writes == nil {
+			c.writes = map[types.UID]int{}
+		}
+		c.writes[n.Saga.UID]++
+		return nil
+	})
+	mediator.Subscribe(b, func(_ context.Context, n controller.SagaTransitioned) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.transitions == nil {
+			c.transitions = map[types.UID][]saga.Transition{}
+		}
+		c.transitions[n.Saga.UID] = append(c.transitions[n.Saga.UID], n.Transition)
+		return nil
+	})
 }
-
-func (c *countingObserver) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.transitions == nil {
-		c.transitions = map[types.UID][]saga.Transition{}
-	}
-	c.transitions[obj.UID] = append(c.transitions[obj.UID], t)
-}
-
-func (c *countingObserver) CommandPublished(protocol.Kind, error) {}
 
 // stepTransitions counts a saga's changes of step state (retries included).
 func (c *countingObserver) stepTransitions(uid types.UID) int {

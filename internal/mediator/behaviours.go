@@ -19,16 +19,12 @@ package mediator
 import "github.com/prometheus/client_golang/prometheus"
 
 // Standard returns the behaviours every Mediator in the operator uses,
-// outermost first: Logging, Metrics, Recover.
-//
-// Recover is innermost so that a panicking handler reaches Logging and
-// Metrics as a *PanicError, an ordinary error: it is logged and counted
-// (with outcome "panic") instead of unwinding past them unrecorded. Logging
-// is outermost so that the duration it logs covers the whole dispatch.
+// outermost first: Logging, Metrics. Logging is outermost so that the
+// duration it logs covers the whole dispatch.
 func Standard(reg prometheus.Registerer) ([]Behaviour, error) {
 	metrics, err := Metrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return []Behaviour{Logging(), metrics, Recover()}, nil
+	return []Behaviour{Logging(), metrics}, nil
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package mediator_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,68 +33,18 @@ import (
 
 var errStep = errors.New("step failed")
 
-// Steps that make stepHandler succeed, fail or panic.
+// Steps that make stepHandler succeed or fail.
 const (
-	stepOK    = "ok"
-	stepFail  = "fail"
-	stepPanic = "panic"
+	stepOK   = "ok"
+	stepFail = "fail"
 )
 
-// stepHandler succeeds, fails or panics depending on the request's Step.
+// stepHandler succeeds or fails depending on the request's Step.
 func stepHandler(_ context.Context, req SendCommand) (string, error) {
-	switch req.Step {
-	case stepFail:
+	if req.Step == stepFail {
 		return "", errStep
-	case stepPanic:
-		panic("step exploded")
-	default:
-		return "sent", nil
 	}
-}
-
-func TestRecover(t *testing.T) {
-	errPanic := errors.New("panic value")
-	tests := []struct {
-		name      string
-		value     any
-		wantIs    error
-		wantInMsg string
-	}{
-		{name: "string value", value: "boom", wantInMsg: "mediator: panic handling request SendCommand: boom"},
-		{name: "error value", value: errPanic, wantIs: errPanic, wantInMsg: "panic value"},
-		{name: "nil value", value: nil, wantInMsg: "panic called with nil argument"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := mediator.NewBuilder()
-			mediator.Handle(b, func(context.Context, SendCommand) (string, error) {
-				panic(tt.value)
-			})
-			b.Use(mediator.Recover())
-			send := mediator.MustSenderFor[SendCommand, string](mustBuild(t, b))
-
-			_, err := send(context.Background(), SendCommand{})
-
-			pe, ok := errors.AsType[*mediator.PanicError](err)
-			if !ok {
-				t.Fatalf("err = %v, want a *PanicError", err)
-			}
-			if want := (mediator.Info{Kind: mediator.KindRequest, Name: nameSendCommand}); pe.Info != want {
-				t.Errorf("Info = %+v, want %+v", pe.Info, want)
-			}
-			if !strings.Contains(pe.Error(), tt.wantInMsg) {
-				t.Errorf("Error() = %q, want it to contain %q", pe.Error(), tt.wantInMsg)
-			}
-			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-				t.Errorf("errors.Is(%v, %v) = false", err, tt.wantIs)
-			}
-			// The stack is taken where the panic is recovered, so it still
-			// holds the frame of the handler that panicked.
-			if !bytes.Contains(pe.Stack, []byte("TestRecover")) {
-				t.Errorf("Stack does not show the panicking handler:\n%s", pe.Stack)
-			}
-		})
-	}
+	return "sent", nil
 }
 
 func TestMetricsCountsOutcomes(t *testing.T) {
@@ -106,9 +55,9 @@ func TestMetricsCountsOutcomes(t *testing.T) {
 	}
 	b := mediator.NewBuilder()
 	mediator.Handle(b, stepHandler)
-	b.Use(metrics, mediator.Recover())
-	send := mediator.MustSenderFor[SendCommand, string](mustBuild(t, b))
-	for _, step := range []string{stepOK, stepOK, stepOK, stepFail, stepFail, stepPanic} {
+	b.Use(metrics)
+	send := mustSender[SendCommand, string](t, mustBuild(t, b))
+	for _, step := range []string{stepOK, stepOK, stepOK, stepFail, stepFail} {
 		_, _ = send(context.Background(), SendCommand{Step: step})
 	}
 
@@ -118,7 +67,6 @@ func TestMetricsCountsOutcomes(t *testing.T) {
 	}{
 		{mediator.OutcomeSuccess, 3},
 		{mediator.OutcomeError, 2},
-		{mediator.OutcomePanic, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.outcome, func(t *testing.T) {
@@ -127,8 +75,8 @@ func TestMetricsCountsOutcomes(t *testing.T) {
 			}
 		})
 	}
-	if n := seriesCount(t, reg); n != 3 {
-		t.Errorf("histogram has %d label sets, want 3", n)
+	if n := seriesCount(t, reg); n != 2 {
+		t.Errorf("histogram has %d label sets, want 2", n)
 	}
 }
 
@@ -260,15 +208,14 @@ func TestLogging(t *testing.T) {
 	}{
 		{name: "success at V(1)", verbosity: 1, step: stepOK, wantLines: 1},
 		{name: "error at V(1), not at error level", verbosity: 1, step: stepFail, wantLines: 1, wantError: errStep.Error()},
-		{name: "panic turned into an error by Recover", verbosity: 1, step: stepPanic, wantLines: 1, wantError: "step exploded"},
 		{name: "nothing at V(0)", verbosity: 0, step: stepFail, wantLines: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := mediator.NewBuilder()
 			mediator.Handle(b, stepHandler)
-			b.Use(mediator.Logging(), mediator.Recover())
-			send := mediator.MustSenderFor[SendCommand, string](mustBuild(t, b))
+			b.Use(mediator.Logging())
+			send := mustSender[SendCommand, string](t, mustBuild(t, b))
 			ctx, lines := captureLogs(tt.verbosity)
 
 			_, _ = send(ctx, SendCommand{Step: tt.step})
@@ -304,27 +251,22 @@ func TestStandard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Standard: %v", err)
 	}
-	if len(behaviours) != 3 {
-		t.Fatalf("Standard returned %d behaviours, want 3", len(behaviours))
-	}
 	b := mediator.NewBuilder()
-	mediator.Handle(b, stepHandler)
 	b.Use(behaviours...)
-	send := mediator.MustSenderFor[SendCommand, string](mustBuild(t, b))
+	m := mustBuild(t, b)
 	ctx, lines := captureLogs(1)
 
-	_, err = send(ctx, SendCommand{Step: stepPanic})
+	_, err = mediator.Call(ctx, m, stepHandler, SendCommand{Step: stepFail})
 
-	// Recover is innermost: the panic comes back as an error, and Logging
-	// and Metrics, outside it, both record it.
-	if _, ok := errors.AsType[*mediator.PanicError](err); !ok {
-		t.Errorf("err = %v, want a *PanicError", err)
+	// Both behaviours see the step: Logging logs its error, Metrics counts it.
+	if !errors.Is(err, errStep) {
+		t.Errorf("err = %v, want %v", err, errStep)
 	}
-	if got := lines(); len(got) != 1 || !strings.Contains(got[0]["error"].(string), "step exploded") {
-		t.Errorf("log lines = %v, want one with the panic as its error", got)
+	if got := lines(); len(got) != 1 || got[0]["kind"] != "step" || !strings.Contains(got[0]["error"].(string), errStep.Error()) {
+		t.Errorf("log lines = %v, want one step line with the error", got)
 	}
-	if got := sampleCount(t, reg, kindRequest, nameSendCommand, mediator.OutcomePanic); got != 1 {
-		t.Errorf("panic sample count = %d, want 1", got)
+	if got := sampleCount(t, reg, "step", nameSendCommand, mediator.OutcomeError); got != 1 {
+		t.Errorf("error sample count = %d, want 1", got)
 	}
 
 	if _, err := mediator.Standard(nil); err == nil {

@@ -42,16 +42,11 @@ func benchMediator(b *testing.B, standard bool) *mediator.Mediator {
 		}
 		mb.Use(behaviours...)
 	}
-	m, err := mb.Build()
-	if err != nil {
-		b.Fatalf("Build: %v", err)
-	}
-	return m
+	return mustBuild(b, mb)
 }
 
 func benchSender(b *testing.B, standard bool) {
-	b.Helper()
-	send := mediator.MustSenderFor[ApplyReplies, Applied](benchMediator(b, standard))
+	send := mustSender[ApplyReplies, Applied](b, benchMediator(b, standard))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -67,17 +62,16 @@ func benchSender(b *testing.B, standard bool) {
 func BenchmarkSender_NoBehaviours(b *testing.B) { benchSender(b, false) }
 
 // BenchmarkSender_Standard is the production path: Logging (V(1) disabled,
-// as in a default deployment), Metrics and Recover.
+// as in a default deployment) and Metrics.
 func BenchmarkSender_Standard(b *testing.B) { benchSender(b, true) }
 
-// BenchmarkSend_Lookup measures the per-call look-up of Send, with no
-// behaviours, to compare with BenchmarkSender_NoBehaviours.
-func BenchmarkSend_Lookup(b *testing.B) {
-	m := benchMediator(b, false)
+// BenchmarkCall_Standard is a pipeline step on the production path.
+func BenchmarkCall_Standard(b *testing.B) {
+	m := benchMediator(b, true)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := mediator.Send[ApplyReplies, Applied](ctx, m, ApplyReplies{Count: 1})
+		resp, err := mediator.Call(ctx, m, applyReplies, ApplyReplies{Count: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,26 +79,15 @@ func BenchmarkSend_Lookup(b *testing.B) {
 	}
 }
 
-// BenchmarkPublish publishes to three subscribers, each wrapped in the
+// BenchmarkPublisher publishes to three subscribers, each wrapped in the
 // Standard behaviours.
-func BenchmarkPublish(b *testing.B) {
-	m := benchMediator(b, true)
+func BenchmarkPublisher(b *testing.B) {
+	publish := mediator.PublisherFor[StepCompleted](benchMediator(b, true))
 	ctx := context.Background()
-	b.Run("PublisherFor", func(b *testing.B) {
-		publish := mediator.PublisherFor[StepCompleted](m)
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := publish(ctx, StepCompleted{Step: stepReserve}); err != nil {
-				b.Fatal(err)
-			}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := publish(ctx, StepCompleted{Step: stepReserve}); err != nil {
+			b.Fatal(err)
 		}
-	})
-	b.Run("Publish", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := mediator.Publish(ctx, m, StepCompleted{Step: stepReserve}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	}
 }

@@ -39,21 +39,25 @@ var (
 	ErrNilBehaviour = errors.New("mediator: nil behaviour")
 )
 
-// Kind tells requests from notifications, for behaviours that treat them
-// differently or label what they record.
+// Kind tells what a behaviour is wrapping, for behaviours that label what
+// they record.
 type Kind int
 
 const (
-	// KindRequest is a request: exactly one handler, with a response.
-	KindRequest Kind = iota + 1 // starts at 1 so that an unset Kind stands out
-	// KindNotification is a notification: any number of subscribers.
+	// KindStep is a pipeline step run with Call.
+	KindStep Kind = iota + 1 // starts at 1 so that an unset Kind stands out
+	// KindRequest is a command or query: exactly one handler, with a response.
+	KindRequest
+	// KindNotification is one subscriber's call for a notification.
 	KindNotification
 )
 
-// String returns "request" or "notification", the values used in log lines
-// and metric labels.
+// String returns "step", "request" or "notification", the values used in
+// log lines and metric labels.
 func (k Kind) String() string {
 	switch k {
+	case KindStep:
+		return "step"
 	case KindRequest:
 		return "request"
 	case KindNotification:
@@ -67,22 +71,22 @@ func (k Kind) String() string {
 type Info struct {
 	Kind Kind
 	// Name is the request or notification type's name without its package
-	// path, e.g. "ApplyReplies"; it is computed once, at registration.
+	// path, e.g. "ApplyReplies".
 	Name string
 }
 
 // Next continues the dispatch: the next behaviour, or the handler itself.
 type Next func(ctx context.Context) error
 
-// Behaviour wraps a dispatch. It may act before and after calling next,
-// change the context it passes on, or not call next at all (short-circuit).
-// Behaviours never see the request or the response, which keeps them
-// non-generic; a request whose behaviour short-circuits yields the zero
-// response together with whatever error the behaviour returns.
+// Behaviour wraps a dispatch. It may act before and after calling next or
+// change the context it passes on. A behaviour that does not call next
+// short-circuits the dispatch, which then yields the zero response and the
+// behaviour's error.
 type Behaviour func(ctx context.Context, info Info, next Next) error
 
-// Builder collects handlers and behaviours; Build validates and freezes them.
-// A Builder is not safe for concurrent use: wiring happens on one goroutine.
+// Builder collects handlers, subscribers and behaviours; Build validates and
+// freezes them. A Builder is not safe for concurrent use: wiring happens on
+// one goroutine.
 type Builder struct {
 	requests      map[reflect.Type]*requestReg
 	requestOrder  []reflect.Type // registration order, for stable errors
@@ -111,10 +115,10 @@ func NewBuilder() *Builder {
 	}
 }
 
-// Handle registers the single handler for request type Req. Registering a
-// second handler for the same Req makes Build fail, because a request that
-// silently went to whichever handler came last would be a wiring bug that
-// only shows at run time.
+// Handle registers the single handler for request type Req. A second
+// handler for the same Req makes Build fail: a request that silently went to
+// whichever handler came last would be a wiring bug that only shows at run
+// time.
 func Handle[Req, Resp any](b *Builder, h func(ctx context.Context, req Req) (Resp, error)) {
 	t := reflect.TypeFor[Req]()
 	if h == nil {
@@ -134,8 +138,8 @@ func Handle[Req, Resp any](b *Builder, h func(ctx context.Context, req Req) (Res
 	b.requestOrder = append(b.requestOrder, t)
 }
 
-// Subscribe adds a handler for notification type N. Any number may be added;
-// they are called in registration order.
+// Subscribe adds a subscriber of notification type N. Any number may be
+// added; they are called in registration order.
 func Subscribe[N any](b *Builder, h func(ctx context.Context, n N) error) {
 	t := reflect.TypeFor[N]()
 	if h == nil {
@@ -153,7 +157,7 @@ func Subscribe[N any](b *Builder, h func(ctx context.Context, n N) error) {
 	r.handlers = append(slices.Clip(hs), h)
 }
 
-// Use appends pipeline behaviours; the first one added is the outermost.
+// Use appends behaviours; the first one added is the outermost.
 func (b *Builder) Use(behaviours ...Behaviour) {
 	for _, bh := range behaviours {
 		if bh == nil {
@@ -177,58 +181,57 @@ func (b *Builder) Build() (*Mediator, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-
-	behaviours := slices.Clone(b.behaviours)
 	m := &Mediator{
+		run:           compose(slices.Clone(b.behaviours)),
 		requests:      make(map[reflect.Type]requestRoute, len(b.requests)),
 		notifications: make(map[reflect.Type]notificationRoute, len(b.notifications)),
 	}
 	for t, r := range b.requests {
-		m.requests[t] = requestRoute{respType: r.respType, handler: r.handler, run: compose(r.info, behaviours)}
+		m.requests[t] = requestRoute{info: r.info, respType: r.respType, handler: r.handler}
 	}
 	for t, r := range b.notifications {
-		m.notifications[t] = notificationRoute{handlers: r.handlers, run: compose(r.info, behaviours)}
+		m.notifications[t] = notificationRoute{info: r.info, handlers: r.handlers}
 	}
 	return m, nil
 }
 
-// Mediator dispatches requests and notifications to the handlers registered
-// on the Builder it was built from. It is immutable and therefore safe for
-// concurrent use.
+// Mediator dispatches steps, requests and notifications. It is immutable
+// and therefore safe for concurrent use.
 type Mediator struct {
+	// run is the behaviour chain, composed once; nil when there are none.
+	run           chain
 	requests      map[reflect.Type]requestRoute
 	notifications map[reflect.Type]notificationRoute
 }
 
 type requestRoute struct {
+	info     Info
 	respType reflect.Type
-	handler  any   // func(context.Context, Req) (Resp, error)
-	run      chain // nil when there are no behaviours
+	handler  any // func(context.Context, Req) (Resp, error)
 }
 
 type notificationRoute struct {
-	handlers any   // []func(context.Context, N) error
-	run      chain // nil when there are no behaviours
+	info     Info
+	handlers any // []func(context.Context, N) error
 }
 
-// chain runs the composed behaviours around inner, the per-call closure that
-// calls the handler.
-type chain func(ctx context.Context, inner Next) error
+// chain runs the composed behaviours around inner, the per-call closure
+// that calls the handler.
+type chain func(ctx context.Context, info Info, inner Next) error
 
-// compose folds the behaviours, bound to info, into one chain, once per
-// registered type. Per call only the closures that continue the chain are
-// made; the behaviours slice is not walked again. It returns nil for no
+// compose folds the behaviours into one chain, once per Mediator: per call
+// only the closures that continue the chain are made. It returns nil for no
 // behaviours so that dispatch can call the handler directly.
-func compose(info Info, behaviours []Behaviour) chain {
+func compose(behaviours []Behaviour) chain {
 	if len(behaviours) == 0 {
 		return nil
 	}
 	last := behaviours[len(behaviours)-1]
-	c := chain(func(ctx context.Context, inner Next) error { return last(ctx, info, inner) })
+	c := chain(last)
 	for _, bh := range slices.Backward(behaviours[:len(behaviours)-1]) {
 		next := c
-		c = func(ctx context.Context, inner Next) error {
-			return bh(ctx, info, func(ctx context.Context) error { return next(ctx, inner) })
+		c = func(ctx context.Context, info Info, inner Next) error {
+			return bh(ctx, info, func(ctx context.Context) error { return next(ctx, info, inner) })
 		}
 	}
 	return c

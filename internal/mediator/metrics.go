@@ -32,13 +32,11 @@ const DispatchDurationMetric = "ordersaga_mediator_dispatch_duration_seconds"
 const (
 	OutcomeSuccess = "success"
 	OutcomeError   = "error"
-	OutcomePanic   = "panic"
 )
 
 // Metrics records the duration of every dispatch in the histogram
-// DispatchDurationMetric, labelled "kind", "name" and "outcome" ("success",
-// "error", or "panic" when the error is a *PanicError, which needs Recover
-// inside Metrics).
+// DispatchDurationMetric, labelled "kind" ("step", "request" or
+// "notification"), "name" and "outcome" ("success" or "error").
 //
 // The histogram is registered with reg; if an identical one is already
 // registered (e.g. a second Mediator in the same process), that one is
@@ -49,7 +47,7 @@ func Metrics(reg prometheus.Registerer) (Behaviour, error) {
 	}
 	hist := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: DispatchDurationMetric,
-		Help: "Time taken to dispatch a mediator request or notification handler call, behaviours included.",
+		Help: "Time taken to dispatch a mediator step, request or notification handler call, behaviours included.",
 		// 100µs to ~26s: in-memory steps land in the first buckets, steps
 		// that call the API server or a broker in the middle ones.
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
@@ -77,9 +75,6 @@ func Metrics(reg prometheus.Registerer) (Behaviour, error) {
 func outcome(err error) string {
 	if err == nil {
 		return OutcomeSuccess
-	}
-	if _, ok := errors.AsType[*PanicError](err); ok {
-		return OutcomePanic
 	}
 	return OutcomeError
 }

@@ -26,11 +26,10 @@ import (
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
-// StatusWritten implements controller.Observer.
-func (m *Metrics) StatusWritten(*ordersv1alpha1.OrderSaga) { m.StatusWrites.Inc() }
+// StatusWritten counts a status write.
+func (m *Metrics) StatusWritten() { m.StatusWrites.Inc() }
 
-// Transitioned implements controller.Observer: it turns transitions into
-// durations and counts.
+// Transitioned turns a transition into durations and counts.
 func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
 	m.Transitions.WithLabelValues(t.Reason).Inc()
 	if t.Step == "" {
@@ -97,7 +96,7 @@ func stepIndex(obj *ordersv1alpha1.OrderSaga, step string) int {
 	return -1
 }
 
-// CommandPublished implements controller.Observer.
+// CommandPublished counts a publish of a command or compensation.
 func (m *Metrics) CommandPublished(kind protocol.Kind, err error) {
 	if err == nil {
 		m.CommandsPublished.WithLabelValues(string(kind)).Inc()

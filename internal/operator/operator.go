@@ -30,15 +30,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
+	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/metrics"
 )
 
-// Options configure the operator.
+// Options configure the operator. DefaultOptions gives the default of
+// every field that has one: this is its one home, and cmd/'s flags show it.
 type Options struct {
 	// BrokerURL is the AMQP URL, credentials included.
 	BrokerURL string
@@ -53,8 +57,7 @@ type Options struct {
 	ReplyDeliveryLimit int
 	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.
 	MaxConcurrentReconciles int
-	// Events says which transitions become Kubernetes Events; default
-	// phase changes and step outcomes.
+	// Events says which transitions become Kubernetes Events.
 	Events controller.EventPolicy
 	// BrokerRetryInterval is the wait before retrying when the broker is
 	// unavailable.
@@ -68,13 +71,62 @@ type Options struct {
 	// a reply to a step only from the broker user "<prefix><service>".
 	VerifyReplyUser bool
 	ReplyUserPrefix string
-	// Observer is told about status writes and transitions; optional.
-	Observer controller.Observer
+	// Subscribe, when set, registers further subscribers of the
+	// reconciler's notifications: the test suites count with it.
+	Subscribe func(*mediator.Builder)
 	// WrapClient and WrapPublisher, when set, wrap the reconciler's
 	// apiserver client and broker publisher: the fault-injection suite uses
 	// them to fail writes, serve stale reads and count publishes.
 	WrapClient    func(client.Client) client.Client
 	WrapPublisher func(controller.CommandPublisher) controller.CommandPublisher
+}
+
+// DefaultOptions returns the options of a manager started without flags,
+// but for the broker URL, which has no default: credentials do not belong
+// in code.
+func DefaultOptions() Options {
+	return Options{
+		TopologyPrefix:          broker.DefaultTopologyPrefix,
+		Prefetch:                256,
+		ReplyDeliveryLimit:      100,
+		MaxConcurrentReconciles: 4,
+		Events:                  controller.DefaultEventPolicy,
+		BrokerRetryInterval:     time.Second,
+		MinReconnectDelay:       100 * time.Millisecond,
+		MaxReconnectDelay:       30 * time.Second,
+	}
+}
+
+// withDefaults fills the fields left zero from DefaultOptions, so that a
+// test sets only what it changes.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	set := func(field *int, def int) {
+		if *field <= 0 {
+			*field = def
+		}
+	}
+	set(&o.Prefetch, d.Prefetch)
+	set(&o.ReplyDeliveryLimit, d.ReplyDeliveryLimit)
+	set(&o.MaxConcurrentReconciles, d.MaxConcurrentReconciles)
+	setDuration := func(field *time.Duration, def time.Duration) {
+		if *field <= 0 {
+			*field = def
+		}
+	}
+	setDuration(&o.BrokerRetryInterval, d.BrokerRetryInterval)
+	setDuration(&o.MinReconnectDelay, d.MinReconnectDelay)
+	setDuration(&o.MaxReconnectDelay, d.MaxReconnectDelay)
+	if o.TopologyPrefix == "" {
+		o.TopologyPrefix = d.TopologyPrefix
+	}
+	if o.Events == "" {
+		o.Events = d.Events
+	}
+	if o.Registerer == nil {
+		o.Registerer = ctrlmetrics.Registry
+	}
+	return o
 }
 
 // Operator is the wired operator, for tests that need to reach its parts.
@@ -86,19 +138,17 @@ type Operator struct {
 
 // Setup adds the operator to mgr.
 func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
+	o = o.withDefaults()
 	if o.BrokerURL == "" {
 		return nil, errors.New("no broker URL: set --broker-url or --broker-url-file")
 	}
-	if o.Events != "" && !o.Events.Valid() {
+	if !o.Events.Valid() {
 		return nil, fmt.Errorf("unknown event policy %q: all, outcomes or phases", o.Events)
 	}
 	if o.BrokerTLS != nil && !strings.HasPrefix(o.BrokerURL, "amqps://") {
 		// TLS settings with a plaintext URL would silently connect in the
 		// clear: refuse instead.
 		return nil, errors.New("broker TLS options are set but the broker URL is not amqps://")
-	}
-	if o.TopologyPrefix == "" {
-		o.TopologyPrefix = "ordersaga"
 	}
 	m, err := metrics.Default()
 	if err != nil {
@@ -135,27 +185,36 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("add reply consumer: %w", err)
 	}
 
+	behaviours, err := mediator.Standard(o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("mediator behaviours: %w", err)
+	}
 	r := &controller.OrderSagaReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("ordersaga-controller"),
 		Publisher:               b,
 		DeadLetters:             deadLetters,
-		Topology:                topology,
+		CommandExchange:         topology.CommandExchange(),
+		ReplyQueue:              topology.ReplyQueue(),
 		Inbox:                   inbox,
+		Clock:                   clock.RealClock{},
+		ReplyObserver:           m,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		Events:                  o.Events,
 		BrokerRetryInterval:     o.BrokerRetryInterval,
-		Registerer:              o.Registerer,
-		ReplyObserver:           m,
-		Observer:                controller.Observers{m},
+		Behaviours:              behaviours,
+		Subscribers:             []func(*mediator.Builder){metricsSubscribers(m)},
 	}
-	if o.Observer != nil {
-		r.Observer = controller.Observers{m, o.Observer}
+	if o.Subscribe != nil {
+		r.Subscribers = append(r.Subscribers, o.Subscribe)
 	}
 	if o.VerifyReplyUser {
 		prefix := o.ReplyUserPrefix
 		r.Machine.ReplyUser = func(service string) string { return prefix + service }
 	}
 	if o.WrapClient != nil {
-		r.Client = o.WrapClient(mgr.GetClient())
+		r.Client = o.WrapClient(r.Client)
 	}
 	if o.WrapPublisher != nil {
 		r.Publisher = o.WrapPublisher(b)
@@ -164,6 +223,25 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("set up controller: %w", err)
 	}
 	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
+}
+
+// metricsSubscribers subscribes the operator's metrics to the reconciler's
+// notifications.
+func metricsSubscribers(m *metrics.Metrics) func(*mediator.Builder) {
+	return func(b *mediator.Builder) {
+		mediator.Subscribe(b, func(_ context.Context, n controller.SagaTransitioned) error {
+			m.Transitioned(n.Saga, n.Transition)
+			return nil
+		})
+		mediator.Subscribe(b, func(context.Context, controller.StatusWritten) error {
+			m.StatusWritten()
+			return nil
+		})
+		mediator.Subscribe(b, func(_ context.Context, n controller.CommandPublished) error {
+			m.CommandPublished(n.Dispatch.Kind, n.Err)
+			return nil
+		})
+	}
 }
 
 // deadLetterer sends unusable replies to the operator's dead-letter exchange.

@@ -108,7 +108,7 @@ func (r *run) cancel(reason string) {
 // token. The token is recorded whatever the phase, so that an annotation set
 // earlier does not trigger a retry no one asked for.
 func (r *run) retry(token string) {
-	token = truncate(token, 128) // as recorded, so that the next pass sees it handled
+	token = RetryToken(token)
 	if token == "" || token == r.st.LastHandledRetry {
 		return
 	}
@@ -132,6 +132,10 @@ func (r *run) retry(token string) {
 	r.setCompensating(metav1.ConditionTrue, ordersv1alpha1.ReasonRetryRequested, message)
 	r.setPhase(ordersv1alpha1.PhaseCompensating, "RetryRequested", false, message)
 }
+
+// RetryToken is a retry request's token as status.lastHandledRetry records
+// it: cut to the field's bound, so that a long token is seen as handled.
+func RetryToken(token string) string { return truncate(token, 128) }
 
 // resumeCompensation takes a Failed saga back to compensating, when the
 // compensation that failed turns out to have succeeded.

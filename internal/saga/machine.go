@@ -128,6 +128,8 @@ type Transition struct {
 	Step    string
 	Kind    protocol.Kind
 	Attempt int32
+	// MessageID is the id of the step's last message, when Step is set.
+	MessageID string
 	// From and To are phases (saga) or step states (step).
 	From, To string
 	Message  string
@@ -238,7 +240,7 @@ func (r *run) stepTransition(i int, kind protocol.Kind, reason string, warning b
 		attempt = rec.CompensationAttempts
 	}
 	r.out.Transitions = append(r.out.Transitions, Transition{
-		Reason: reason, Warning: warning, Step: rec.Name, Kind: kind, Attempt: attempt,
+		Reason: reason, Warning: warning, Step: rec.Name, Kind: kind, Attempt: attempt, MessageID: rec.MessageID,
 		From: string(from), To: string(rec.State), Message: message,
 	})
 }

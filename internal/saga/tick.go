@@ -125,7 +125,7 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 		if kind == protocol.KindCompensation {
 			reason = "StepCompensationRetried"
 		}
-		r.out.Transitions = append(r.out.Transitions, Transition{Reason: reason, Quiet: true, Step: rec.Name, Kind: kind,
+		r.out.Transitions = append(r.out.Transitions, Transition{Reason: reason, Quiet: true, Step: rec.Name, Kind: kind, MessageID: rec.MessageID,
 			Attempt: attempt, From: string(from), To: string(rec.State), Message: fmt.Sprintf("Sent attempt %d", attempt)})
 		return
 	}
