@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
@@ -48,7 +49,7 @@ func (r *OrderSagaReconciler) recordEvent(_ context.Context, n SagaTransitioned)
 		note = "Step " + t.Step + ": " + note
 	}
 	// The apiserver refuses an Event whose note exceeds 1024 characters.
-	r.Recorder.Eventf(n.Saga, nil, eventType, t.Reason, action, "%s", truncateNote(note, 1024))
+	r.Recorder.Eventf(n.Saga, nil, eventType, string(t.Reason), action, "%s", truncateNote(note, 1024))
 	return nil
 }
 
@@ -110,6 +111,6 @@ func (p EventPolicy) records(t saga.Transition) bool {
 	case EventsPhases:
 		return t.Step == ""
 	default:
-		return t.Reason != "StepStarted" && t.Reason != "StepCompensating"
+		return t.Reason != ordersv1alpha1.TransitionStepStarted && t.Reason != ordersv1alpha1.TransitionStepCompensating
 	}
 }

@@ -102,7 +102,7 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 		Status: ordersv1alpha1.OrderSagaStatus{
 			StartTime:      &metav1.MicroTime{Time: start},
 			CompletionTime: &metav1.MicroTime{Time: start.Add(3 * time.Second)},
-			Steps: []ordersv1alpha1.StepStatus{{Name: "pay", Reason: saga.ReasonTimeout,
+			Steps: []ordersv1alpha1.StepStatus{{Name: "pay", Reason: ordersv1alpha1.StepReasonTimeout,
 				StartedAt: &metav1.MicroTime{Time: start}, CompletedAt: &metav1.MicroTime{Time: start.Add(2 * time.Second)}}},
 		},
 	}
