@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -220,11 +221,18 @@ func TestTimeoutsAreRetriedThenCompensatedIncludingTheTimedOutStep(t *testing.T)
 	if h.record(charge).CompensationAttempts != 1 {
 		t.Fatalf("want the timed-out step's compensation sent first, got %+v", h.record(charge))
 	}
-	h.replyTo(charge, protocol.StatusSucceeded, "", nil)
+	h.replyTo(charge, protocol.StatusSucceeded, "Refunded", nil)
 	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
 	h.expectPhase(ordersv1alpha1.PhaseCompensated)
 	if !slices.Contains(h.reasons(), "StepTimedOut("+charge+")") {
 		t.Fatalf("history %v", h.reasons())
+	}
+	// Why the step failed survives its compensation, whose outcome has
+	// fields of its own.
+	if rec := h.record(charge); rec.State != compensated || rec.Reason != ordersv1alpha1.StepReasonTimeout ||
+		!strings.Contains(rec.Message, "No reply to attempt 2") || rec.CompensationReason != "Refunded" ||
+		rec.CompensationMessage != "from the participant" {
+		t.Fatalf("charge record %+v", rec)
 	}
 }
 
@@ -442,6 +450,12 @@ func TestCompensationThatKeepsFailingStallsTheSagaUntilRetryRequested(t *testing
 
 	h.expectPhase(ordersv1alpha1.PhaseFailed)
 	h.expectStates(compFailed, failed, skipped)
+	if rec := h.record(reserve); rec.CompensationReason != "WarehouseOffline" || rec.Reason != "" {
+		t.Fatalf("want the compensation's reason apart from the command's, got %+v", rec)
+	}
+	if c := meta.FindStatusCondition(h.saga.Status.Conditions, ordersv1alpha1.ConditionStalled); !strings.Contains(c.Message, "WarehouseOffline") {
+		t.Fatalf("stalled condition %+v", c)
+	}
 	h.expectCondition(ordersv1alpha1.ConditionStalled, metav1.ConditionTrue, ordersv1alpha1.ReasonCompensationFailed)
 	h.expectCondition(ordersv1alpha1.ConditionReady, metav1.ConditionFalse, ordersv1alpha1.ReasonCompensationFailed)
 	h.expectCondition(ordersv1alpha1.ConditionCompensating, metav1.ConditionFalse, ordersv1alpha1.ReasonCompensationFailed)
@@ -458,7 +472,7 @@ func TestCompensationThatKeepsFailingStallsTheSagaUntilRetryRequested(t *testing
 	h.expectCondition(ordersv1alpha1.ConditionCompensating, metav1.ConditionTrue, ordersv1alpha1.ReasonRetryRequested)
 	out := h.tick()
 	if len(out.Dispatches) != 1 || out.Dispatches[0].Round != 1 || out.Dispatches[0].Attempt != 1 ||
-		out.Dispatches[0].MessageID == firstRound {
+		out.Dispatches[0].MessageID == firstRound || h.record(reserve).CompensationAttempts != 1 {
 		t.Fatalf("want attempt 1 of round 1 with a new id, got %+v", out.Dispatches)
 	}
 	// A reply from the first round is now a duplicate.
