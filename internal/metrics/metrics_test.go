@@ -104,7 +104,7 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 			CompletionTime: &metav1.MicroTime{Time: start.Add(3 * time.Second)},
 			Steps: []ordersv1alpha1.StepStatus{{Name: "pay", Reason: ordersv1alpha1.StepReasonTimeout,
 				CompensationReason: ordersv1alpha1.StepReasonUnroutable,
-				StartedAt: &metav1.MicroTime{Time: start}, CompletedAt: &metav1.MicroTime{Time: start.Add(2 * time.Second)}}},
+				StartedAt:          &metav1.MicroTime{Time: start}, CompletedAt: &metav1.MicroTime{Time: start.Add(2 * time.Second)}}},
 		},
 	}
 	m.Transitioned(obj, saga.Transition{Reason: "StepStarted", Step: "pay", Kind: protocol.KindCommand})

@@ -125,19 +125,7 @@ func TestResumeMovesEveryTimerByThePause(t *testing.T) {
 			name:  "a retry backoff",
 			setup: func(h *harness) { h.tick(); h.replyTo(reserve, protocol.StatusRetryable, "Busy", nil) }, // next at t0+1s
 			since: 500 * time.Millisecond, resume: 10*time.Second + 500*time.Millisecond,
-			check: func(t *testing.T, h *harness) {
-				if rec := h.record(reserve); !rec.NextAttemptAt.Time.Equal(t0.Add(11*time.Second)) || rec.TimeoutAt != nil {
-					t.Fatalf("want the retry moved to t0+11s, got %+v", rec)
-				}
-				if out := h.at(10*time.Second + 900*time.Millisecond); len(out.Dispatches) != 0 {
-					t.Fatal("retried before the moved backoff ended")
-				}
-				out := h.at(11 * time.Second)
-				if len(out.Dispatches) != 1 || out.Dispatches[0].Attempt != 2 ||
-					!out.Dispatches[0].Deadline.Equal(t0.Add(21*time.Second)) || !h.record(reserve).TimeoutAt.Time.Equal(t0.Add(21*time.Second)) {
-					t.Fatalf("want attempt 2 due at t0+21s, got %+v and %+v", out.Dispatches, h.record(reserve))
-				}
-			},
+			check: checkBackoffMoved,
 		},
 		{
 			name: "a compensation in flight",
@@ -147,14 +135,7 @@ func TestResumeMovesEveryTimerByThePause(t *testing.T) {
 				h.replyTo(charge, protocol.StatusFailed, "CardDeclined", nil) // release sent at t0
 			},
 			since: 3 * time.Second, resume: time.Minute + 3*time.Second,
-			check: func(t *testing.T, h *harness) {
-				if rec := h.record(reserve); rec.State != compensating || !rec.TimeoutAt.Time.Equal(t0.Add(time.Minute+10*time.Second)) {
-					t.Fatalf("want the compensation's timeout moved to t0+1m10s, got %+v", rec)
-				}
-				if got := InFlight(h.saga); len(got) != 1 || !got[0].Deadline.Equal(t0.Add(time.Minute+10*time.Second)) {
-					t.Fatalf("a copy sent now must carry the moved deadline, got %+v", got)
-				}
-			},
+			check: checkCompensationTimeoutMoved,
 		},
 		{
 			name: "a status written before timeoutAt existed",
@@ -163,44 +144,19 @@ func TestResumeMovesEveryTimerByThePause(t *testing.T) {
 				h.saga.Status.Steps[0].TimeoutAt = nil // due at dispatchedAt + timeout, t0+10s
 			},
 			since: time.Second, resume: 31 * time.Second,
-			check: func(t *testing.T, h *harness) {
-				if rec := h.record(reserve); rec.TimeoutAt == nil || !rec.TimeoutAt.Time.Equal(t0.Add(40*time.Second)) {
-					t.Fatalf("want timeoutAt t0+40s, got %+v", rec)
-				}
-			},
+			check: checkOldStatusTimeoutMoved,
 		},
 		{
 			name:  "the deadline",
 			setup: func(h *harness) { h.saga.Spec.Deadline = "15s"; h.tick() },
 			since: 5 * time.Second, resume: 105 * time.Second,
-			check: func(t *testing.T, h *harness) {
-				if d, ok := Deadline(h.saga, h.now); !ok || !d.Equal(t0.Add(115*time.Second)) || h.saga.Status.TimersPausedFor != "1m40s" {
-					t.Fatalf("deadline %s, paused for %q; want t0+1m55s, 1m40s", d, h.saga.Status.TimersPausedFor)
-				}
-				h.now = t0.Add(106 * time.Second)
-				h.replyTo(reserve, protocol.StatusSucceeded, "", nil) // charge due at t0+1m56s
-				if !h.last.RequeueAt.Equal(t0.Add(115 * time.Second)) {
-					t.Fatalf("requeue at %s, want the moved deadline", h.last.RequeueAt)
-				}
-				h.at(114 * time.Second)
-				h.expectPhase(ordersv1alpha1.PhaseRunning)
-				h.at(115 * time.Second)
-				h.expectPhase(ordersv1alpha1.PhaseCompensating)
-				c := meta.FindStatusCondition(h.saga.Status.Conditions, ordersv1alpha1.ConditionCompensating)
-				if c == nil || c.Reason != ordersv1alpha1.ReasonDeadlineExceeded {
-					t.Fatalf("compensating condition %+v", c)
-				}
-			},
+			check: checkDeadlineMoved,
 		},
 		{
 			name:  "a timer due before the pause began still fires",
 			setup: func(h *harness) { h.tick() }, // due at t0+10s; no pass ran then
 			since: 12 * time.Second, resume: time.Minute,
-			check: func(t *testing.T, h *harness) {
-				if rec := h.record(reserve); rec.Reason != ordersv1alpha1.StepReasonTimeout || rec.NextAttemptAt == nil {
-					t.Fatalf("want the overdue timeout counted on resume, got %+v", rec)
-				}
-			},
+			check: checkOverdueTimerFires,
 		},
 	}
 	for _, tt := range tests {
@@ -220,6 +176,68 @@ func TestResumeMovesEveryTimerByThePause(t *testing.T) {
 	}
 }
 
+// The checks of TestResumeMovesEveryTimerByThePause, run right after the
+// resume.
+
+func checkBackoffMoved(t *testing.T, h *harness) {
+	t.Helper()
+	if rec := h.record(reserve); !rec.NextAttemptAt.Time.Equal(t0.Add(11*time.Second)) || rec.TimeoutAt != nil {
+		t.Fatalf("want the retry moved to t0+11s, got %+v", rec)
+	}
+	if out := h.at(10*time.Second + 900*time.Millisecond); len(out.Dispatches) != 0 {
+		t.Fatal("retried before the moved backoff ended")
+	}
+	out := h.at(11 * time.Second)
+	if len(out.Dispatches) != 1 || out.Dispatches[0].Attempt != 2 ||
+		!out.Dispatches[0].Deadline.Equal(t0.Add(21*time.Second)) || !h.record(reserve).TimeoutAt.Time.Equal(t0.Add(21*time.Second)) {
+		t.Fatalf("want attempt 2 due at t0+21s, got %+v and %+v", out.Dispatches, h.record(reserve))
+	}
+}
+
+func checkCompensationTimeoutMoved(t *testing.T, h *harness) {
+	t.Helper()
+	if rec := h.record(reserve); rec.State != compensating || !rec.TimeoutAt.Time.Equal(t0.Add(time.Minute+10*time.Second)) {
+		t.Fatalf("want the compensation's timeout moved to t0+1m10s, got %+v", rec)
+	}
+	if got := InFlight(h.saga); len(got) != 1 || !got[0].Deadline.Equal(t0.Add(time.Minute+10*time.Second)) {
+		t.Fatalf("a copy sent now must carry the moved deadline, got %+v", got)
+	}
+}
+
+func checkOldStatusTimeoutMoved(t *testing.T, h *harness) {
+	t.Helper()
+	if rec := h.record(reserve); rec.TimeoutAt == nil || !rec.TimeoutAt.Time.Equal(t0.Add(40*time.Second)) {
+		t.Fatalf("want timeoutAt t0+40s, got %+v", rec)
+	}
+}
+
+func checkDeadlineMoved(t *testing.T, h *harness) {
+	t.Helper()
+	if d, ok := Deadline(h.saga, h.now); !ok || !d.Equal(t0.Add(115*time.Second)) || h.saga.Status.TimersPausedFor != "1m40s" {
+		t.Fatalf("deadline %s, paused for %q; want t0+1m55s, 1m40s", d, h.saga.Status.TimersPausedFor)
+	}
+	h.now = t0.Add(106 * time.Second)
+	h.replyTo(reserve, protocol.StatusSucceeded, "", nil) // charge due at t0+1m56s
+	if !h.last.RequeueAt.Equal(t0.Add(115 * time.Second)) {
+		t.Fatalf("requeue at %s, want the moved deadline", h.last.RequeueAt)
+	}
+	h.at(114 * time.Second)
+	h.expectPhase(ordersv1alpha1.PhaseRunning)
+	h.at(115 * time.Second)
+	h.expectPhase(ordersv1alpha1.PhaseCompensating)
+	c := meta.FindStatusCondition(h.saga.Status.Conditions, ordersv1alpha1.ConditionCompensating)
+	if c == nil || c.Reason != ordersv1alpha1.ReasonDeadlineExceeded {
+		t.Fatalf("compensating condition %+v", c)
+	}
+}
+
+func checkOverdueTimerFires(t *testing.T, h *harness) {
+	t.Helper()
+	if rec := h.record(reserve); rec.Reason != ordersv1alpha1.StepReasonTimeout || rec.NextAttemptAt == nil {
+		t.Fatalf("want the overdue timeout counted on resume, got %+v", rec)
+	}
+}
+
 func TestRepliesAreAppliedWhilePaused(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -234,9 +252,11 @@ func TestRepliesAreAppliedWhilePaused(t *testing.T) {
 			name: "a success: the next command waits for the resume", step: reserve, reply: protocol.StatusSucceeded,
 			setup: func(h *harness) { h.tick() },
 			paused: func(t *testing.T, h *harness) {
+				t.Helper()
 				h.expectStates(succeeded, pending, pending)
 			},
 			resumed: func(t *testing.T, h *harness) {
+				t.Helper()
 				h.expectStates(succeeded, running, pending)
 				if rec := h.record(charge); !rec.DispatchedAt.Time.Equal(t0.Add(time.Minute)) || !rec.TimeoutAt.Time.Equal(t0.Add(time.Minute+10*time.Second)) {
 					t.Fatalf("want the charge sent at the resume, got %+v", rec)
@@ -247,11 +267,13 @@ func TestRepliesAreAppliedWhilePaused(t *testing.T) {
 			name: "a retryable failure: the backoff starts at the resume", step: reserve, reply: protocol.StatusRetryable,
 			setup: func(h *harness) { h.tick() },
 			paused: func(t *testing.T, h *harness) {
+				t.Helper()
 				if rec := h.record(reserve); rec.NextAttemptAt == nil || rec.TimeoutAt != nil {
 					t.Fatalf("want a retry scheduled, got %+v", rec)
 				}
 			},
 			resumed: func(t *testing.T, h *harness) {
+				t.Helper()
 				if rec := h.record(reserve); !rec.NextAttemptAt.Time.Equal(t0.Add(time.Minute + time.Second)) {
 					t.Fatalf("want the 1s backoff counted from the resume, got %+v", rec)
 				}
@@ -261,10 +283,12 @@ func TestRepliesAreAppliedWhilePaused(t *testing.T) {
 			name: "a failure: compensation starts, and is sent at the resume", step: charge, reply: protocol.StatusFailed,
 			setup: func(h *harness) { h.tick(); h.replyTo(reserve, protocol.StatusSucceeded, "", nil) },
 			paused: func(t *testing.T, h *harness) {
+				t.Helper()
 				h.expectPhase(ordersv1alpha1.PhaseCompensating)
 				h.expectStates(succeeded, failed, skipped)
 			},
 			resumed: func(t *testing.T, h *harness) {
+				t.Helper()
 				h.expectStates(compensating, failed, skipped)
 				if got := h.sentSummary(); got[len(got)-1] != reserve+"/compensation#1" {
 					t.Fatalf("sent %v", got)
@@ -279,12 +303,13 @@ func TestRepliesAreAppliedWhilePaused(t *testing.T) {
 				h.replyTo(charge, protocol.StatusSucceeded, "", nil)
 			},
 			paused: func(t *testing.T, h *harness) {
+				t.Helper()
 				h.expectPhase(ordersv1alpha1.PhaseCompleted)
 				if st := h.saga.Status; st.TimersPausedAt != nil || st.TimersPausedFor != "1s" {
 					t.Fatalf("a finished saga has no timer to pause: %v, %q", st.TimersPausedAt, st.TimersPausedFor)
 				}
 			},
-			resumed: func(t *testing.T, h *harness) { h.expectPhase(ordersv1alpha1.PhaseCompleted) },
+			resumed: func(t *testing.T, h *harness) { t.Helper(); h.expectPhase(ordersv1alpha1.PhaseCompleted) },
 		},
 	}
 	for _, tt := range tests {
