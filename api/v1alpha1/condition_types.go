@@ -39,53 +39,6 @@ const (
 	ConditionCompensating = "Compensating"
 )
 
-// Condition reasons. They are part of the API: dashboards and alerts may
-// match on them.
-const (
-	// ReasonPending surfaces on Ready and Reconciling before the first command
-	// is sent.
-	ReasonPending = "Pending"
-
-	// ReasonRunning surfaces on Ready and Reconciling while steps execute.
-	ReasonRunning = "Running"
-
-	// ReasonCompleted surfaces on Ready (True) when every step succeeded.
-	ReasonCompleted = "Completed"
-
-	// ReasonCompensating surfaces on Ready and Reconciling while completed
-	// steps are being undone, and on Compensating when a saga that failed
-	// resumes because a late reply showed the compensation succeeded.
-	ReasonCompensating = "Compensating"
-
-	// ReasonCompensated surfaces on Ready and Stalled when the saga ended by
-	// undoing its completed steps, and on Compensating (False) once they are.
-	ReasonCompensated = "Compensated"
-
-	// ReasonCompensationFailed surfaces on Ready, Stalled and Compensating when
-	// a compensation failed on every attempt. The saga waits for a person: see
-	// RetryAnnotation.
-	ReasonCompensationFailed = "CompensationFailed"
-
-	// ReasonStepFailed surfaces on Compensating when a step failed or timed out
-	// on its last attempt.
-	ReasonStepFailed = "StepFailed"
-
-	// ReasonCancelled surfaces on Compensating when spec.cancel was set.
-	ReasonCancelled = "Cancelled"
-
-	// ReasonDeadlineExceeded surfaces on Compensating when spec.deadline passed
-	// before the last step succeeded.
-	ReasonDeadlineExceeded = "DeadlineExceeded"
-
-	// ReasonRetryRequested surfaces on Compensating when a person asked, with
-	// RetryAnnotation, for another round of a failed compensation.
-	ReasonRetryRequested = "RetryRequested"
-
-	// ReasonDeleted surfaces on Compensating when the saga was deleted while
-	// running; the finalizer is released once compensation ends.
-	ReasonDeleted = "Deleted"
-)
-
 const (
 	// Finalizer keeps a deleted saga until its completed steps are compensated.
 	Finalizer = "orders.ordersaga.io/compensate"

@@ -67,9 +67,11 @@ type OrderSagaSpec struct {
 	Steps []SagaStep `json:"steps"`
 
 	// deadline bounds the forward path of the saga, counted from
-	// status.startTime. When it passes before the last step succeeds, the saga
-	// stops and compensates its completed steps. Compensation itself is not
-	// bounded by the deadline. Between 1s and 720h; unset means no deadline.
+	// status.startTime, leaving out the time the saga's timers were paused
+	// (status.timersPausedFor). When it passes before the last step
+	// succeeds, the saga stops and compensates its completed steps.
+	// Compensation itself is not bounded by the deadline. Between 1s and
+	// 720h; unset means no deadline.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="deadline must be between 1s and 720h"
 	Deadline Duration `json:"deadline,omitempty"`
@@ -241,8 +243,9 @@ func (d Duration) Get() time.Duration {
 type ParameterValue string
 
 // RetryPolicy bounds the attempts of a command and spaces them with
-// exponential backoff: the delay before attempt n+1 is
-// min(initialDelay * factor^(n-1), maxDelay), with jitter.
+// exponential backoff and equal jitter: the delay before attempt n+1 is
+// drawn at random between half of d and d (d itself excluded), where
+// d = min(initialDelay * factor^(n-1), maxDelay).
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.initialDelay) || !has(self.maxDelay) || duration(self.maxDelay) >= duration(self.initialDelay)",message="retry.maxDelay must not be less than retry.initialDelay"
 type RetryPolicy struct {
@@ -356,7 +359,9 @@ type StepStatus struct {
 	// +optional
 	TimedOutAttempts int32 `json:"timedOutAttempts,omitempty"`
 
-	// compensationAttempts counts the attempts of the compensation sent so far.
+	// compensationAttempts counts the attempts of the compensation sent in
+	// the current retry round (retryRound): a manual retry starts it again
+	// at 1.
 	// +optional
 	CompensationAttempts int32 `json:"compensationAttempts,omitempty"`
 
@@ -374,8 +379,16 @@ type StepStatus struct {
 	// +optional
 	DispatchedAt *metav1.MicroTime `json:"dispatchedAt,omitempty"`
 
+	// timeoutAt is when the saga stops waiting for the reply to the message
+	// in flight (messageID): dispatchedAt plus the step's timeout, moved
+	// later by every pause of the saga's timers. Absent while no message
+	// awaits its reply.
+	// +optional
+	TimeoutAt *metav1.MicroTime `json:"timeoutAt,omitempty"`
+
 	// nextAttemptAt is when the next attempt will be sent, while the step
-	// waits out a retry backoff.
+	// waits out a retry backoff; moved later by every pause of the saga's
+	// timers.
 	// +optional
 	NextAttemptAt *metav1.MicroTime `json:"nextAttemptAt,omitempty"`
 
@@ -383,17 +396,31 @@ type StepStatus struct {
 	// +optional
 	CompletedAt *metav1.MicroTime `json:"completedAt,omitempty"`
 
-	// reason is a short UpperCamelCase code for the last outcome, from the
-	// participant (for example "CardDeclined") or from the operator (for
-	// example "Timeout", "Unroutable").
+	// reason is a short UpperCamelCase code for the last outcome of the
+	// step's command, from the participant (for example "CardDeclined") or
+	// from the operator (for example "Timeout", "Unroutable"). It is kept
+	// when the step is compensated.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	Reason string `json:"reason,omitempty"`
 
-	// message is a human-readable account of the last outcome.
+	// message is a human-readable account of the last outcome of the step's
+	// command.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
+
+	// compensationReason is like reason, for the last outcome of the step's
+	// compensation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	CompensationReason string `json:"compensationReason,omitempty"`
+
+	// compensationMessage is like message, for the last outcome of the
+	// step's compensation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	CompensationMessage string `json:"compensationMessage,omitempty"`
 
 	// result is the small output the participant returned with success (for
 	// example a payment id). Later steps and this step's compensation
@@ -433,6 +460,20 @@ type OrderSagaStatus struct {
 	// from it.
 	// +optional
 	StartTime *metav1.MicroTime `json:"startTime,omitempty"`
+
+	// timersPausedAt is set while the saga's timers are paused (the
+	// operator cannot reach the broker): when the pause began. While it is
+	// set no timeout, retry or deadline comes due and no message is sent;
+	// replies received are still recorded. When the pause ends, every
+	// timeoutAt and nextAttemptAt moves later by its length, which is added
+	// to timersPausedFor.
+	// +optional
+	TimersPausedAt *metav1.MicroTime `json:"timersPausedAt,omitempty"`
+
+	// timersPausedFor is how long the saga's timers were paused in all,
+	// finished pauses only. The deadline is extended by it.
+	// +optional
+	TimersPausedFor Duration `json:"timersPausedFor,omitempty"`
 
 	// completionTime is when the saga reached a final phase.
 	// +optional

@@ -210,6 +210,10 @@ func (in *OrderSagaStatus) DeepCopyInto(out *OrderSagaStatus) {
 		in, out := &in.StartTime, &out.StartTime
 		*out = (*in).DeepCopy()
 	}
+	if in.TimersPausedAt != nil {
+		in, out := &in.TimersPausedAt, &out.TimersPausedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.CompletionTime != nil {
 		in, out := &in.CompletionTime, &out.CompletionTime
 		*out = (*in).DeepCopy()
@@ -279,6 +283,10 @@ func (in *StepStatus) DeepCopyInto(out *StepStatus) {
 	}
 	if in.DispatchedAt != nil {
 		in, out := &in.DispatchedAt, &out.DispatchedAt
+		*out = (*in).DeepCopy()
+	}
+	if in.TimeoutAt != nil {
+		in, out := &in.TimeoutAt, &out.TimeoutAt
 		*out = (*in).DeepCopy()
 	}
 	if in.NextAttemptAt != nil {

@@ -195,7 +195,7 @@ func (h *harness) get(t *testing.T, key types.NamespacedName) *ordersv1alpha1.Or
 func (h *harness) reasons() []string {
 	out := make([]string, len(h.transitions))
 	for i, n := range h.transitions {
-		out[i] = n.Transition.Reason
+		out[i] = string(n.Transition.Reason)
 	}
 	return out
 }

@@ -75,7 +75,7 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 		case errors.As(err, &unroutable):
 			// Recorded by the next pass, as a failed attempt of the step.
 			r.Inbox.Add(key, &InboxItem{Event: saga.DispatchFailed{
-				Step: d.Step, MessageID: d.MessageID, Reason: saga.ReasonUnroutable, Message: unroutable.Error(),
+				Step: d.Step, MessageID: d.MessageID, Reason: ordersv1alpha1.StepReasonUnroutable, Message: unroutable.Error(),
 			}, Received: req.Now})
 		default:
 			// Not sent, or not confirmed: try again soon with the same id.

@@ -101,7 +101,7 @@ func (r *OrderSagaReconciler) recordEvent(_ context.Context, n SagaTransitioned)
 		note = "Step " + t.Step + ": " + note
 	}
 	// The apiserver refuses an Event whose note exceeds 1024 characters.
-	r.Recorder.Eventf(n.Saga, nil, eventType, t.Reason, action, "%s", truncateNote(note, maxEventNote))
+	r.Recorder.Eventf(n.Saga, nil, eventType, string(t.Reason), action, "%s", truncateNote(note, maxEventNote))
 	return nil
 }
 
@@ -159,6 +159,6 @@ func (p EventPolicy) records(t saga.Transition) bool {
 	case EventsPhases:
 		return t.Step == ""
 	default:
-		return t.Reason != "StepStarted" && t.Reason != "StepCompensating"
+		return t.Reason != ordersv1alpha1.TransitionStepStarted && t.Reason != ordersv1alpha1.TransitionStepCompensating
 	}
 }

@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
@@ -209,7 +208,7 @@ var _ = Describe("An OrderSaga", func() {
 		done := waitForPhase(s, ordersv1alpha1.PhaseCompensated)
 		Expect(stepState(done, "charge-payment")).To(And(
 			HaveField("State", ordersv1alpha1.StepFailed), HaveField("Attempts", BeEquivalentTo(2)),
-			HaveField("Reason", saga.ReasonUnroutable), HaveField("Message", ContainSubstring("nobody.ChargePayment"))))
+			HaveField("Reason", ordersv1alpha1.StepReasonUnroutable), HaveField("Message", ContainSubstring("nobody.ChargePayment"))))
 		Expect(sequence(done.UID)).To(Equal([]string{"ReserveInventory#1", "ReleaseInventory#1"}))
 	})
 
@@ -400,7 +399,7 @@ var _ = Describe("An OrderSaga", func() {
 		s := createSaga(ns, "order-stuck", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.MaxAttempts = 2 })
 		failed := waitForPhase(s, ordersv1alpha1.PhaseFailed)
 		Expect(stepState(failed, "reserve-inventory")).To(And(
-			HaveField("State", ordersv1alpha1.StepCompensationFailed), HaveField("Reason", "WarehouseOffline"),
+			HaveField("State", ordersv1alpha1.StepCompensationFailed), HaveField("CompensationReason", "WarehouseOffline"),
 			HaveField("CompensationAttempts", BeEquivalentTo(2))))
 		Expect(failed.Status.Conditions).To(ContainElement(And(
 			HaveField("Type", ordersv1alpha1.ConditionStalled), HaveField("Status", metav1.ConditionTrue),

@@ -102,8 +102,9 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 		Status: ordersv1alpha1.OrderSagaStatus{
 			StartTime:      &metav1.MicroTime{Time: start},
 			CompletionTime: &metav1.MicroTime{Time: start.Add(3 * time.Second)},
-			Steps: []ordersv1alpha1.StepStatus{{Name: "pay", Reason: saga.ReasonTimeout,
-				StartedAt: &metav1.MicroTime{Time: start}, CompletedAt: &metav1.MicroTime{Time: start.Add(2 * time.Second)}}},
+			Steps: []ordersv1alpha1.StepStatus{{Name: "pay", Reason: ordersv1alpha1.StepReasonTimeout,
+				CompensationReason: ordersv1alpha1.StepReasonUnroutable,
+				StartedAt:          &metav1.MicroTime{Time: start}, CompletedAt: &metav1.MicroTime{Time: start.Add(2 * time.Second)}}},
 		},
 	}
 	m.Transitioned(obj, saga.Transition{Reason: "StepStarted", Step: "pay", Kind: protocol.KindCommand})
@@ -111,6 +112,7 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 	m.Transitioned(obj, saga.Transition{Reason: "StepRetried", Step: "pay", Kind: protocol.KindCommand})
 	m.Transitioned(obj, saga.Transition{Reason: "StepSucceeded", Step: "pay", Kind: protocol.KindCommand, To: "Succeeded"})
 	m.Transitioned(obj, saga.Transition{Reason: "StepCompensating", Step: "pay", Kind: protocol.KindCompensation})
+	m.Transitioned(obj, saga.Transition{Reason: "StepCompensationRetrying", Step: "pay", Kind: protocol.KindCompensation})
 	m.Transitioned(obj, saga.Transition{Reason: "CompensationStarted", To: "Compensating"})
 	m.Transitioned(obj, saga.Transition{Reason: "Compensated", To: "Compensated"})
 
@@ -122,6 +124,9 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.StepRetries.WithLabelValues("payment", "Charge", "command", "timeout")); got != 1 {
 		t.Errorf("retries %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.StepRetries.WithLabelValues("payment", "Refund", "compensation", "unroutable")); got != 1 {
+		t.Errorf("compensation retries by the compensation's reason %v, want 1", got)
 	}
 	if got := testutil.ToFloat64(m.Compensations.WithLabelValues("completed")); got != 1 {
 		t.Errorf("compensations completed %v", got)
@@ -161,6 +166,12 @@ func TestSagaCollectorCountsPhasesAndPastDeadline(t *testing.T) {
 	items := []ordersv1alpha1.OrderSaga{
 		{Status: ordersv1alpha1.OrderSagaStatus{Phase: ordersv1alpha1.PhaseCompleted}},
 		{Status: ordersv1alpha1.OrderSagaStatus{Phase: ordersv1alpha1.PhaseRunning}},
+		// Its timers were paused for most of the hour, or are paused now: the
+		// deadline has not passed.
+		{Spec: ordersv1alpha1.OrderSagaSpec{Deadline: "1m"}, Status: ordersv1alpha1.OrderSagaStatus{Phase: ordersv1alpha1.PhaseRunning,
+			StartTime: old, TimersPausedFor: "59m30s"}},
+		{Spec: ordersv1alpha1.OrderSagaSpec{Deadline: "1m"}, Status: ordersv1alpha1.OrderSagaStatus{Phase: ordersv1alpha1.PhaseRunning,
+			StartTime: old, TimersPausedAt: &metav1.MicroTime{Time: old.Add(30 * time.Second)}}},
 		{Spec: ordersv1alpha1.OrderSagaSpec{Deadline: "1m"}, Status: ordersv1alpha1.OrderSagaStatus{Phase: ordersv1alpha1.PhaseCompensating, StartTime: old}},
 		{Spec: ordersv1alpha1.OrderSagaSpec{Deadline: "1m"}, Status: ordersv1alpha1.OrderSagaStatus{Phase: ordersv1alpha1.PhaseCompensated, StartTime: old}},
 		{},
@@ -175,7 +186,7 @@ ordersaga_sagas{phase="Compensating"} 1
 ordersaga_sagas{phase="Completed"} 1
 ordersaga_sagas{phase="Failed"} 0
 ordersaga_sagas{phase="Pending"} 1
-ordersaga_sagas{phase="Running"} 1
+ordersaga_sagas{phase="Running"} 3
 # HELP ordersaga_sagas_past_deadline Sagas not yet final whose spec.deadline has passed (Running or Compensating past it).
 # TYPE ordersaga_sagas_past_deadline gauge
 ordersaga_sagas_past_deadline 1

@@ -31,7 +31,7 @@ func (m *Metrics) StatusWritten() { m.StatusWrites.Inc() }
 
 // Transitioned turns a transition into durations and counts.
 func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
-	m.Transitions.WithLabelValues(t.Reason).Inc()
+	m.Transitions.WithLabelValues(string(t.Reason)).Inc()
 	if t.Step == "" {
 		m.sagaTransition(obj, t)
 		return
@@ -47,11 +47,15 @@ func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
 	}
 	kind := string(t.Kind)
 	switch t.Reason {
-	case "StepStarted", "StepRetried", "StepCompensating", "StepCompensationRetried":
+	case ordersv1alpha1.TransitionStepStarted, ordersv1alpha1.TransitionStepRetried,
+		ordersv1alpha1.TransitionStepCompensating, ordersv1alpha1.TransitionStepCompensationRetried:
 		m.StepAttempts.WithLabelValues(step.Service, command, kind).Inc()
-	case "StepRetrying", "StepCompensationRetrying":
+	case ordersv1alpha1.TransitionStepRetrying:
 		m.StepRetries.WithLabelValues(step.Service, command, kind, cause(rec.Reason)).Inc()
-	case "StepSucceeded", "StepFailed", "StepTimedOut", "StepInterrupted":
+	case ordersv1alpha1.TransitionStepCompensationRetrying:
+		m.StepRetries.WithLabelValues(step.Service, command, kind, cause(rec.CompensationReason)).Inc()
+	case ordersv1alpha1.TransitionStepSucceeded, ordersv1alpha1.TransitionStepFailed,
+		ordersv1alpha1.TransitionStepTimedOut, ordersv1alpha1.TransitionStepInterrupted:
 		if rec.StartedAt != nil && rec.CompletedAt != nil {
 			d := rec.CompletedAt.Sub(rec.StartedAt.Time)
 			m.StepDuration.WithLabelValues(step.Service, command, t.To).Observe(max(d, 0).Seconds())
@@ -61,11 +65,11 @@ func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
 
 func (m *Metrics) sagaTransition(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
 	switch t.Reason {
-	case "CompensationStarted":
+	case ordersv1alpha1.TransitionCompensationStarted:
 		m.Compensations.WithLabelValues("started").Inc()
-	case "Compensated":
+	case ordersv1alpha1.TransitionCompensated:
 		m.Compensations.WithLabelValues("completed").Inc()
-	case "Failed":
+	case ordersv1alpha1.TransitionFailed:
 		m.Compensations.WithLabelValues("failed").Inc()
 	}
 	phase := ordersv1alpha1.SagaPhase(t.To)
@@ -78,9 +82,9 @@ func (m *Metrics) sagaTransition(obj *ordersv1alpha1.OrderSaga, t saga.Transitio
 // cause maps a step's reason to a bounded label value.
 func cause(reason string) string {
 	switch reason {
-	case saga.ReasonTimeout:
+	case ordersv1alpha1.StepReasonTimeout:
 		return "timeout"
-	case saga.ReasonUnroutable:
+	case ordersv1alpha1.StepReasonUnroutable:
 		return "unroutable"
 	default:
 		return "retryable"

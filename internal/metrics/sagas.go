@@ -26,6 +26,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
 )
 
 var phases = []ordersv1alpha1.SagaPhase{ordersv1alpha1.PhasePending, ordersv1alpha1.PhaseRunning,
@@ -92,8 +93,7 @@ func (c *SagaCollector) Collect(ch chan<- prometheus.Metric) {
 			phase = ordersv1alpha1.PhasePending
 		}
 		counts[phase]++
-		d := list.Items[i].Spec.Deadline.Get()
-		if !phase.IsFinal() && d > 0 && st.StartTime != nil && now.After(st.StartTime.Add(d)) {
+		if deadline, ok := saga.Deadline(&list.Items[i], now); ok && !phase.IsFinal() && now.After(deadline) {
 			past++
 		}
 	}

@@ -41,19 +41,21 @@ func (r *run) beginCompensation(reason, message string) {
 		case ordersv1alpha1.StepRunning:
 			from := rec.State
 			rec.State = ordersv1alpha1.StepInterrupted
-			rec.NextAttemptAt = nil
+			rec.NextAttemptAt, rec.TimeoutAt = nil, nil
 			rec.CompletedAt = ptrMicro(r.now)
-			r.stepTransition(i, protocol.KindCommand, "StepInterrupted", true, from,
+			r.stepTransition(i, protocol.KindCommand, ordersv1alpha1.TransitionStepInterrupted, true, from,
 				"Stopped waiting for the reply; the step is compensated in case it took effect")
 		}
 	}
 	r.setCompensating(metav1.ConditionTrue, reason, message)
-	r.setPhase(ordersv1alpha1.PhaseCompensating, "CompensationStarted", true, message)
+	r.setPhase(ordersv1alpha1.PhaseCompensating, ordersv1alpha1.TransitionCompensationStarted, true, message)
 	r.compensate()
 }
 
 // compensate undoes, in reverse order and one at a time, every step that
-// succeeded, timed out or was interrupted and has a compensation.
+// succeeded, timed out or was interrupted and has a compensation. While the
+// timers are paused it sends nothing; it only ends a compensation that has
+// nothing left to undo.
 func (r *run) compensate() {
 	for i := len(r.st.Steps) - 1; i >= 0; i-- {
 		rec := &r.st.Steps[i]
@@ -66,6 +68,9 @@ func (r *run) compensate() {
 			if r.saga.Spec.Steps[i].Compensation == nil {
 				continue // a step without a compensation is not undone
 			}
+			if r.paused() {
+				return // sent once the timers resume
+			}
 			r.st.CurrentStep = rec.Name
 			r.dispatch(i, protocol.KindCompensation, 1)
 			return
@@ -73,16 +78,16 @@ func (r *run) compensate() {
 	}
 	cause := compensationCause(r.saga)
 	r.setCompensating(metav1.ConditionFalse, ordersv1alpha1.ReasonCompensated, "Compensation finished. "+cause)
-	r.setPhase(ordersv1alpha1.PhaseCompensated, "Compensated", true, "Every completed step was compensated. "+cause)
+	r.setPhase(ordersv1alpha1.PhaseCompensated, ordersv1alpha1.TransitionCompensated, true, "Every completed step was compensated. "+cause)
 }
 
 // failSaga ends the saga Failed after step i's compensation failed for good.
 func (r *run) failSaga(i int) {
 	rec := r.st.Steps[i]
 	message := fmt.Sprintf("Compensation of step %s failed: %s: %s. Set the %s annotation to retry",
-		rec.Name, rec.Reason, rec.Message, ordersv1alpha1.RetryAnnotation)
+		rec.Name, rec.CompensationReason, rec.CompensationMessage, ordersv1alpha1.RetryAnnotation)
 	r.setCompensating(metav1.ConditionFalse, ordersv1alpha1.ReasonCompensationFailed, message)
-	r.setPhase(ordersv1alpha1.PhaseFailed, "Failed", true, message)
+	r.setPhase(ordersv1alpha1.PhaseFailed, ordersv1alpha1.TransitionFailed, true, message)
 }
 
 // cancel compensates a saga that is pending or running; a saga that already
@@ -98,7 +103,7 @@ func (r *run) cancel(reason string) {
 			r.st.Steps[i].State = ordersv1alpha1.StepSkipped
 		}
 		r.setCompensating(metav1.ConditionFalse, ordersv1alpha1.ReasonCompensated, message+" before any command was sent")
-		r.setPhase(ordersv1alpha1.PhaseCompensated, "Cancelled", true, message+" before any command was sent")
+		r.setPhase(ordersv1alpha1.PhaseCompensated, ordersv1alpha1.TransitionCancelled, true, message+" before any command was sent")
 	case ordersv1alpha1.PhaseRunning:
 		r.beginCompensation(reason, message)
 	}
@@ -126,11 +131,11 @@ func (r *run) retry(token string) {
 		rec.State = ordersv1alpha1.StepCompensating
 		rec.CompensationAttempts = 0
 		rec.CompletedAt = nil
-		rec.NextAttemptAt = ptrMicro(r.now)
+		rec.NextAttemptAt = ptrMicro(r.timerNow())
 	}
 	message := fmt.Sprintf("Retry requested (%s=%s): compensation round %d", ordersv1alpha1.RetryAnnotation, token, r.st.RetryRound)
 	r.setCompensating(metav1.ConditionTrue, ordersv1alpha1.ReasonRetryRequested, message)
-	r.setPhase(ordersv1alpha1.PhaseCompensating, "RetryRequested", false, message)
+	r.setPhase(ordersv1alpha1.PhaseCompensating, ordersv1alpha1.TransitionRetryRequested, false, message)
 }
 
 // RetryToken is a retry request's token as status.lastHandledRetry records
@@ -141,7 +146,7 @@ func RetryToken(token string) string { return truncate(token, 128) }
 // compensation that failed turns out to have succeeded.
 func (r *run) resumeCompensation(message string) {
 	r.setCompensating(metav1.ConditionTrue, ordersv1alpha1.ReasonCompensating, message)
-	r.setPhase(ordersv1alpha1.PhaseCompensating, "CompensationResumed", false, message)
+	r.setPhase(ordersv1alpha1.PhaseCompensating, ordersv1alpha1.TransitionCompensationResumed, false, message)
 }
 
 func (r *run) setCompensating(status metav1.ConditionStatus, reason, message string) {

@@ -18,6 +18,7 @@ package saga
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,6 +68,10 @@ func syncConditions(saga *ordersv1alpha1.OrderSaga) {
 }
 
 func currentStepMessage(saga *ordersv1alpha1.OrderSaga, verb string) string {
+	if at := saga.Status.TimersPausedAt; at != nil {
+		return fmt.Sprintf("%s: timers paused since %s; no message is sent and no timeout, retry or deadline comes due until they resume",
+			verb, at.UTC().Format(time.RFC3339))
+	}
 	for i, rec := range saga.Status.Steps {
 		if rec.Name != saga.Status.CurrentStep {
 			continue

@@ -28,4 +28,9 @@ limitations under the License.
 // interrupted are compensated one at a time in reverse order, each with its
 // own retries. A compensation that fails on every attempt leaves the saga
 // Failed until a person asks for a retry.
+//
+// A saga's timers (a reply's timeout, a retry's backoff, the deadline) can be
+// paused while the operator cannot send or receive, and resumed, each moved
+// later by the length of the pause, so that no step fails for that (see
+// PauseTimers).
 package saga

@@ -37,11 +37,12 @@ func FuzzReplyHandling(f *testing.F) {
 	f.Add(uint8(3), "schedule-shipment", "command", int32(0), int32(1), "succeeded", "", false)
 	f.Add(uint8(0), "charge-payment", "command", int32(1), int32(7), "failed", "x y", true)
 	f.Add(uint8(4), "", "", int32(-1), int32(0), "", "", false)
+	f.Add(uint8(5), "reserve-inventory", "command", int32(0), int32(1), "succeeded", "", true)
 	f.Fuzz(func(t *testing.T, stage uint8, step, kind string, round, attempt int32, status, reason string, consistent bool) {
 		h := newHarness(t)
 		h.tick()
 		// Bring the saga to one of a few stages.
-		switch stage % 5 {
+		switch stage % 6 {
 		case 1:
 			h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
 		case 2:
@@ -51,6 +52,9 @@ func FuzzReplyHandling(f *testing.F) {
 			h.replyTo(reserve, protocol.StatusRetryable, "Busy", nil)
 		case 4:
 			h.at(10 * time.Second)
+		case 5:
+			h.replyTo(reserve, protocol.StatusRetryable, "Busy", nil)
+			h.pauseAt(0, 5*time.Second) // the broker is gone: replies still apply
 		}
 		before := h.saga.Status.DeepCopy()
 		correlation := "00000000-0000-0000-0000-000000000000"

@@ -78,10 +78,40 @@ func (h *harness) at(d time.Duration) Outcome {
 	return h.tick()
 }
 
+// pauseAt moves the clock to t0+at and pauses the timers since t0+since,
+// as the controller does while the broker is disconnected (instead of a
+// Tick).
+func (h *harness) pauseAt(since, at time.Duration) Outcome {
+	h.t.Helper()
+	h.now = t0.Add(at)
+	return h.apply(PauseTimers{Since: t0.Add(since)})
+}
+
+// resumeAt moves the clock to t0+d and resumes the timers, then ticks, as
+// the controller does once the broker is connected again.
+func (h *harness) resumeAt(d time.Duration) Outcome {
+	h.t.Helper()
+	h.now = t0.Add(d)
+	h.apply(ResumeTimers{})
+	return h.tick()
+}
+
 // replyTo builds the reply a participant would send to the last message of
 // step, with the given status, and applies it followed by a Tick, as the
 // controller does.
 func (h *harness) replyTo(step string, status protocol.Status, reason string, result map[string]string) Verdict {
+	h.t.Helper()
+	return h.replyThen(Tick{}, step, status, reason, result)
+}
+
+// replyWhilePaused is replyTo while the broker is disconnected: the
+// controller applies PauseTimers where it would apply a Tick.
+func (h *harness) replyWhilePaused(step string, status protocol.Status, reason string) Verdict {
+	h.t.Helper()
+	return h.replyThen(PauseTimers{}, step, status, reason, nil)
+}
+
+func (h *harness) replyThen(next Event, step string, status protocol.Status, reason string, result map[string]string) Verdict {
 	h.t.Helper()
 	rec := h.record(step)
 	kind, attempt := protocol.KindCommand, rec.Attempts
@@ -89,7 +119,7 @@ func (h *harness) replyTo(step string, status protocol.Status, reason string, re
 		kind, attempt = protocol.KindCompensation, rec.CompensationAttempts
 	}
 	v := h.replyAttempt(step, kind, h.saga.Status.RetryRound, attempt, status, reason, result)
-	h.tick()
+	h.apply(next)
 	return v
 }
 
@@ -158,7 +188,7 @@ func (h *harness) sentSummary() []string {
 func (h *harness) reasons() []string {
 	out := make([]string, len(h.history))
 	for i, tr := range h.history {
-		out[i] = tr.Reason
+		out[i] = string(tr.Reason)
 		if tr.Step != "" {
 			out[i] += "(" + tr.Step + ")"
 		}

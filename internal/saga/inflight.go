@@ -41,7 +41,7 @@ func InFlight(saga *ordersv1alpha1.OrderSaga) []Dispatch {
 			continue
 		}
 		d.DispatchedAt = rec.DispatchedAt.Time
-		d.Deadline = d.DispatchedAt.Add(stepTimeout(saga.Spec.Steps[i]))
+		d.Deadline = replyDue(rec, saga.Spec.Steps[i])
 		out = append(out, d)
 	}
 	return out

@@ -25,13 +25,34 @@ import (
 )
 
 // Event is something that moves a saga: time passing, a reply, a failed
-// dispatch, a cancel or a retry request.
+// dispatch, a cancel, a retry request, or its timers pausing and resuming.
 type Event interface{ isEvent() }
 
 // Tick is time passing: it starts a new saga, sends the next command, fires
 // timeouts, retries and the deadline, and finishes a saga whose work is done.
-// The controller applies a Tick on every pass, after the other events.
+// The controller applies a Tick on every pass, after the other events,
+// unless the timers are to stay paused. While they are paused a Tick sends
+// nothing and nothing comes due.
 type Tick struct{}
+
+// PauseTimers stops the saga's clock while the operator cannot send or
+// receive (the broker is unreachable), so that no step fails and no
+// deadline passes for that: no timeout, retry or deadline comes due and no
+// message is sent until ResumeTimers; replies, failed dispatches and cancels
+// are still applied. The first PauseTimers records status.timersPausedAt;
+// more change nothing. A pending or finished saga has no timer running and
+// is left alone. Like a paused Tick, it finishes a saga whose work is done.
+type PauseTimers struct {
+	// Since is when the operator lost the broker; zero (or later than now)
+	// means now. A timer due before Since still fires on resume.
+	Since time.Time
+}
+
+// ResumeTimers ends a pause: every timeout and backoff still running, and
+// the deadline, move later by the length of the pause. Apply it before the
+// Tick of the first pass that can send again. It does nothing to a saga that
+// is not paused.
+type ResumeTimers struct{}
 
 // Cancel stops a running saga and compensates it. Reason is
 // ReasonCancelled (spec.cancel) or ReasonDeleted (the object is deleted).
@@ -58,12 +79,14 @@ type ReplyReceived struct {
 type DispatchFailed struct {
 	Step      string
 	MessageID string
-	// Reason is an UpperCamelCase code such as "Unroutable".
+	// Reason is a step reason such as ordersv1alpha1.StepReasonUnroutable.
 	Reason  string
 	Message string
 }
 
 func (Tick) isEvent()           {}
+func (PauseTimers) isEvent()    {}
+func (ResumeTimers) isEvent()   {}
 func (Cancel) isEvent()         {}
 func (RetryRequested) isEvent() {}
 func (ReplyReceived) isEvent()  {}
@@ -110,15 +133,17 @@ type Dispatch struct {
 	// DispatchedAt is when the status recorded the message as sent: the
 	// message's timestamp, the same on every copy sent.
 	DispatchedAt time.Time
-	// Deadline is when the saga stops waiting for the reply.
+	// Deadline is when the saga stops waiting for the reply: the step's
+	// timeoutAt. A pause of the timers moves it later, so a copy sent after
+	// a pause carries the later deadline.
 	Deadline time.Time
 }
 
 // Transition is a change worth telling: it becomes a Kubernetes Event, a log
 // line and metrics.
 type Transition struct {
-	// Reason is the Event reason, UpperCamelCase.
-	Reason string
+	// Reason is the Event reason.
+	Reason ordersv1alpha1.TransitionReason
 	// Warning marks a transition that is bad news for the order.
 	Warning bool
 	// Quiet marks a routine transition (a retry sent) that is counted and
@@ -166,6 +191,10 @@ func (m Machine) Apply(saga *ordersv1alpha1.OrderSaga, now time.Time, ev Event) 
 	switch e := ev.(type) {
 	case Tick:
 		r.tick()
+	case PauseTimers:
+		r.pauseTimers(e.Since)
+	case ResumeTimers:
+		r.resumeTimers()
 	case Cancel:
 		r.cancel(e.Reason)
 	case RetryRequested:
@@ -216,13 +245,14 @@ func (r *run) ensureRecords() {
 	}
 }
 
-func (r *run) setPhase(to ordersv1alpha1.SagaPhase, reason string, warning bool, message string) {
+func (r *run) setPhase(to ordersv1alpha1.SagaPhase, reason ordersv1alpha1.TransitionReason, warning bool, message string) {
 	from := r.st.Phase
 	if from == to {
 		return
 	}
 	r.st.Phase = to
 	if to.IsFinal() {
+		r.endPause() // a finished saga has no timer to pause
 		r.st.CurrentStep = ""
 		r.st.CompletionTime = ptrMicro(r.now)
 	} else {
@@ -233,7 +263,8 @@ func (r *run) setPhase(to ordersv1alpha1.SagaPhase, reason string, warning bool,
 	})
 }
 
-func (r *run) stepTransition(i int, kind protocol.Kind, reason string, warning bool, from ordersv1alpha1.StepState, message string) {
+func (r *run) stepTransition(i int, kind protocol.Kind, reason ordersv1alpha1.TransitionReason, warning bool,
+	from ordersv1alpha1.StepState, message string) {
 	rec := &r.st.Steps[i]
 	attempt := rec.Attempts
 	if kind == protocol.KindCompensation {
@@ -243,6 +274,18 @@ func (r *run) stepTransition(i int, kind protocol.Kind, reason string, warning b
 		Reason: reason, Warning: warning, Step: rec.Name, Kind: kind, Attempt: attempt, MessageID: rec.MessageID,
 		From: string(from), To: string(rec.State), Message: message,
 	})
+}
+
+// setOutcome records the outcome of the step's command or of its
+// compensation, each in its own fields, so that the reason a step failed or
+// timed out survives its compensation.
+func setOutcome(rec *ordersv1alpha1.StepStatus, kind protocol.Kind, reason, message string) {
+	message = truncate(message, ordersv1alpha1.MaxMessageLength)
+	if kind == protocol.KindCompensation {
+		rec.CompensationReason, rec.CompensationMessage = reason, message
+		return
+	}
+	rec.Reason, rec.Message = reason, message
 }
 
 // Initialize gives a saga that has not started its first status: Pending,

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -142,8 +143,8 @@ func TestStepWithoutCompensationIsNotUndone(t *testing.T) {
 	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
 	h.expectPhase(ordersv1alpha1.PhaseCompensated)
 	h.expectStates(compensated, succeeded, failed, skipped)
-	if h.record(shipment).Reason != ReasonFailure {
-		t.Fatalf("a failure without a reason gets %q, got %q", ReasonFailure, h.record(shipment).Reason)
+	if h.record(shipment).Reason != ordersv1alpha1.StepReasonFailure {
+		t.Fatalf("a failure without a reason gets %q, got %q", ordersv1alpha1.StepReasonFailure, h.record(shipment).Reason)
 	}
 }
 
@@ -208,7 +209,7 @@ func TestTimeoutsAreRetriedThenCompensatedIncludingTheTimedOutStep(t *testing.T)
 	}
 	h.at(10 * time.Second)
 	rec := h.record(charge)
-	if rec.Reason != ReasonTimeout || rec.NextAttemptAt == nil {
+	if rec.Reason != ordersv1alpha1.StepReasonTimeout || rec.NextAttemptAt == nil {
 		t.Fatalf("want a timeout with a retry scheduled, got %+v", rec)
 	}
 	h.at(11 * time.Second) // attempt 2 sent
@@ -220,11 +221,18 @@ func TestTimeoutsAreRetriedThenCompensatedIncludingTheTimedOutStep(t *testing.T)
 	if h.record(charge).CompensationAttempts != 1 {
 		t.Fatalf("want the timed-out step's compensation sent first, got %+v", h.record(charge))
 	}
-	h.replyTo(charge, protocol.StatusSucceeded, "", nil)
+	h.replyTo(charge, protocol.StatusSucceeded, "Refunded", nil)
 	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
 	h.expectPhase(ordersv1alpha1.PhaseCompensated)
 	if !slices.Contains(h.reasons(), "StepTimedOut("+charge+")") {
 		t.Fatalf("history %v", h.reasons())
+	}
+	// Why the step failed survives its compensation, whose outcome has
+	// fields of its own.
+	if rec := h.record(charge); rec.State != compensated || rec.Reason != ordersv1alpha1.StepReasonTimeout ||
+		!strings.Contains(rec.Message, "No reply to attempt 2") || rec.CompensationReason != "Refunded" ||
+		rec.CompensationMessage != "from the participant" {
+		t.Fatalf("charge record %+v", rec)
 	}
 }
 
@@ -442,6 +450,12 @@ func TestCompensationThatKeepsFailingStallsTheSagaUntilRetryRequested(t *testing
 
 	h.expectPhase(ordersv1alpha1.PhaseFailed)
 	h.expectStates(compFailed, failed, skipped)
+	if rec := h.record(reserve); rec.CompensationReason != "WarehouseOffline" || rec.Reason != "" {
+		t.Fatalf("want the compensation's reason apart from the command's, got %+v", rec)
+	}
+	if c := meta.FindStatusCondition(h.saga.Status.Conditions, ordersv1alpha1.ConditionStalled); !strings.Contains(c.Message, "WarehouseOffline") {
+		t.Fatalf("stalled condition %+v", c)
+	}
 	h.expectCondition(ordersv1alpha1.ConditionStalled, metav1.ConditionTrue, ordersv1alpha1.ReasonCompensationFailed)
 	h.expectCondition(ordersv1alpha1.ConditionReady, metav1.ConditionFalse, ordersv1alpha1.ReasonCompensationFailed)
 	h.expectCondition(ordersv1alpha1.ConditionCompensating, metav1.ConditionFalse, ordersv1alpha1.ReasonCompensationFailed)
@@ -458,7 +472,7 @@ func TestCompensationThatKeepsFailingStallsTheSagaUntilRetryRequested(t *testing
 	h.expectCondition(ordersv1alpha1.ConditionCompensating, metav1.ConditionTrue, ordersv1alpha1.ReasonRetryRequested)
 	out := h.tick()
 	if len(out.Dispatches) != 1 || out.Dispatches[0].Round != 1 || out.Dispatches[0].Attempt != 1 ||
-		out.Dispatches[0].MessageID == firstRound {
+		out.Dispatches[0].MessageID == firstRound || h.record(reserve).CompensationAttempts != 1 {
 		t.Fatalf("want attempt 1 of round 1 with a new id, got %+v", out.Dispatches)
 	}
 	// A reply from the first round is now a duplicate.
@@ -504,22 +518,22 @@ func TestUnroutableCommandFailsItsStep(t *testing.T) {
 	h := newHarness(t, func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Retry.MaxAttempts = 2 })
 	h.tick()
 	id := h.record(reserve).MessageID
-	fail := DispatchFailed{Step: reserve, MessageID: id, Reason: ReasonUnroutable, Message: "no queue bound to inventory.ReserveInventory"}
+	fail := DispatchFailed{Step: reserve, MessageID: id, Reason: ordersv1alpha1.StepReasonUnroutable, Message: "no queue bound to inventory.ReserveInventory"}
 	if out := h.apply(fail); out.Verdict != Applied {
 		t.Fatalf("verdict %s", out.Verdict)
 	}
-	if rec := h.record(reserve); rec.Reason != ReasonUnroutable || rec.NextAttemptAt == nil {
+	if rec := h.record(reserve); rec.Reason != ordersv1alpha1.StepReasonUnroutable || rec.NextAttemptAt == nil {
 		t.Fatalf("want a retry after an unroutable attempt, got %+v", rec)
 	}
 	if out := h.apply(fail); out.Verdict != Duplicate {
 		t.Fatalf("the same failure twice: verdict %s", out.Verdict)
 	}
 	h.at(time.Second)
-	h.apply(DispatchFailed{Step: reserve, MessageID: h.record(reserve).MessageID, Reason: ReasonUnroutable, Message: "still none"})
+	h.apply(DispatchFailed{Step: reserve, MessageID: h.record(reserve).MessageID, Reason: ordersv1alpha1.StepReasonUnroutable, Message: "still none"})
 	h.tick()
 	h.expectPhase(ordersv1alpha1.PhaseCompensated) // nothing to undo: the command never arrived
 	h.expectStates(failed, skipped, skipped)
-	if h.record(reserve).Reason != ReasonUnroutable {
+	if h.record(reserve).Reason != ordersv1alpha1.StepReasonUnroutable {
 		t.Fatalf("reason %q", h.record(reserve).Reason)
 	}
 }
@@ -608,7 +622,7 @@ func TestStepWithAnEarlierTimeoutIsCompensatedWhenItFails(t *testing.T) {
 	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
 	h.at(10 * time.Second) // attempt 1 of the charge times out: it may still happen
 	h.at(11 * time.Second) // attempt 2 sent
-	h.apply(DispatchFailed{Step: charge, MessageID: h.record(charge).MessageID, Reason: ReasonUnroutable, Message: "gone"})
+	h.apply(DispatchFailed{Step: charge, MessageID: h.record(charge).MessageID, Reason: ordersv1alpha1.StepReasonUnroutable, Message: "gone"})
 	h.tick()
 	if rec := h.record(charge); rec.State != compensating || rec.TimedOutAttempts != 1 {
 		t.Fatalf("want the charge compensated after an uncertain attempt, got %+v", rec)
@@ -676,7 +690,7 @@ func TestDispatchFailureForAMessageTheStatusDoesNotShowIsUnmatched(t *testing.T)
 	h := newHarness(t)
 	h.tick()
 	out := h.apply(DispatchFailed{Step: charge, MessageID: protocol.MessageID("uid-1", charge, protocol.KindCommand, 0, 1),
-		Reason: ReasonUnroutable})
+		Reason: ordersv1alpha1.StepReasonUnroutable})
 	if out.Verdict != Unmatched {
 		t.Fatalf("verdict %s, want Unmatched (the status read may be stale)", out.Verdict)
 	}

@@ -43,26 +43,26 @@ func (r *run) reply(e ReplyReceived) Verdict {
 	message := truncate(e.Reply.Message, ordersv1alpha1.MaxMessageLength)
 	switch e.Reply.Status {
 	case protocol.StatusSucceeded:
-		rec.Reason, rec.Message = reason, message
-		rec.NextAttemptAt = nil
+		setOutcome(rec, h.Kind, reason, message)
+		rec.NextAttemptAt, rec.TimeoutAt = nil, nil
 		rec.CompletedAt = ptrMicro(r.now)
 		if h.Kind == protocol.KindCommand {
 			rec.State = ordersv1alpha1.StepSucceeded
 			rec.Result = toResult(e.Reply.Result)
-			r.stepTransition(i, h.Kind, "StepSucceeded", false, from, fmt.Sprintf("Succeeded on attempt %d", h.Attempt))
+			r.stepTransition(i, h.Kind, ordersv1alpha1.TransitionStepSucceeded, false, from, fmt.Sprintf("Succeeded on attempt %d", h.Attempt))
 		} else {
 			rec.State = ordersv1alpha1.StepCompensated
-			r.stepTransition(i, h.Kind, "StepCompensated", false, from, fmt.Sprintf("Compensated on attempt %d", h.Attempt))
+			r.stepTransition(i, h.Kind, ordersv1alpha1.TransitionStepCompensated, false, from, fmt.Sprintf("Compensated on attempt %d", h.Attempt))
 			if r.st.Phase == ordersv1alpha1.PhaseFailed {
 				r.resumeCompensation("A late reply compensated step " + rec.Name)
 			}
 		}
 	case protocol.StatusFailed:
 		if reason == "" {
-			reason = ReasonFailure
+			reason = ordersv1alpha1.StepReasonFailure
 		}
-		rec.Reason, rec.Message = reason, message
-		rec.NextAttemptAt = nil
+		setOutcome(rec, h.Kind, reason, message)
+		rec.NextAttemptAt, rec.TimeoutAt = nil, nil
 		rec.CompletedAt = ptrMicro(r.now)
 		if h.Kind == protocol.KindCommand {
 			rec.State = ordersv1alpha1.StepFailed
@@ -70,16 +70,16 @@ func (r *run) reply(e ReplyReceived) Verdict {
 				// An earlier attempt got no reply: it may still have taken effect.
 				rec.State = ordersv1alpha1.StepTimedOut
 			}
-			r.stepTransition(i, h.Kind, "StepFailed", true, from, fmt.Sprintf("%s: %s", reason, message))
+			r.stepTransition(i, h.Kind, ordersv1alpha1.TransitionStepFailed, true, from, fmt.Sprintf("%s: %s", reason, message))
 			r.beginCompensation(ordersv1alpha1.ReasonStepFailed, fmt.Sprintf("Step %s failed: %s: %s", rec.Name, reason, message))
 		} else {
 			rec.State = ordersv1alpha1.StepCompensationFailed
-			r.stepTransition(i, h.Kind, "StepCompensationFailed", true, from, fmt.Sprintf("%s: %s", reason, message))
+			r.stepTransition(i, h.Kind, ordersv1alpha1.TransitionStepCompensationFailed, true, from, fmt.Sprintf("%s: %s", reason, message))
 			r.failSaga(i)
 		}
 	case protocol.StatusRetryable:
 		if reason == "" {
-			reason = ReasonRetryableFailure
+			reason = ordersv1alpha1.StepReasonRetryableFailure
 		}
 		rec.NextAttemptAt = nil
 		r.attemptFailed(i, h.Kind, reason, message, false)

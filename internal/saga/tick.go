@@ -24,22 +24,10 @@ import (
 	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
-// Reasons the operator records on a step.
-const (
-	// ReasonTimeout: no reply came within the step's timeout.
-	ReasonTimeout = "Timeout"
-	// ReasonUnroutable: no queue is bound to the command's routing key.
-	ReasonUnroutable = "Unroutable"
-	// ReasonRetryableFailure: the participant replied "retryable" without a reason.
-	ReasonRetryableFailure = "RetryableFailure"
-	// ReasonFailure: the participant replied "failed" without a reason.
-	ReasonFailure = "Failure"
-)
-
 func (r *run) tick() {
 	if r.st.Phase == "" || r.st.Phase == ordersv1alpha1.PhasePending {
 		r.st.StartTime = ptrMicro(r.now)
-		r.setPhase(ordersv1alpha1.PhaseRunning, "Started", false,
+		r.setPhase(ordersv1alpha1.PhaseRunning, ordersv1alpha1.TransitionStarted, false,
 			fmt.Sprintf("Saga for order %s started with %d steps", r.saga.Spec.Order.ID, len(r.saga.Spec.Steps)))
 	}
 	switch r.st.Phase {
@@ -51,9 +39,10 @@ func (r *run) tick() {
 }
 
 // advance moves the forward path: the deadline, then the first step that has
-// not succeeded.
+// not succeeded. While the timers are paused it only completes a saga whose
+// steps all succeeded: nothing comes due and nothing is sent.
 func (r *run) advance() {
-	if deadline, ok := r.deadline(); ok && !r.now.Before(deadline) {
+	if deadline, ok := Deadline(r.saga, r.now); ok && !r.paused() && !r.now.Before(deadline) {
 		r.beginCompensation(ordersv1alpha1.ReasonDeadlineExceeded,
 			fmt.Sprintf("Deadline of %s passed before every step succeeded", r.saga.Spec.Deadline))
 		return
@@ -64,6 +53,9 @@ func (r *run) advance() {
 		case ordersv1alpha1.StepSucceeded:
 			continue
 		case ordersv1alpha1.StepPending:
+			if r.paused() {
+				return // sent once the timers resume
+			}
 			r.st.CurrentStep = rec.Name
 			r.dispatch(i, protocol.KindCommand, 1)
 		case ordersv1alpha1.StepRunning:
@@ -72,13 +64,17 @@ func (r *run) advance() {
 		}
 		return
 	}
-	r.setPhase(ordersv1alpha1.PhaseCompleted, "Completed", false,
+	r.setPhase(ordersv1alpha1.PhaseCompleted, ordersv1alpha1.TransitionCompleted, false,
 		fmt.Sprintf("All %d steps succeeded", len(r.st.Steps)))
 }
 
 // progress handles a step that awaits a reply or a retry: it sends the next
 // attempt once the backoff has passed, or fails the attempt on timeout.
+// Nothing comes due while the timers are paused.
 func (r *run) progress(i int, kind protocol.Kind, attempts int32) {
+	if r.paused() {
+		return
+	}
 	rec := &r.st.Steps[i]
 	if rec.NextAttemptAt != nil {
 		if !r.now.Before(rec.NextAttemptAt.Time) {
@@ -86,11 +82,11 @@ func (r *run) progress(i int, kind protocol.Kind, attempts int32) {
 		}
 		return
 	}
-	if rec.DispatchedAt != nil && !r.now.Before(rec.DispatchedAt.Add(r.timeout(i))) {
+	if rec.DispatchedAt != nil && !r.now.Before(replyDue(*rec, r.saga.Spec.Steps[i])) {
 		if kind == protocol.KindCommand {
 			rec.TimedOutAttempts++
 		}
-		r.attemptFailed(i, kind, ReasonTimeout,
+		r.attemptFailed(i, kind, ordersv1alpha1.StepReasonTimeout,
 			fmt.Sprintf("No reply to attempt %d within %s", attempts, r.timeout(i)), true)
 	}
 }
@@ -116,24 +112,25 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 	rec.MessageID = protocol.MessageID(string(r.saga.UID), rec.Name, kind, r.st.RetryRound, attempt)
 	rec.DispatchedAt = now
 	rec.NextAttemptAt = nil
+	rec.TimeoutAt = ptrMicro(r.timerNow().Add(r.timeout(i)))
 	d := Dispatch{Step: rec.Name, StepIndex: i, Kind: kind, Round: r.st.RetryRound, Attempt: attempt,
-		MessageID: rec.MessageID, DispatchedAt: r.now, Deadline: r.now.Add(r.timeout(i))}
+		MessageID: rec.MessageID, DispatchedAt: r.now, Deadline: rec.TimeoutAt.Time}
 	r.out.Dispatches = append(r.out.Dispatches, d)
 	if attempt > 1 {
 		// The retry was announced when the attempt failed; count it quietly.
-		reason := "StepRetried"
+		reason := ordersv1alpha1.TransitionStepRetried
 		if kind == protocol.KindCompensation {
-			reason = "StepCompensationRetried"
+			reason = ordersv1alpha1.TransitionStepCompensationRetried
 		}
 		r.out.Transitions = append(r.out.Transitions, Transition{Reason: reason, Quiet: true, Step: rec.Name, Kind: kind, MessageID: rec.MessageID,
 			Attempt: attempt, From: string(from), To: string(rec.State), Message: fmt.Sprintf("Sent attempt %d", attempt)})
 		return
 	}
 	if kind == protocol.KindCommand {
-		r.stepTransition(i, kind, "StepStarted", false, from,
+		r.stepTransition(i, kind, ordersv1alpha1.TransitionStepStarted, false, from,
 			fmt.Sprintf("Sent %s to %s", step.Command.Name, step.Service))
 	} else {
-		r.stepTransition(i, kind, "StepCompensating", false, from,
+		r.stepTransition(i, kind, ordersv1alpha1.TransitionStepCompensating, false, from,
 			fmt.Sprintf("Sent %s to %s", step.Compensation.Name, step.Service))
 	}
 }
@@ -148,14 +145,15 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 	if kind == protocol.KindCompensation {
 		attempts = rec.CompensationAttempts
 	}
-	rec.Reason, rec.Message = reason, truncate(message, ordersv1alpha1.MaxMessageLength)
+	setOutcome(rec, kind, reason, message)
+	rec.TimeoutAt = nil
 	if attempts < maxAttempts(policy) {
 		delay := backoff(policy, attempts, r.jitter())
-		rec.NextAttemptAt = ptrMicro(r.now.Add(delay))
+		rec.NextAttemptAt = ptrMicro(r.timerNow().Add(delay))
 		what := "Attempt"
-		retryReason := "StepRetrying"
+		retryReason := ordersv1alpha1.TransitionStepRetrying
 		if kind == protocol.KindCompensation {
-			what, retryReason = "Compensation attempt", "StepCompensationRetrying"
+			what, retryReason = "Compensation attempt", ordersv1alpha1.TransitionStepCompensationRetrying
 		}
 		r.stepTransition(i, kind, retryReason, true, rec.State,
 			fmt.Sprintf("%s %d of %d failed (%s: %s); next in %s", what, attempts, maxAttempts(policy),
@@ -167,81 +165,19 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 	rec.NextAttemptAt = nil
 	if kind == protocol.KindCompensation {
 		rec.State = ordersv1alpha1.StepCompensationFailed
-		r.stepTransition(i, kind, "StepCompensationFailed", true, from,
+		r.stepTransition(i, kind, ordersv1alpha1.TransitionStepCompensationFailed, true, from,
 			fmt.Sprintf("Compensation failed after %d attempts: %s: %s", attempts, reason, message))
 		r.failSaga(i)
 		return
 	}
 	rec.State = ordersv1alpha1.StepFailed
-	outcome := "StepFailed"
+	outcome := ordersv1alpha1.TransitionStepFailed
 	if unknown || rec.TimedOutAttempts > 0 {
 		// An attempt got no reply: it may still have taken effect.
-		rec.State, outcome = ordersv1alpha1.StepTimedOut, "StepTimedOut"
+		rec.State, outcome = ordersv1alpha1.StepTimedOut, ordersv1alpha1.TransitionStepTimedOut
 	}
 	r.stepTransition(i, kind, outcome, true, from,
 		fmt.Sprintf("Failed after %d attempts: %s: %s", attempts, reason, message))
 	r.beginCompensation(ordersv1alpha1.ReasonStepFailed,
 		fmt.Sprintf("Step %s failed: %s: %s", rec.Name, reason, message))
-}
-
-func (r *run) timeout(i int) time.Duration { return stepTimeout(r.saga.Spec.Steps[i]) }
-
-// stepTimeout is the wait for the reply to one attempt of the step.
-func stepTimeout(step ordersv1alpha1.SagaStep) time.Duration {
-	if d := step.Timeout.Get(); d > 0 {
-		return d
-	}
-	return defaultTimeout
-}
-
-// deadline returns when the forward path must be done, if the saga has a
-// deadline and has started.
-func (r *run) deadline() (time.Time, bool) {
-	d := r.saga.Spec.Deadline.Get()
-	if d <= 0 || r.st.StartTime == nil {
-		return time.Time{}, false
-	}
-	return r.st.StartTime.Add(d), true
-}
-
-// nextWake returns the earliest time something is due: a timeout, the end of
-// a backoff or the deadline.
-func (r *run) nextWake() time.Time {
-	var wake time.Time
-	earliest := func(t time.Time) {
-		if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
-			wake = t
-		}
-	}
-	switch r.st.Phase {
-	case ordersv1alpha1.PhaseRunning:
-		if d, ok := r.deadline(); ok {
-			earliest(d)
-		}
-		for i := range r.st.Steps {
-			if r.st.Steps[i].State == ordersv1alpha1.StepRunning {
-				earliest(r.due(i))
-			}
-		}
-	case ordersv1alpha1.PhaseCompensating:
-		for i := range r.st.Steps {
-			if r.st.Steps[i].State == ordersv1alpha1.StepCompensating {
-				earliest(r.due(i))
-			}
-		}
-	}
-	return wake
-}
-
-// due is when step i next needs attention: its retry or its timeout.
-func (r *run) due(i int) time.Time {
-	rec := r.st.Steps[i]
-	switch {
-	case rec.NextAttemptAt != nil:
-		return rec.NextAttemptAt.Time
-	case rec.DispatchedAt != nil:
-		return rec.DispatchedAt.Add(r.timeout(i))
-	default:
-		return r.now
-	}
 }

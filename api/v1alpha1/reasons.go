@@ -1,0 +1,170 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// The reasons of an OrderSaga are part of the API: dashboards, alerts and
+// scripts match on them. There are three vocabularies, one per place a
+// reason appears:
+//
+//   - transition reasons (TransitionReason): the reason of each Kubernetes
+//     Event, of each "Saga transition" log line and the reason label of
+//     ordersaga_transitions_total;
+//   - step reasons: status.steps[].reason (and compensationReason) when the
+//     operator, not the participant, decided the outcome;
+//   - condition reasons: status.conditions[].reason.
+//
+// Some strings appear in two vocabularies ("Completed", "Compensated",
+// "Cancelled", "RetryRequested", "StepFailed"). They are separate constants
+// on purpose: a transition reason names something that happened once, a
+// condition reason names why a condition holds for as long as it does, and
+// the two do not always cover the same cases (the Event Cancelled is only
+// for a saga cancelled before it sent anything, while the condition reason
+// Cancelled is for any cancel; the Event StepFailed is a failure reply,
+// while the condition reason StepFailed also covers a step that timed out).
+// One constant for both would tie the two vocabularies together, so that
+// renaming one would silently rename the other.
+
+// TransitionReason names a change in a saga's life. Every transition is
+// logged and counted; most become Kubernetes Events, as the --events policy
+// says; the quiet ones (StepRetried, StepCompensationRetried) never do.
+type TransitionReason string
+
+// Transition reasons of the saga's phase.
+const (
+	// TransitionStarted: the saga left Pending and sent its first command.
+	TransitionStarted TransitionReason = "Started"
+	// TransitionCompleted: every step succeeded.
+	TransitionCompleted TransitionReason = "Completed"
+	// TransitionCompensationStarted: a step failed, the deadline passed, or
+	// the saga was cancelled or deleted while running; completed steps are
+	// being undone.
+	TransitionCompensationStarted TransitionReason = "CompensationStarted"
+	// TransitionCancelled: the saga was cancelled or deleted before it sent
+	// any command; it ends Compensated with nothing to undo.
+	TransitionCancelled TransitionReason = "Cancelled"
+	// TransitionCompensated: compensation finished; the saga is Compensated.
+	TransitionCompensated TransitionReason = "Compensated"
+	// TransitionFailed: a compensation failed for good; the saga waits for
+	// a person (see RetryAnnotation).
+	TransitionFailed TransitionReason = "Failed"
+	// TransitionRetryRequested: a person set RetryAnnotation on a Failed
+	// saga; the failed compensation gets a new round of attempts.
+	TransitionRetryRequested TransitionReason = "RetryRequested"
+	// TransitionCompensationResumed: a late reply showed that the
+	// compensation that had failed succeeded; the saga compensates again.
+	TransitionCompensationResumed TransitionReason = "CompensationResumed"
+)
+
+// Transition reasons of one step.
+const (
+	// TransitionStepStarted: the step's command was sent (attempt 1).
+	TransitionStepStarted TransitionReason = "StepStarted"
+	// TransitionStepRetrying: an attempt of the command failed (retryable
+	// reply, timeout or unroutable); the next is scheduled.
+	TransitionStepRetrying TransitionReason = "StepRetrying"
+	// TransitionStepRetried: the next attempt of the command was sent. Quiet.
+	TransitionStepRetried TransitionReason = "StepRetried"
+	// TransitionStepSucceeded: the participant replied that the command
+	// succeeded.
+	TransitionStepSucceeded TransitionReason = "StepSucceeded"
+	// TransitionStepFailed: the step failed for good: a final failure, or
+	// every attempt failed with a retryable failure.
+	TransitionStepFailed TransitionReason = "StepFailed"
+	// TransitionStepTimedOut: the step failed for good after an attempt that
+	// got no reply in time; it will be compensated.
+	TransitionStepTimedOut TransitionReason = "StepTimedOut"
+	// TransitionStepInterrupted: the saga stopped waiting for the step
+	// (cancel, deadline or deletion) after its command was sent; it will be
+	// compensated.
+	TransitionStepInterrupted TransitionReason = "StepInterrupted"
+	// TransitionStepCompensating: the step's compensation was sent
+	// (attempt 1).
+	TransitionStepCompensating TransitionReason = "StepCompensating"
+	// TransitionStepCompensationRetrying: an attempt of the compensation
+	// failed; the next is scheduled.
+	TransitionStepCompensationRetrying TransitionReason = "StepCompensationRetrying"
+	// TransitionStepCompensationRetried: the next attempt of the compensation
+	// was sent. Quiet.
+	TransitionStepCompensationRetried TransitionReason = "StepCompensationRetried"
+	// TransitionStepCompensated: the participant replied that the
+	// compensation succeeded.
+	TransitionStepCompensated TransitionReason = "StepCompensated"
+	// TransitionStepCompensationFailed: the compensation failed for good.
+	TransitionStepCompensationFailed TransitionReason = "StepCompensationFailed"
+)
+
+// Step reasons: the codes the operator records in status.steps[].reason (or
+// compensationReason) when it decides an attempt's outcome itself. Any other
+// reason there comes from the participant's reply.
+const (
+	// StepReasonTimeout: no reply came within the step's timeout.
+	StepReasonTimeout = "Timeout"
+	// StepReasonUnroutable: no queue is bound to the message's routing key,
+	// so the broker returned it; the attempt cannot have taken effect.
+	StepReasonUnroutable = "Unroutable"
+	// StepReasonRetryableFailure: the participant replied "retryable"
+	// without a reason.
+	StepReasonRetryableFailure = "RetryableFailure"
+	// StepReasonFailure: the participant replied "failed" without a reason.
+	StepReasonFailure = "Failure"
+)
+
+// Condition reasons: the reasons of status.conditions.
+const (
+	// ReasonPending surfaces on Ready and Reconciling before the first command
+	// is sent.
+	ReasonPending = "Pending"
+
+	// ReasonRunning surfaces on Ready and Reconciling while steps execute.
+	ReasonRunning = "Running"
+
+	// ReasonCompleted surfaces on Ready (True) when every step succeeded.
+	ReasonCompleted = "Completed"
+
+	// ReasonCompensating surfaces on Ready and Reconciling while completed
+	// steps are being undone, and on Compensating when a saga that failed
+	// resumes because a late reply showed the compensation succeeded.
+	ReasonCompensating = "Compensating"
+
+	// ReasonCompensated surfaces on Ready and Stalled when the saga ended by
+	// undoing its completed steps, and on Compensating (False) once they are.
+	ReasonCompensated = "Compensated"
+
+	// ReasonCompensationFailed surfaces on Ready, Stalled and Compensating when
+	// a compensation failed on every attempt. The saga waits for a person: see
+	// RetryAnnotation.
+	ReasonCompensationFailed = "CompensationFailed"
+
+	// ReasonStepFailed surfaces on Compensating when a step failed or timed out
+	// on its last attempt.
+	ReasonStepFailed = "StepFailed"
+
+	// ReasonCancelled surfaces on Compensating when spec.cancel was set.
+	ReasonCancelled = "Cancelled"
+
+	// ReasonDeadlineExceeded surfaces on Compensating when spec.deadline passed
+	// before the last step succeeded.
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+
+	// ReasonRetryRequested surfaces on Compensating when a person asked, with
+	// RetryAnnotation, for another round of a failed compensation.
+	ReasonRetryRequested = "RetryRequested"
+
+	// ReasonDeleted surfaces on Compensating when the saga was deleted while
+	// running; the finalizer is released once compensation ends.
+	ReasonDeleted = "Deleted"
+)
