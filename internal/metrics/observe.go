@@ -36,8 +36,8 @@ func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
 		m.sagaTransition(obj, t)
 		return
 	}
-	i := stepIndex(obj, t.Step)
-	if i < 0 {
+	i := t.StepIndex
+	if i < 0 || i >= len(obj.Spec.Steps) || i >= len(obj.Status.Steps) {
 		return
 	}
 	step, rec := obj.Spec.Steps[i], obj.Status.Steps[i]
@@ -89,15 +89,6 @@ func cause(reason string) string {
 	default:
 		return "retryable"
 	}
-}
-
-func stepIndex(obj *ordersv1alpha1.OrderSaga, step string) int {
-	for i, rec := range obj.Status.Steps {
-		if rec.Name == step && i < len(obj.Spec.Steps) {
-			return i
-		}
-	}
-	return -1
 }
 
 // CommandPublished counts a publish of a command or compensation.

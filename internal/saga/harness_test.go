@@ -38,9 +38,16 @@ type harness struct {
 	m       Machine
 	saga    *ordersv1alpha1.OrderSaga
 	now     time.Time
-	last    Outcome
+	last    applied
 	history []Transition
 	sent    []Dispatch
+}
+
+// applied is an Outcome with the messages it made due: those InFlight
+// lists after the event and did not list before.
+type applied struct {
+	Outcome
+	Dispatches []Dispatch
 }
 
 // newHarness builds the three-step sample saga (inventory, payment with
@@ -61,18 +68,27 @@ func newHarness(t *testing.T, mutate ...func(*ordersv1alpha1.OrderSaga)) *harnes
 	return &harness{t: t, m: Machine{Jitter: func() float64 { return 0 }}, saga: saga, now: t0}
 }
 
-func (h *harness) apply(ev Event) Outcome {
+func (h *harness) apply(ev Event) applied {
 	h.t.Helper()
-	h.last = h.m.Apply(h.saga, h.now, ev)
+	before := map[string]bool{}
+	for _, d := range InFlight(h.saga) {
+		before[d.MessageID] = true
+	}
+	h.last = applied{Outcome: h.m.Apply(h.saga, h.now, ev)}
+	for _, d := range InFlight(h.saga) {
+		if !before[d.MessageID] {
+			h.last.Dispatches = append(h.last.Dispatches, d)
+		}
+	}
 	h.history = append(h.history, h.last.Transitions...)
 	h.sent = append(h.sent, h.last.Dispatches...)
 	return h.last
 }
 
-func (h *harness) tick() Outcome { h.t.Helper(); return h.apply(Tick{}) }
+func (h *harness) tick() applied { h.t.Helper(); return h.apply(Tick{}) }
 
 // at moves the clock to t0+d and ticks.
-func (h *harness) at(d time.Duration) Outcome {
+func (h *harness) at(d time.Duration) applied {
 	h.t.Helper()
 	h.now = t0.Add(d)
 	return h.tick()
@@ -81,7 +97,7 @@ func (h *harness) at(d time.Duration) Outcome {
 // pauseAt moves the clock to t0+at and pauses the timers since t0+since,
 // as the controller does while the broker is disconnected (instead of a
 // Tick).
-func (h *harness) pauseAt(since, at time.Duration) Outcome {
+func (h *harness) pauseAt(since, at time.Duration) applied {
 	h.t.Helper()
 	h.now = t0.Add(at)
 	return h.apply(PauseTimers{Since: t0.Add(since)})
@@ -89,7 +105,7 @@ func (h *harness) pauseAt(since, at time.Duration) Outcome {
 
 // resumeAt moves the clock to t0+d and resumes the timers, then ticks, as
 // the controller does once the broker is connected again.
-func (h *harness) resumeAt(d time.Duration) Outcome {
+func (h *harness) resumeAt(d time.Duration) applied {
 	h.t.Helper()
 	h.now = t0.Add(d)
 	h.apply(ResumeTimers{})

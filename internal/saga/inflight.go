@@ -25,6 +25,9 @@ import (
 // After a crash the operator cannot know whether they left before it died,
 // so it sends them again with the same message id: participants drop the
 // duplicate (at-least-once delivery, effect at most once).
+//
+// It is the one place a Dispatch is built: the machine records a message in
+// the status, and what to send is always read back from there.
 func InFlight(saga *ordersv1alpha1.OrderSaga) []Dispatch {
 	var out []Dispatch
 	for i, rec := range saga.Status.Steps {

@@ -153,6 +153,8 @@ type Transition struct {
 	Step    string
 	Kind    protocol.Kind
 	Attempt int32
+	// StepIndex is the step's index in spec and status, when Step is set.
+	StepIndex int
 	// MessageID is the id of the step's last message, when Step is set.
 	MessageID string
 	// From and To are phases (saga) or step states (step).
@@ -162,8 +164,6 @@ type Transition struct {
 
 // Outcome is what one Apply decided.
 type Outcome struct {
-	// Dispatches are the messages newly due, already recorded in the status.
-	Dispatches  []Dispatch
 	Transitions []Transition
 	// Verdict is set for ReplyReceived and DispatchFailed.
 	Verdict Verdict
@@ -271,8 +271,8 @@ func (r *run) stepTransition(i int, kind protocol.Kind, reason ordersv1alpha1.Tr
 		attempt = rec.CompensationAttempts
 	}
 	r.out.Transitions = append(r.out.Transitions, Transition{
-		Reason: reason, Warning: warning, Step: rec.Name, Kind: kind, Attempt: attempt, MessageID: rec.MessageID,
-		From: string(from), To: string(rec.State), Message: message,
+		Reason: reason, Warning: warning, Step: rec.Name, StepIndex: i, Kind: kind, Attempt: attempt,
+		MessageID: rec.MessageID, From: string(from), To: string(rec.State), Message: message,
 	})
 }
 

@@ -113,16 +113,13 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 	rec.DispatchedAt = now
 	rec.NextAttemptAt = nil
 	rec.TimeoutAt = ptrMicro(r.timerNow().Add(r.timeout(i)))
-	d := Dispatch{Step: rec.Name, StepIndex: i, Kind: kind, Round: r.st.RetryRound, Attempt: attempt,
-		MessageID: rec.MessageID, DispatchedAt: r.now, Deadline: rec.TimeoutAt.Time}
-	r.out.Dispatches = append(r.out.Dispatches, d)
 	if attempt > 1 {
 		// The retry was announced when the attempt failed; count it quietly.
 		reason := ordersv1alpha1.TransitionStepRetried
 		if kind == protocol.KindCompensation {
 			reason = ordersv1alpha1.TransitionStepCompensationRetried
 		}
-		r.out.Transitions = append(r.out.Transitions, Transition{Reason: reason, Quiet: true, Step: rec.Name, Kind: kind, MessageID: rec.MessageID,
+		r.out.Transitions = append(r.out.Transitions, Transition{Reason: reason, Quiet: true, Step: rec.Name, StepIndex: i, Kind: kind, MessageID: rec.MessageID,
 			Attempt: attempt, From: string(from), To: string(rec.State), Message: fmt.Sprintf("Sent attempt %d", attempt)})
 		return
 	}
