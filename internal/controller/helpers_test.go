@@ -37,7 +37,8 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // createSaga creates the three-step sample saga (timeouts 5s, retries fast)
@@ -147,9 +148,9 @@ type deadLetterBox struct {
 // through a consumer that reconnects: some tests close every connection.
 func collectDeadLetters() *deadLetterBox {
 	box := &deadLetterBox{reasons: map[string]string{}}
-	b := broker.New(broker.Config{URL: testenv.BrokerURL(), ConnectionName: "controller-suite-dead-letters",
+	b := broker.New(amqpconn.Config{URL: testenv.BrokerURL(), ConnectionName: "controller-suite-dead-letters",
 		MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: time.Second}, logr.Discard())
-	consumer := &broker.Consumer{Broker: b, Queue: topology.DeadLetterQueue(), Tag: "controller-suite", Log: logr.Discard(),
+	consumer := &amqpconn.Consumer{Conn: b.Conn, Queue: topology.DeadLetterQueue(), Tag: "controller-suite", Log: logr.Discard(),
 		Handle: func(_ context.Context, d amqp.Delivery) {
 			reason, _ := d.Headers[protocol.HeaderDeadLetterReason].(string)
 			box.mu.Lock()

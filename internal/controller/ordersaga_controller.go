@@ -43,12 +43,13 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // CommandPublisher is what the reconciler needs of the broker.
 type CommandPublisher interface {
-	Publish(ctx context.Context, exchange, routingKey string, msg broker.Message) error
+	Publish(ctx context.Context, exchange, routingKey string, msg amqpconn.Message) error
 	Connected() bool
 }
 

@@ -30,9 +30,9 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/internal/tracing"
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
 )
 
 // scrape reads the manager's metrics endpoint, as Prometheus does.
@@ -154,7 +154,7 @@ var _ = Describe("Observability", func() {
 				Command: ordersv1alpha1.Command{Name: "RecordOrder"}, Timeout: "5s"}}
 		})
 		done2 := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
-		traceID := tracing.SagaTraceID(string(done2.UID))
+		traceID := sagatrace.SagaTraceID(string(done2.UID))
 
 		mu.Lock()
 		Expect(seen.TraceID()).To(Equal(traceID), "the participant's handler runs in the saga's trace")

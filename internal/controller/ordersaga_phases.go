@@ -32,10 +32,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/faults"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/internal/tracing"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
 )
 
 // The sub-steps of a reconcile pass, dispatched in this order through the
@@ -221,7 +221,7 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 		}
 		err = r.publish(ctx, s.saga, d, key, msg)
 		r.Observer.CommandPublished(d.Kind, err)
-		var unroutable *broker.UnroutableError
+		var unroutable *amqpconn.UnroutableError
 		switch {
 		case err == nil:
 			faults.Crash(faults.AfterPublish)
@@ -324,8 +324,8 @@ func (r *OrderSagaReconciler) brokerWait() time.Duration {
 
 // publish sends one message in a producer span of the saga's trace, whose
 // context travels in the message's headers to the participant.
-func (r *OrderSagaReconciler) publish(ctx context.Context, obj *ordersv1alpha1.OrderSaga, d saga.Dispatch, key string, msg broker.Message) error {
-	ctx, span := tracing.Tracer().Start(tracing.SagaContext(ctx, string(obj.UID)), "publish "+key,
+func (r *OrderSagaReconciler) publish(ctx context.Context, obj *ordersv1alpha1.OrderSaga, d saga.Dispatch, key string, msg amqpconn.Message) error {
+	ctx, span := sagatrace.Tracer().Start(sagatrace.SagaContext(ctx, string(obj.UID)), "publish "+key,
 		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 			attribute.String("ordersaga.saga", obj.Namespace+"/"+obj.Name),
 			attribute.String("ordersaga.step", d.Step),
@@ -334,7 +334,7 @@ func (r *OrderSagaReconciler) publish(ctx context.Context, obj *ordersv1alpha1.O
 			attribute.String("messaging.message.id", d.MessageID),
 		))
 	defer span.End()
-	tracing.Inject(ctx, msg.Headers)
+	sagatrace.Inject(ctx, msg.Headers)
 	err := r.Publisher.Publish(ctx, r.Topology.CommandExchange(), key, msg)
 	if err != nil {
 		span.RecordError(err)

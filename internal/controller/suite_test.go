@@ -50,7 +50,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // The suite runs the real operator (manager, broker connection, reply

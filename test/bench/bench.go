@@ -44,7 +44,7 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
 )
 
 // bench holds what the benchmark started.

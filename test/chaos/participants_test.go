@@ -29,8 +29,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 func runtimeCPUs() int { return runtime.NumCPU() }

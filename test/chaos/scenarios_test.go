@@ -37,9 +37,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
 // every runs f every interval until stop is closed, counting the runs.
@@ -365,7 +365,7 @@ type countingPublisher struct {
 	counter *publishCounter
 }
 
-func (c countingPublisher) Publish(ctx context.Context, exchange, key string, msg broker.Message) error {
+func (c countingPublisher) Publish(ctx context.Context, exchange, key string, msg amqpconn.Message) error {
 	err := c.inner.Publish(ctx, exchange, key, msg)
 	if err == nil {
 		c.counter.mu.Lock()

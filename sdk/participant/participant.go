@@ -30,8 +30,8 @@ import (
 	"github.com/go-logr/logr"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // Options configure a Participant.
@@ -64,7 +64,7 @@ type Options struct {
 type Participant struct {
 	opts      Options
 	handlers  map[handlerKey]Handler
-	broker    *broker.Broker
+	broker    *amqpconn.Conn
 	user      string // the broker user, stamped on replies as user_id
 	stopping  atomic.Bool
 	consuming atomic.Bool
@@ -132,7 +132,7 @@ func (p *Participant) Run(ctx context.Context) error {
 	if len(p.handlers) == 0 {
 		return errors.New("participant: no handler registered")
 	}
-	p.broker = broker.New(broker.Config{
+	p.broker = amqpconn.New(amqpconn.Config{
 		URL: p.opts.URL, TLS: p.opts.TLS, Topology: p.topology(),
 		ConnectionName: "ordersaga-participant-" + p.opts.Service,
 	}, p.opts.Log.WithName("broker"))
@@ -254,7 +254,7 @@ func shard(d amqp.Delivery, n int) int {
 
 // topology declares the command exchange (as the operator does), the
 // service's durable queue, and one binding per registered command.
-func (p *Participant) topology() broker.Declarer {
+func (p *Participant) topology() amqpconn.Declarer {
 	return declarer(func(ch *amqp.Channel) error {
 		if err := ch.ExchangeDeclare(p.opts.CommandExchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 			return fmt.Errorf("declare exchange %s: %w", p.opts.CommandExchange, err)

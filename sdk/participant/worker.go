@@ -30,9 +30,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/tracing"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
 )
 
 // work handles the deliveries of its share of the sagas, one at a time.
@@ -74,7 +74,7 @@ func (p *Participant) process(ctx context.Context, d delivery) {
 	// Work is not cut short by shutdown: the handler in flight finishes,
 	// within the command's own deadline. It runs in a span that continues
 	// the saga's trace from the command's headers.
-	workCtx, span := tracing.Tracer().Start(tracing.Extract(context.WithoutCancel(ctx), d.Headers),
+	workCtx, span := sagatrace.Tracer().Start(sagatrace.Extract(context.WithoutCancel(ctx), d.Headers),
 		"handle "+p.opts.Service+"."+cmd.Name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 			attribute.String("ordersaga.saga", headers.SagaNamespace+"/"+headers.SagaName),
 			attribute.String("ordersaga.step", headers.Step),
@@ -171,8 +171,8 @@ func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.
 			headers[k] = v
 		}
 	}
-	tracing.Inject(ctx, headers) // the handler's span is the reply's parent
-	msg := broker.Message{
+	sagatrace.Inject(ctx, headers) // the handler's span is the reply's parent
+	msg := amqpconn.Message{
 		MessageID:     uuid.NewString(),
 		UserID:        p.user,
 		CorrelationID: d.MessageId,

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package broker
+package amqpconn
 
 import (
 	"context"
@@ -31,8 +31,8 @@ import (
 // reconnection. It needs leader election (the default for a Runnable), so
 // that only the leader takes replies.
 type Consumer struct {
-	Broker *Broker
-	Queue  string
+	Conn  *Conn
+	Queue string
 	// Tag names the consumer in the broker's management UI.
 	Tag string
 	// Prefetch bounds the deliveries not yet acknowledged; default 256.
@@ -52,7 +52,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 		prefetch = 256
 	}
 	for {
-		conn, down, err := c.Broker.WaitConnection(ctx)
+		conn, down, err := c.Conn.WaitConnection(ctx)
 		if err != nil {
 			return nil //nolint:nilerr // only ctx ends the wait: a normal stop
 		}
