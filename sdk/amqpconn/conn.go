@@ -153,11 +153,15 @@ func (c *Conn) reconnectDelay(failures int) time.Duration {
 
 // connect dials, declares the topology and opens the publisher channel.
 func (c *Conn) connect() (*session, error) {
+	props := amqp.Table{}
+	if c.cfg.ConnectionName != "" {
+		props["connection_name"] = c.cfg.ConnectionName
+	}
 	conn, err := amqp.DialConfig(c.cfg.URL, amqp.Config{
 		Heartbeat:       c.cfg.Heartbeat,
 		TLSClientConfig: c.cfg.TLS,
 		Locale:          "en_US",
-		Properties:      amqp.Table{"connection_name": c.cfg.ConnectionName},
+		Properties:      props,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
@@ -226,3 +230,9 @@ func (c *Conn) CloseConnection() {
 		_ = s.conn.Close()
 	}
 }
+
+// DeclarerFunc is a function that is a Declarer.
+type DeclarerFunc func(ch *amqp.Channel) error
+
+// Declare implements Declarer.
+func (f DeclarerFunc) Declare(ch *amqp.Channel) error { return f(ch) }

@@ -21,11 +21,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/url"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/go-logr/logr"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -62,12 +58,11 @@ type Options struct {
 
 // Participant consumes a service's commands and replies to them.
 type Participant struct {
-	opts      Options
-	handlers  map[handlerKey]Handler
-	broker    *amqpconn.Conn
-	user      string // the broker user, stamped on replies as user_id
-	stopping  atomic.Bool
-	consuming atomic.Bool
+	opts     Options
+	handlers map[handlerKey]Handler
+	conn     *amqpconn.Conn
+	consumer *amqpconn.Consumer
+	user     string // the broker user, stamped on replies as user_id
 }
 
 type handlerKey struct {
@@ -102,7 +97,16 @@ func New(opts Options) (*Participant, error) {
 	if u, err := url.Parse(opts.URL); err == nil && u.User != nil && u.User.Username() != "" {
 		user = u.User.Username()
 	}
-	return &Participant{opts: opts, user: user, handlers: map[handlerKey]Handler{}}, nil
+	p := &Participant{opts: opts, user: user, handlers: map[handlerKey]Handler{}}
+	name := "ordersaga-participant-" + opts.Service
+	p.conn = amqpconn.New(amqpconn.Config{
+		URL: opts.URL, TLS: opts.TLS, Topology: amqpconn.DeclarerFunc(p.declare), ConnectionName: name,
+	}, opts.Log.WithName("broker"))
+	p.consumer = &amqpconn.Consumer{
+		Conn: p.conn, Queue: opts.Queue, Tag: name, Prefetch: opts.Prefetch,
+		Workers: opts.Concurrency, Key: sagaKey, Handle: p.process, Log: opts.Log,
+	}
+	return p, nil
 }
 
 // Handle registers the handler of a command. Call it before Run.
@@ -119,7 +123,7 @@ func (p *Participant) Compensate(command string, h Handler) {
 // Ready reports whether the participant is consuming on a live connection,
 // its queue declared and bound: a readiness probe for the service.
 func (p *Participant) Ready() bool {
-	return p.consuming.Load() && p.broker != nil && p.broker.Connected()
+	return p.consumer.Consuming() && p.conn.Connected()
 }
 
 // Queue returns the name of the service's queue.
@@ -132,147 +136,42 @@ func (p *Participant) Run(ctx context.Context) error {
 	if len(p.handlers) == 0 {
 		return errors.New("participant: no handler registered")
 	}
-	p.broker = amqpconn.New(amqpconn.Config{
-		URL: p.opts.URL, TLS: p.opts.TLS, Topology: p.topology(),
-		ConnectionName: "ordersaga-participant-" + p.opts.Service,
-	}, p.opts.Log.WithName("broker"))
 	// The connection outlives ctx, so that the handlers in flight can still
 	// reply while the participant shuts down.
-	brokerCtx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
-	brokerDone := make(chan struct{})
-	go func() { defer close(brokerDone); _ = p.broker.Start(brokerCtx) }()
-	defer func() { stopBroker(); <-brokerDone }()
+	connCtx, stopConn := context.WithCancel(context.WithoutCancel(ctx))
+	connDone := make(chan struct{})
+	go func() { defer close(connDone); _ = p.conn.Start(connCtx) }()
+	defer func() { stopConn(); <-connDone }()
 
-	workers := make([]chan delivery, p.opts.Concurrency)
-	var wg sync.WaitGroup
-	for i := range workers {
-		workers[i] = make(chan delivery, p.opts.Prefetch)
-		wg.Go(func() { p.work(ctx, workers[i]) })
-	}
-	var channels []*amqp.Channel
-	for ctx.Err() == nil {
-		conn, down, err := p.broker.WaitConnection(ctx)
-		if err != nil {
-			break
-		}
-		ch, err := p.consume(ctx, conn, down, workers)
-		if ch != nil {
-			channels = append(channels, ch)
-		}
-		if err != nil && ctx.Err() == nil {
-			p.opts.Log.Info("Consumer stopped; restarting", "error", err.Error())
-			// Let the broker finish closing the channel before its number
-			// is used again: reopening at once can make it close the whole
-			// connection (504 CHANNEL_ERROR).
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	p.stopping.Store(true)
-	for _, w := range workers {
-		close(w)
-	}
-	wg.Wait()
-	for _, ch := range channels {
-		_ = ch.Close() // anything still unacknowledged goes back to the queue
-	}
+	_ = p.consumer.Start(ctx) // returns once the handlers in flight have replied
 	p.opts.Log.Info("Participant stopped", "service", p.opts.Service)
 	return nil
 }
 
-// delivery is a command with the channel it came on.
-type delivery struct {
-	amqp.Delivery
-	ch *amqp.Channel
+// sagaKey keeps one saga's commands in order: they are handled by one
+// worker, one at a time.
+func sagaKey(d amqp.Delivery) string {
+	if uid, _ := d.Headers[protocol.HeaderSagaUID].(string); uid != "" {
+		return uid
+	}
+	return d.MessageId
 }
 
-// consume takes commands from one connection and hands each to the worker
-// of its saga, so that one saga's commands are handled in order.
-func (p *Participant) consume(ctx context.Context, conn *amqp.Connection, down <-chan struct{}, workers []chan delivery) (*amqp.Channel, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("open channel: %w", err)
-	}
-	if err := ch.Qos(p.opts.Prefetch, 0, false); err != nil {
-		return ch, fmt.Errorf("set prefetch: %w", err)
-	}
-	tag := "ordersaga-participant-" + p.opts.Service
-	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	deliveries, err := ch.Consume(p.opts.Queue, tag, false, false, false, false, nil)
-	if err != nil {
-		return ch, fmt.Errorf("consume %s: %w", p.opts.Queue, err)
-	}
-	p.opts.Log.Info("Consuming", "queue", p.opts.Queue, "prefetch", p.opts.Prefetch)
-	p.consuming.Store(true)
-	defer p.consuming.Store(false)
-	cancelled := false
-	for {
-		select {
-		case <-ctx.Done():
-			if !cancelled {
-				// No new deliveries; those already here are drained below
-				// and go back to the queue unstarted.
-				_ = ch.Cancel(tag, false)
-				cancelled = true
-			}
-		case <-down:
-			return ch, errors.New("connection lost")
-		case amqpErr := <-closed:
-			// For example the broker's consumer timeout (406
-			// PRECONDITION_FAILED): the unacknowledged commands are
-			// redelivered, and their recorded outcomes answer them.
-			if amqpErr != nil {
-				return ch, fmt.Errorf("channel closed: %w", amqpErr)
-			}
-			return ch, errors.New("channel closed")
-		case d, ok := <-deliveries:
-			if !ok {
-				if cancelled {
-					return ch, nil
-				}
-				if amqpErr, ok := <-closed; ok && amqpErr != nil {
-					return ch, fmt.Errorf("channel closed: %w", amqpErr)
-				}
-				return ch, errors.New("delivery channel closed")
-			}
-			workers[shard(d, len(workers))] <- delivery{Delivery: d, ch: ch}
-		}
-	}
-}
-
-func shard(d amqp.Delivery, n int) int {
-	key, _ := d.Headers[protocol.HeaderSagaUID].(string)
-	if key == "" {
-		key = d.MessageId
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
-}
-
-// topology declares the command exchange (as the operator does), the
+// declare declares the command exchange (as the operator does), the
 // service's durable queue, and one binding per registered command.
-func (p *Participant) topology() amqpconn.Declarer {
-	return declarer(func(ch *amqp.Channel) error {
-		if err := ch.ExchangeDeclare(p.opts.CommandExchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-			return fmt.Errorf("declare exchange %s: %w", p.opts.CommandExchange, err)
+func (p *Participant) declare(ch *amqp.Channel) error {
+	if err := ch.ExchangeDeclare(p.opts.CommandExchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", p.opts.CommandExchange, err)
+	}
+	args := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	if _, err := ch.QueueDeclare(p.opts.Queue, true, false, false, false, args); err != nil {
+		return fmt.Errorf("declare queue %s: %w", p.opts.Queue, err)
+	}
+	for k := range p.handlers {
+		key := p.opts.Service + "." + k.name
+		if err := ch.QueueBind(p.opts.Queue, key, p.opts.CommandExchange, false, nil); err != nil {
+			return fmt.Errorf("bind %s: %w", key, err)
 		}
-		args := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-		if _, err := ch.QueueDeclare(p.opts.Queue, true, false, false, false, args); err != nil {
-			return fmt.Errorf("declare queue %s: %w", p.opts.Queue, err)
-		}
-		for k := range p.handlers {
-			key := p.opts.Service + "." + k.name
-			if err := ch.QueueBind(p.opts.Queue, key, p.opts.CommandExchange, false, nil); err != nil {
-				return fmt.Errorf("bind %s: %w", key, err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
-
-type declarer func(ch *amqp.Channel) error
-
-func (d declarer) Declare(ch *amqp.Channel) error { return d(ch) }
