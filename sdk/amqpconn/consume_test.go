@@ -55,9 +55,7 @@ func TestConsumerHandlesEachKeyInOrder(t *testing.T) {
 			mu.Unlock()
 			_ = d.Ack(false)
 		}}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = consumer.Start(ctx) }()
+	go func() { _ = consumer.Start(t.Context()) }()
 	g.Eventually(consumer.Consuming).Should(BeTrue())
 
 	keys := []string{"a", "b", "c", "d", "e"}
