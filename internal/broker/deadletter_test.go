@@ -27,7 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
@@ -39,14 +39,14 @@ func startBroker(t *testing.T) (*broker.Broker, *amqp.Channel, broker.Topology) 
 	t.Helper()
 	g := NewWithT(t)
 	topo := broker.Topology{Prefix: "test-" + rand.String(8)}
-	b := broker.New(amqpconn.Config{URL: testenv.BrokerURL(), Topology: topo}, testr.New(t))
+	b := broker.New(amqpconn.Config{URL: rabbitmq.BrokerURL(), Topology: topo}, testr.New(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Start(ctx) }()
 	g.Eventually(b.Connected).WithTimeout(10 * time.Second).Should(BeTrue())
 	g.Expect(b.Check(nil)).To(Succeed())
 
-	conn, err := amqp.Dial(testenv.BrokerURL())
+	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	g.Expect(err).NotTo(HaveOccurred())
 	ch, err := conn.Channel()
 	g.Expect(err).NotTo(HaveOccurred())

@@ -31,7 +31,7 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
@@ -254,7 +254,7 @@ var _ = Describe("An OrderSaga", func() {
 				}
 			}))
 		}
-		_, err := testenv.Rabbitmqctl("close_all_connections", "closed by the controller suite")
+		_, err := rabbitmq.Ctl("close_all_connections", "closed by the controller suite")
 		Expect(err).NotTo(HaveOccurred())
 
 		for i, s := range sagas {

@@ -38,7 +38,7 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
@@ -63,7 +63,7 @@ func every(interval time.Duration, stop <-chan struct{}, f func()) *atomic.Int32
 
 // rabbitEnv reads an integer setting of the running broker, or def.
 func rabbitEnv(key, def string) string {
-	out, err := testenv.Rabbitmqctl("eval", "application:get_env(rabbit, "+key+").")
+	out, err := rabbitmq.Ctl("eval", "application:get_env(rabbit, "+key+").")
 	if m := regexp.MustCompile(`\{ok,(\d+)\}`).FindSubmatch(out); err == nil && m != nil {
 		return string(m[1])
 	}
@@ -71,7 +71,7 @@ func rabbitEnv(key, def string) string {
 }
 
 func rabbitmqctl(args ...string) {
-	_, err := testenv.Rabbitmqctl(args...)
+	_, err := rabbitmq.Ctl(args...)
 	Expect(err).NotTo(HaveOccurred())
 }
 

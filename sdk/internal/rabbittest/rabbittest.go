@@ -16,7 +16,7 @@ limitations under the License.
 
 // Package rabbittest is what the SDK's tests need of the local RabbitMQ: its
 // URL, its control tool, and names no other test uses. (The operator's tests
-// have their own in internal/testenv: a module's internal packages are not
+// have their own in internal/testenv/rabbitmq: a module's internal packages are not
 // visible to the other.)
 package rabbittest
 
