@@ -6,7 +6,9 @@ ARG TARGETARCH
 
 WORKDIR /workspace
 # Modules first, so that source changes do not invalidate the download layer.
+# The SDK module comes along: go.mod replaces it with ./sdk.
 COPY go.mod go.sum ./
+COPY sdk/go.mod sdk/go.sum ./sdk/
 RUN go mod download
 
 # Sources (.dockerignore keeps out everything but Go files).

@@ -17,6 +17,10 @@ BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672/
 CONTAINER_TOOL ?= docker
 # Extra flags for go test, for example GO_TEST_FLAGS="-run TestController -v".
 GO_TEST_FLAGS ?=
+# The participant SDK is a Go module of its own, nested in this repository:
+# the root module's "./..." does not reach it, so every Go target runs in
+# both modules.
+SDK_DIR = sdk
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -45,24 +49,29 @@ verify-generated: ## Fail if "make manifests generate" changes any generated fil
 	hack/verify-generated.sh
 
 .PHONY: fmt
-fmt: ## Run go fmt.
+fmt: ## Run go fmt on the operator and the SDK module.
 	go fmt ./...
+	cd $(SDK_DIR) && go fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet on the operator and the SDK module.
 	go vet ./...
+	cd $(SDK_DIR) && go vet ./...
 
 .PHONY: lint
-lint: ## Run golangci-lint.
+lint: ## Run golangci-lint on the operator and the SDK module.
 	$(GOLANGCI_LINT) run
+	cd $(SDK_DIR) && $(GOLANGCI_LINT) run --config ../.golangci.yml
 
 .PHONY: lint-fix
-lint-fix: ## Run golangci-lint and apply its fixes.
+lint-fix: ## Run golangci-lint on both modules and apply its fixes.
 	$(GOLANGCI_LINT) run --fix
+	cd $(SDK_DIR) && $(GOLANGCI_LINT) run --config ../.golangci.yml --fix
 
 .PHONY: test
-test: envtest broker verify-generated vet ## Run every test against envtest and the local RabbitMQ, then the demo non-interactively.
+test: envtest broker verify-generated vet ## Run every test of both modules against envtest and the local RabbitMQ, then the demo non-interactively.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test -p 1 -count=1 $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	cd $(SDK_DIR) && go test -p 1 -count=1 $(GO_TEST_FLAGS) ./... -coverprofile ../cover-sdk.out
 	$(MAKE) --no-print-directory demo DEMO_EXIT=1
 
 # Load of the fault-injection suite under make test-chaos: sagas per run and
@@ -80,7 +89,7 @@ FUZZ_TIME ?= 30s
 
 .PHONY: fuzz
 fuzz: ## Fuzz the reply decoder and the state machine's reply handling (FUZZ_TIME each).
-	go test -run xxx -fuzz FuzzDecodeReply -fuzztime $(FUZZ_TIME) ./pkg/protocol/
+	cd $(SDK_DIR) && go test -run xxx -fuzz FuzzDecodeReply -fuzztime $(FUZZ_TIME) ./protocol/
 	go test -run xxx -fuzz FuzzReplyHandling -fuzztime $(FUZZ_TIME) ./internal/saga/
 
 # Load of make bench: sagas of the throughput run, sagas held in flight.

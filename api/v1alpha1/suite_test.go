@@ -31,7 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
 // This suite checks the API as the apiserver enforces it: the CRD's schema,
@@ -53,7 +53,7 @@ func TestAPI(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
 	var err error
-	env, cfg, err = testenv.Start()
+	env, cfg, err = controlplane.Start()
 	Expect(err).NotTo(HaveOccurred())
 
 	scheme := runtime.NewScheme()

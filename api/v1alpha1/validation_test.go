@@ -31,13 +31,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 )
 
 func duration(s string) ordersv1alpha1.Duration { return ordersv1alpha1.Duration(s) }
 
 func newSaga() *ordersv1alpha1.OrderSaga {
-	return testenv.NewSaga(namespace, "saga-"+rand.String(6))
+	return fixtures.NewSaga(namespace, "saga-"+rand.String(6))
 }
 
 func manySteps(n int) []ordersv1alpha1.SagaStep {

@@ -50,7 +50,9 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
 	"github.com/ordersaga/ordersaga-operator/internal/samples"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 )
 
 // expected is the phase each sample must reach.
@@ -89,7 +91,7 @@ func run(nonInteractive bool) (err error) {
 		return err
 	}
 	fmt.Println("==> Applying config/samples")
-	out, err := d.run("apply", "-k", filepath.Join(testenv.RepoRoot(), "config", "samples"))
+	out, err := d.run("apply", "-k", filepath.Join(controlplane.RepoRoot(), "config", "samples"))
 	if err != nil {
 		return fmt.Errorf("kubectl apply: %w\n%s", err, out)
 	}
@@ -140,7 +142,7 @@ func (d *demo) start(ctx context.Context) error {
 
 	fmt.Println("==> Starting a local control plane (kube-apiserver and etcd, from envtest)")
 	var cfg *rest.Config
-	if d.env, cfg, err = testenv.Start(); err != nil {
+	if d.env, cfg, err = controlplane.Start(); err != nil {
 		return err
 	}
 	admin, err := d.env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
@@ -155,7 +157,7 @@ func (d *demo) start(ctx context.Context) error {
 	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
 		return err
 	}
-	assets, _ := testenv.AssetsDir()
+	assets, _ := controlplane.AssetsDir()
 	d.kubectl = []string{filepath.Join(assets, "kubectl"), "--kubeconfig", kubeconfigPath}
 	fmt.Printf("    kubeconfig: %s\n    operator log: %s\n", kubeconfigPath, logFile.Name())
 
@@ -169,25 +171,25 @@ func (d *demo) start(ctx context.Context) error {
 	// A topology of the demo's own, so that it never meets another operator
 	// on the same broker.
 	d.topology = broker.Topology{Prefix: "ordersaga-demo-" + rand.String(5)}
-	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", redact(testenv.BrokerURL()), d.topology.Prefix)
+	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", redact(rabbitmq.BrokerURL()), d.topology.Prefix)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0"})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	op, err := operator.Setup(mgr, operator.Options{BrokerURL: testenv.BrokerURL(), TopologyPrefix: d.topology.Prefix})
+	op, err := operator.Setup(mgr, operator.Options{BrokerURL: rabbitmq.BrokerURL(), TopologyPrefix: d.topology.Prefix})
 	if err != nil {
 		return err
 	}
 	mgrCtx, stop := context.WithCancel(context.Background())
 	d.stopMgr, d.mgrDone = stop, make(chan error, 1)
 	go func() { d.mgrDone <- mgr.Start(mgrCtx) }()
-	if err := testenv.WaitFor(ctx, 30*time.Second, op.Broker.Connected); err != nil {
+	if err := poll.Until(ctx, 30*time.Second, op.Broker.Connected); err != nil {
 		return fmt.Errorf("operator did not connect to the broker: %w", err)
 	}
 
 	fmt.Println("==> Starting the sample services (inventory, payment declining above 1000.00, shipping)")
-	d.services, err = samples.Start(testenv.BrokerURL(), d.topology.CommandExchange(),
+	d.services, err = samples.Start(rabbitmq.BrokerURL(), d.topology.CommandExchange(),
 		[]string{"inventory", "payment", "shipping"},
 		samples.Options{PaymentLimit: "1000.00", Stock: 1000, Latency: 700 * time.Millisecond}, ctrl.Log.WithName("samples"))
 	if err != nil {
@@ -274,7 +276,7 @@ func (d *demo) teardown() error {
 }
 
 func (d *demo) deleteQueues() error {
-	conn, err := amqp.Dial(testenv.BrokerURL())
+	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	if err != nil {
 		return fmt.Errorf("clean up the broker: %w", err)
 	}

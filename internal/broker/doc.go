@@ -14,16 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package broker connects the operator to RabbitMQ with amqp091-go.
-//
-// One Broker owns one connection and keeps it up: it dials with backoff,
-// declares the topology on every (re)connection, publishes with publisher
-// confirms and the mandatory flag on a channel of its own, and hands the
-// current connection to consumers, which run on their own channels and start
-// again after each reconnection.
-//
-// amqp091-go's optional automatic recovery is not used: a supervisor loop of
-// our own makes every state change explicit (for logs, metrics and readiness)
-// and keeps the publisher's confirm and return bookkeeping per connection,
-// where it is easy to reason about.
+// Package broker is the operator's side of RabbitMQ, on top of the SDK's
+// amqpconn package (the supervised connection, confirmed publishes and the
+// consumer loop): the operator's topology (command exchange, reply queue,
+// dead-letter exchange and queue), dead-lettering of unusable replies with
+// their reason, and the connection's place in the controller-runtime manager
+// (a Runnable on every replica, a readiness check).
 package broker

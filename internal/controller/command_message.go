@@ -21,20 +21,20 @@ import (
 	"fmt"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // commandMessage builds the AMQP message for a dispatch and its routing key
 // "<service>.<command>". It is pure: the same saga and dispatch always give
 // the same message, which is what makes sending it again safe.
-func commandMessage(s *ordersv1alpha1.OrderSaga, d saga.Dispatch, replyQueue string) (string, broker.Message, error) {
+func commandMessage(s *ordersv1alpha1.OrderSaga, d saga.Dispatch, replyQueue string) (string, amqpconn.Message, error) {
 	step := s.Spec.Steps[d.StepIndex]
 	cmd := step.Command
 	if d.Kind == protocol.KindCompensation {
 		if step.Compensation == nil {
-			return "", broker.Message{}, fmt.Errorf("step %s has no compensation", step.Name)
+			return "", amqpconn.Message{}, fmt.Errorf("step %s has no compensation", step.Name)
 		}
 		cmd = *step.Compensation
 	}
@@ -53,13 +53,13 @@ func commandMessage(s *ordersv1alpha1.OrderSaga, d saga.Dispatch, replyQueue str
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return "", broker.Message{}, fmt.Errorf("encode command: %w", err)
+		return "", amqpconn.Message{}, fmt.Errorf("encode command: %w", err)
 	}
 	headers := protocol.Headers{
 		SagaNamespace: s.Namespace, SagaName: s.Name, SagaUID: string(s.UID),
 		Step: step.Name, Kind: d.Kind, Round: d.Round, Attempt: d.Attempt, Deadline: d.Deadline,
 	}
-	msg := broker.Message{
+	msg := amqpconn.Message{
 		MessageID:   d.MessageID,
 		ReplyTo:     replyQueue,
 		Type:        protocol.CommandType,

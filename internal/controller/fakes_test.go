@@ -33,8 +33,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
 // The fast unit layer: the reconciler's steps against fakes of its narrow
@@ -52,10 +52,10 @@ type fakePublisher struct {
 
 type sentMessage struct {
 	Exchange, RoutingKey string
-	Message              broker.Message
+	Message              amqpconn.Message
 }
 
-func (p *fakePublisher) Publish(_ context.Context, exchange, routingKey string, msg broker.Message) error {
+func (p *fakePublisher) Publish(_ context.Context, exchange, routingKey string, msg amqpconn.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.errFor != nil {

@@ -36,14 +36,17 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/simparticipant"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // createSaga creates the three-step sample saga (timeouts 5s, retries fast)
 // adjusted by mutate.
 func createSaga(namespace, name string, mutate ...func(*ordersv1alpha1.OrderSaga)) *ordersv1alpha1.OrderSaga {
-	s := testenv.NewSaga(namespace, name)
+	s := fixtures.NewSaga(namespace, name)
 	for i := range s.Spec.Steps {
 		s.Spec.Steps[i].Timeout = "5s"
 		s.Spec.Steps[i].Retry = ordersv1alpha1.RetryPolicy{MaxAttempts: 3, InitialDelay: "100ms", Factor: 2, MaxDelay: "1s"}
@@ -75,8 +78,8 @@ func stepState(s *ordersv1alpha1.OrderSaga, step string) ordersv1alpha1.StepStat
 }
 
 // received returns what a participant received for one saga.
-func received(service string, uid types.UID) []testenv.Received {
-	var out []testenv.Received
+func received(service string, uid types.UID) []simparticipant.Received {
+	var out []simparticipant.Received
 	for _, r := range participants[service].Received() {
 		if r.Command.Saga.UID == string(uid) {
 			out = append(out, r)
@@ -88,11 +91,11 @@ func received(service string, uid types.UID) []testenv.Received {
 // sequence renders what the participants received for a saga, in the order
 // received, as "Command#attempt".
 func sequence(uid types.UID) []string {
-	all := make([]testenv.Received, 0, 8)
+	all := make([]simparticipant.Received, 0, 8)
 	for service := range participants {
 		all = append(all, received(service, uid)...)
 	}
-	slices.SortFunc(all, func(a, b testenv.Received) int { return a.At.Compare(b.At) })
+	slices.SortFunc(all, func(a, b simparticipant.Received) int { return a.At.Compare(b.At) })
 	out := make([]string, len(all))
 	for i, r := range all {
 		out[i] = fmt.Sprintf("%s#%d", r.Command.Name, r.Command.Attempt)
@@ -114,7 +117,7 @@ func eventReasons(g Gomega, s *ordersv1alpha1.OrderSaga) []string {
 
 // testChannel opens an AMQP channel of the test's own.
 func testChannel() *amqp.Channel {
-	conn, err := amqp.Dial(testenv.BrokerURL())
+	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = conn.Close() })
 	ch, err := conn.Channel()
@@ -147,9 +150,9 @@ type deadLetterBox struct {
 // through a consumer that reconnects: some tests close every connection.
 func collectDeadLetters() *deadLetterBox {
 	box := &deadLetterBox{reasons: map[string]string{}}
-	b := broker.New(broker.Config{URL: testenv.BrokerURL(), ConnectionName: "controller-suite-dead-letters",
+	b := broker.New(amqpconn.Config{URL: rabbitmq.BrokerURL(), ConnectionName: "controller-suite-dead-letters",
 		MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: time.Second}, logr.Discard())
-	consumer := &broker.Consumer{Broker: b, Queue: topology.DeadLetterQueue(), Tag: "controller-suite", Log: logr.Discard(),
+	consumer := &amqpconn.Consumer{Conn: b.Conn, Queue: topology.DeadLetterQueue(), Tag: "controller-suite", Log: logr.Discard(),
 		Handle: func(_ context.Context, d amqp.Delivery) {
 			reason, _ := d.Headers[protocol.HeaderDeadLetterReason].(string)
 			box.mu.Lock()
@@ -166,7 +169,7 @@ func collectDeadLetters() *deadLetterBox {
 
 // withChannel runs f on a channel of a fresh connection.
 func withChannel(f func(ch *amqp.Channel)) {
-	conn, err := amqp.Dial(testenv.BrokerURL())
+	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	Expect(err).NotTo(HaveOccurred())
 	defer func() { _ = conn.Close() }()
 	ch, err := conn.Channel()

@@ -37,14 +37,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
 // CommandPublisher is what the reconciler needs of the broker.
 type CommandPublisher interface {
-	Publish(ctx context.Context, exchange, routingKey string, msg broker.Message) error
+	Publish(ctx context.Context, exchange, routingKey string, msg amqpconn.Message) error
 	Connected() bool
 }
 

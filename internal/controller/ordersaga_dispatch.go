@@ -27,10 +27,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/faults"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/internal/tracing"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
 )
 
 // dispatchCommands sends the in-flight messages this process has not sent.
@@ -66,7 +66,7 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 	for _, d := range unsent {
 		err := r.publish(ctx, req.Saga, d)
 		r.notify.commandPublished(ctx, CommandPublished{Saga: req.Saga, Dispatch: d, Err: err})
-		var unroutable *broker.UnroutableError
+		var unroutable *amqpconn.UnroutableError
 		switch {
 		case err == nil:
 			faults.Crash(faults.AfterPublish)
@@ -94,7 +94,7 @@ func (r *OrderSagaReconciler) publish(ctx context.Context, obj *ordersv1alpha1.O
 	if err != nil {
 		return err
 	}
-	ctx, span := tracing.Tracer().Start(tracing.SagaContext(ctx, string(obj.UID)), "publish "+key,
+	ctx, span := sagatrace.Tracer().Start(sagatrace.SagaContext(ctx, string(obj.UID)), "publish "+key,
 		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 			attribute.String("ordersaga.saga", obj.Namespace+"/"+obj.Name),
 			attribute.String("ordersaga.step", d.Step),
@@ -103,7 +103,7 @@ func (r *OrderSagaReconciler) publish(ctx context.Context, obj *ordersv1alpha1.O
 			attribute.String("messaging.message.id", d.MessageID),
 		))
 	defer span.End()
-	tracing.Inject(ctx, msg.Headers)
+	sagatrace.Inject(ctx, msg.Headers)
 	err = r.Publisher.Publish(ctx, r.CommandExchange, key, msg)
 	if err != nil {
 		span.RecordError(err)

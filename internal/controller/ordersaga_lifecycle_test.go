@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
 var _ = Describe("A new OrderSaga", func() {
@@ -76,7 +76,7 @@ var _ = Describe("The samples", func() {
 		Expect(err).NotTo(HaveOccurred())
 		kubectl, err := admin.Kubectl()
 		Expect(err).NotTo(HaveOccurred())
-		samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
+		samples := filepath.Join(controlplane.RepoRoot(), "config", "samples")
 		_, stderr, err := kubectl.Run("apply", "-n", ns, "-k", samples)
 		Expect(err).NotTo(HaveOccurred(), readAll(stderr))
 

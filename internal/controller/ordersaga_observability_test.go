@@ -29,20 +29,21 @@ import (
 	oteltrace "go.opentelemetry.io/otel/trace"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/internal/tracing"
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/metricscrape"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
 )
 
 // scrape reads the manager's metrics endpoint, as Prometheus does.
 func scrape(g Gomega) map[string]*dto.MetricFamily {
-	families, err := testenv.Scrape(running.metricsURL)
+	families, err := metricscrape.Scrape(running.metricsURL)
 	g.Expect(err).NotTo(HaveOccurred())
 	return families
 }
 
-var value = testenv.MetricValue
+var value = metricscrape.MetricValue
 
 func readyz() int {
 	resp, err := http.Get(running.readyzURL)
@@ -130,7 +131,7 @@ var _ = Describe("Observability", func() {
 	It("carries the trace context to a participant and back on the reply", func() {
 		var mu sync.Mutex
 		var seen oteltrace.SpanContext
-		p, err := participant.New(participant.Options{URL: testenv.BrokerURL(), Service: "audit",
+		p, err := participant.New(participant.Options{URL: rabbitmq.BrokerURL(), Service: "audit",
 			CommandExchange: topology.CommandExchange()})
 		Expect(err).NotTo(HaveOccurred())
 		p.Handle("RecordOrder", func(ctx context.Context, _ *participant.Command) (participant.Result, error) {
@@ -154,7 +155,7 @@ var _ = Describe("Observability", func() {
 				Command: ordersv1alpha1.Command{Name: "RecordOrder"}, Timeout: "5s"}}
 		})
 		done2 := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
-		traceID := tracing.SagaTraceID(string(done2.UID))
+		traceID := sagatrace.SagaTraceID(string(done2.UID))
 
 		mu.Lock()
 		Expect(seen.TraceID()).To(Equal(traceID), "the participant's handler runs in the saga's trace")

@@ -30,8 +30,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 func fail(reason string) func(protocol.Command) *protocol.Reply {
@@ -253,7 +253,7 @@ var _ = Describe("An OrderSaga", func() {
 				}
 			}))
 		}
-		_, err := testenv.Rabbitmqctl("close_all_connections", "closed by the controller suite")
+		_, err := rabbitmq.Ctl("close_all_connections", "closed by the controller suite")
 		Expect(err).NotTo(HaveOccurred())
 
 		for i, s := range sagas {

@@ -32,16 +32,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 const testNamespace = "shop"
 
 func newSaga(name string, mutate ...func(*ordersv1alpha1.OrderSaga)) *ordersv1alpha1.OrderSaga {
-	s := testenv.NewSaga(testNamespace, name)
+	s := fixtures.NewSaga(testNamespace, name)
 	s.UID = types.UID("uid-" + name)
 	for i := range s.Spec.Steps {
 		s.Spec.Steps[i].Timeout = "5s"
@@ -263,7 +263,7 @@ func TestDispatchCommands(t *testing.T) {
 		{name: "stale view, unsent: read live first", wantErr: errStaleView},
 		{name: "stale view, sent already: nothing to do", published: true},
 		{name: "unroutable: the next pass records a failed attempt", fresh: true, wantInbox: 1,
-			errFor: func(key string) error { return &broker.UnroutableError{RoutingKey: key} }},
+			errFor: func(key string) error { return &amqpconn.UnroutableError{RoutingKey: key} }},
 		{name: "not confirmed: tried again later", fresh: true, wantRetry: true,
 			errFor: func(string) error { return errNotConfirmed }},
 	}

@@ -29,8 +29,8 @@ import (
 
 	"github.com/ordersaga/ordersaga-operator/internal/faults"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/internal/tracing"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
 )
 
 // Dead-letter reasons decided by the reconciler, beside protocol.Reject*.
@@ -91,7 +91,7 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 	}
 	observer.ReplyReceived(string(reply.Status))
 	// The reply's span: a child of the participant's, in the saga's trace.
-	_, span := tracing.Tracer().Start(tracing.Extract(ctx, d.Headers), "receive reply",
+	_, span := sagatrace.Tracer().Start(sagatrace.Extract(ctx, d.Headers), "receive reply",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 			attribute.String("ordersaga.saga", headers.SagaNamespace+"/"+headers.SagaName),
 			attribute.String("ordersaga.step", headers.Step),

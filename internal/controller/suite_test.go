@@ -51,8 +51,11 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/faultproxy"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/simparticipant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // The suite runs the real operator (manager, broker connection, reply
@@ -68,13 +71,13 @@ var (
 	scheme       *runtime.Scheme
 	k8sClient    client.Client
 	topology     broker.Topology
-	script       = &scriptBook{byNamespace: map[string]map[string]testenv.Behaviour{}}
+	script       = &scriptBook{byNamespace: map[string]map[string]simparticipant.Behaviour{}}
 	counts       = &countingObserver{}
 	running      *runningOperator
-	participants = map[string]*testenv.Participant{}
+	participants = map[string]*simparticipant.Participant{}
 	deadLetters  *deadLetterBox
 	// proxy sits between the operator and the broker, for fault injection.
-	proxy *testenv.Proxy
+	proxy *faultproxy.Proxy
 	// spans records the spans of the operator and of SDK participants.
 	spans = tracetest.NewSpanRecorder()
 )
@@ -91,7 +94,7 @@ var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
 
 	var err error
-	env, cfg, err = testenv.Start()
+	env, cfg, err = controlplane.Start()
 	Expect(err).NotTo(HaveOccurred())
 	scheme = runtime.NewScheme()
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
@@ -103,13 +106,13 @@ var _ = BeforeSuite(func() {
 
 	// A topology of the suite's own, so that it shares the broker with no one.
 	topology = broker.Topology{Prefix: "it-" + rand.String(6)}
-	brokerURL, err := url.Parse(testenv.BrokerURL())
+	brokerURL, err := url.Parse(rabbitmq.BrokerURL())
 	Expect(err).NotTo(HaveOccurred())
-	proxy, err = testenv.StartProxy(brokerURL.Host)
+	proxy, err = faultproxy.Start(brokerURL.Host)
 	Expect(err).NotTo(HaveOccurred())
 	running = startOperator()
 	for _, service := range []string{"inventory", "payment", "shipping"} {
-		p, err := testenv.StartParticipant(testenv.BrokerURL(), topology.CommandExchange(), service, script.behave(service))
+		p, err := simparticipant.Start(rabbitmq.BrokerURL(), topology.CommandExchange(), service, script.behave(service))
 		Expect(err).NotTo(HaveOccurred())
 		participants[service] = p
 	}
@@ -126,7 +129,7 @@ var _ = AfterSuite(func() {
 	for _, p := range participants {
 		p.Stop()
 	}
-	if conn, err := amqp.Dial(testenv.BrokerURL()); err == nil {
+	if conn, err := amqp.Dial(rabbitmq.BrokerURL()); err == nil {
 		if ch, err := conn.Channel(); err == nil {
 			_ = topology.Delete(ch)
 		}
@@ -168,7 +171,7 @@ func startOperator() *runningOperator {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	op, err := operator.Setup(mgr, operator.Options{
-		BrokerURL:               proxy.URL(testenv.BrokerURL()),
+		BrokerURL:               proxy.URL(rabbitmq.BrokerURL()),
 		TopologyPrefix:          topology.Prefix,
 		MaxConcurrentReconciles: 8,
 		BrokerRetryInterval:     200 * time.Millisecond,
@@ -198,25 +201,25 @@ func (r *runningOperator) stop() {
 // service; Succeed unless a test says otherwise.
 type scriptBook struct {
 	mu          sync.Mutex
-	byNamespace map[string]map[string]testenv.Behaviour
+	byNamespace map[string]map[string]simparticipant.Behaviour
 }
 
-func (s *scriptBook) set(namespace, service string, b testenv.Behaviour) {
+func (s *scriptBook) set(namespace, service string, b simparticipant.Behaviour) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byNamespace[namespace] == nil {
-		s.byNamespace[namespace] = map[string]testenv.Behaviour{}
+		s.byNamespace[namespace] = map[string]simparticipant.Behaviour{}
 	}
 	s.byNamespace[namespace][service] = b
 }
 
-func (s *scriptBook) behave(service string) testenv.Behaviour {
+func (s *scriptBook) behave(service string) simparticipant.Behaviour {
 	return func(cmd protocol.Command) *protocol.Reply {
 		s.mu.Lock()
 		b := s.byNamespace[cmd.Saga.Namespace][service]
 		s.mu.Unlock()
 		if b == nil {
-			return testenv.Succeed(cmd)
+			return simparticipant.Succeed(cmd)
 		}
 		return b(cmd)
 	}

@@ -30,10 +30,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // registered returns the names of every metric the operator exposes.
@@ -145,9 +145,9 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 func TestPublishAndConnectionMetrics(t *testing.T) {
 	m := New()
 	m.CommandPublished(protocol.KindCommand, nil)
-	m.CommandPublished(protocol.KindCommand, broker.ErrNotConnected)
-	m.CommandPublished(protocol.KindCommand, &broker.UnroutableError{RoutingKey: "x"})
-	m.CommandPublished(protocol.KindCommand, errors.Join(broker.ErrNotConfirmed))
+	m.CommandPublished(protocol.KindCommand, amqpconn.ErrNotConnected)
+	m.CommandPublished(protocol.KindCommand, &amqpconn.UnroutableError{RoutingKey: "x"})
+	m.CommandPublished(protocol.KindCommand, errors.Join(amqpconn.ErrNotConfirmed))
 	for reason, want := range map[string]float64{"not_connected": 1, "unroutable": 1, "not_confirmed": 1} {
 		if got := testutil.ToFloat64(m.PublishFailures.WithLabelValues(reason)); got != want {
 			t.Errorf("publish failures %s = %v", reason, got)

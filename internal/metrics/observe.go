@@ -21,9 +21,9 @@ import (
 	"time"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // StatusWritten counts a status write.
@@ -99,12 +99,12 @@ func (m *Metrics) CommandPublished(kind protocol.Kind, err error) {
 	}
 	reason := "error"
 	switch {
-	case errors.Is(err, broker.ErrNotConnected):
+	case errors.Is(err, amqpconn.ErrNotConnected):
 		reason = "not_connected"
-	case errors.Is(err, broker.ErrNotConfirmed):
+	case errors.Is(err, amqpconn.ErrNotConfirmed):
 		reason = "not_confirmed"
 	default:
-		if _, ok := errors.AsType[*broker.UnroutableError](err); ok {
+		if _, ok := errors.AsType[*amqpconn.UnroutableError](err); ok {
 			reason = "unroutable"
 		}
 	}
@@ -119,7 +119,7 @@ func (m *Metrics) ReplyDeadLettered(reason string) {
 	m.RepliesDeadLettered.WithLabelValues(reason).Inc()
 }
 
-// ConnectionChanged implements broker.Observer.
+// ConnectionChanged implements amqpconn.Observer.
 func (m *Metrics) ConnectionChanged(up bool) {
 	if !up {
 		m.BrokerConnected.Set(0)
@@ -134,7 +134,7 @@ func (m *Metrics) ConnectionChanged(up bool) {
 	m.connectedOnce = true
 }
 
-// Published implements broker.Observer.
+// Published implements amqpconn.Observer.
 func (m *Metrics) Published(latency time.Duration, err error) {
 	if err == nil {
 		m.PublishConfirmTime.Observe(latency.Seconds())

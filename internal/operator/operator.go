@@ -39,6 +39,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/metrics"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
 // Options configure the operator. DefaultOptions gives the default of
@@ -161,7 +162,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	sagas.SetReader(mgr.GetCache())
 
 	topology := broker.Topology{Prefix: o.TopologyPrefix, ReplyDeliveryLimit: o.ReplyDeliveryLimit}
-	b := broker.New(broker.Config{
+	b := broker.New(amqpconn.Config{
 		URL: o.BrokerURL, TLS: o.BrokerTLS, Topology: topology, Observer: m,
 		MinReconnectDelay: o.MinReconnectDelay, MaxReconnectDelay: o.MaxReconnectDelay,
 	}, ctrl.Log.WithName("broker"))
@@ -175,8 +176,8 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	inbox := controller.NewInbox()
 	deadLetters := deadLetterer{broker: b, exchange: topology.DeadLetterExchange()}
 	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: deadLetters, Observer: m, Log: ctrl.Log.WithName("replies")}
-	consumer := &broker.Consumer{
-		Broker: b, Queue: topology.ReplyQueue(), Tag: "ordersaga-operator", Prefetch: o.Prefetch,
+	consumer := &amqpconn.Consumer{
+		Conn: b.Conn, Queue: topology.ReplyQueue(), Tag: "ordersaga-operator", Prefetch: o.Prefetch,
 		Handle: router.Handle, Log: ctrl.Log.WithName("replies"),
 	}
 	// The consumer needs leader election (a Runnable's default): only the

@@ -25,8 +25,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -55,7 +55,7 @@ type applied struct {
 // jitter fixed at 0 so that backoff is exactly half its nominal value.
 func newHarness(t *testing.T, mutate ...func(*ordersv1alpha1.OrderSaga)) *harness {
 	t.Helper()
-	saga := testenv.NewSaga("shop", "order-1")
+	saga := fixtures.NewSaga("shop", "order-1")
 	saga.UID = "uid-1"
 	saga.Generation = 1
 	for i := range saga.Spec.Steps {

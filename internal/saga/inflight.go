@@ -18,7 +18,7 @@ package saga
 
 import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // InFlight lists the messages the status says are sent and awaiting a reply.

@@ -20,7 +20,7 @@ import (
 	"fmt"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // reply applies a participant's reply. A reply is accepted only if it

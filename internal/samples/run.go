@@ -24,7 +24,7 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
 )
 
 // Services are the sample services running as participants.

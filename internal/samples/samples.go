@@ -30,7 +30,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
 )
 
 // Options tune the sample services, so that a user can watch retries and

@@ -21,8 +21,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 func command(key, amount string, items ...protocol.LineItem) *participant.Command {

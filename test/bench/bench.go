@@ -43,8 +43,11 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/metricscrape"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
 )
 
 // bench holds what the benchmark started.
@@ -82,7 +85,7 @@ func newBench(ctx context.Context) (*bench, error) {
 		return b, err
 	}
 	step("starting the control plane")
-	if b.env, b.cfg, err = testenv.Start(); err != nil {
+	if b.env, b.cfg, err = controlplane.Start(); err != nil {
 		return b, err
 	}
 	// The benchmark's own client must not be the bottleneck.
@@ -122,7 +125,7 @@ func (b *bench) startOperator(concurrency int, extraArgs ...string) error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{"--broker-url=" + testenv.BrokerURL(), "--topology-prefix=" + b.topology.Prefix,
+	args := append([]string{"--broker-url=" + rabbitmq.BrokerURL(), "--topology-prefix=" + b.topology.Prefix,
 		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--pprof-bind-address=" + pprofAddr, fmt.Sprintf("--max-concurrent-reconciles=%d", concurrency)}, extraArgs...)
 	b.operator = exec.Command(b.manager, args...)
@@ -161,7 +164,7 @@ func (b *bench) startParticipants() error {
 		{"payment", "ChargePayment", "RefundPayment"},
 		{"shipping", "ScheduleShipment", "CancelShipment"},
 	} {
-		p, err := participant.New(participant.Options{URL: testenv.BrokerURL(), Service: svc.service,
+		p, err := participant.New(participant.Options{URL: rabbitmq.BrokerURL(), Service: svc.service,
 			CommandExchange: b.topology.CommandExchange(), Concurrency: 16, Prefetch: 64})
 		if err != nil {
 			return err
@@ -195,7 +198,7 @@ func (b *bench) startParticipants() error {
 // startHolder binds a queue for the service "held": it takes commands and
 // never answers, which keeps sagas in flight.
 func (b *bench) startHolder() error {
-	conn, err := amqp.Dial(testenv.BrokerURL())
+	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	if err != nil {
 		return err
 	}
@@ -223,12 +226,14 @@ func (b *bench) startHolder() error {
 }
 
 // scrape reads the operator's metrics.
-func (b *bench) scrape() (map[string]*dto.MetricFamily, error) { return testenv.Scrape(b.metricsURL) }
+func (b *bench) scrape() (map[string]*dto.MetricFamily, error) {
+	return metricscrape.Scrape(b.metricsURL)
+}
 
 var (
-	value        = testenv.MetricValue
-	histogramSum = testenv.HistogramSum
-	waitFor      = testenv.WaitFor
+	value        = metricscrape.MetricValue
+	histogramSum = metricscrape.HistogramSum
+	waitFor      = poll.Until
 )
 
 // rssMiB reads the operator's resident memory from /proc.
@@ -304,7 +309,7 @@ func (b *bench) teardown() error {
 		b.wg.Wait()
 	}
 	b.stopOperator()
-	if conn, err := amqp.Dial(testenv.BrokerURL()); err == nil {
+	if conn, err := amqp.Dial(rabbitmq.BrokerURL()); err == nil {
 		if ch, err := conn.Channel(); err == nil {
 			for _, p := range b.participants {
 				_, _ = ch.QueueDelete(p.Queue(), false, false, false)

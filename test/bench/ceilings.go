@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 )
 
 const (
@@ -93,7 +93,7 @@ func (b *bench) apiserverCeiling(concurrency int) (creates, writes float64, err 
 // message published with a confirm to a queue, taken by a responder that
 // replies at once, and the reply received; at the given concurrency.
 func (b *bench) brokerCeiling(concurrency int) (float64, error) {
-	conn, err := amqp.Dial(testenv.BrokerURL())
+	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	if err != nil {
 		return 0, err
 	}

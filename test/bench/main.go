@@ -39,7 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
 // Results is what the benchmark measured; it is also the JSON written.
@@ -185,7 +185,7 @@ func step(s string) { fmt.Fprintf(os.Stderr, "==> %s (%s)\n", s, time.Now().Form
 func buildManager(dir string) (string, error) {
 	bin := filepath.Join(dir, "manager")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd")
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = controlplane.RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build manager: %w\n%s", err, out)
 	}

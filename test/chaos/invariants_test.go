@@ -30,8 +30,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // result is one row of the reliability table.
@@ -71,7 +71,7 @@ func startLoad(n int, timeout string, customer func(int) string) *load {
 		l.customers[i] = customer(i)
 		wg.Go(func() {
 			defer GinkgoRecover()
-			s := testenv.NewSaga(ns.Name, fmt.Sprintf("order-%03d", i))
+			s := fixtures.NewSaga(ns.Name, fmt.Sprintf("order-%03d", i))
 			s.Spec.Order.Customer.ID = l.customers[i]
 			s.Spec.Steps[2].Compensation = &ordersv1alpha1.Command{Name: "CancelShipment"}
 			for j := range s.Spec.Steps {

@@ -34,7 +34,7 @@ import (
 
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 )
 
 // process runs the manager binary and restarts it whenever it dies, as a
@@ -60,7 +60,7 @@ func startProcess(name, chaos string, extraArgs ...string) *process {
 	p := &process{
 		name: name,
 		args: append([]string{
-			"--broker-url=" + proxy.URL(testenv.BrokerURL()),
+			"--broker-url=" + proxy.URL(rabbitmq.BrokerURL()),
 			"--topology-prefix=" + topology.Prefix,
 			"--metrics-bind-address=0", "--health-probe-bind-address=0",
 			"--max-concurrent-reconciles=8", "--zap-devel",
@@ -168,7 +168,7 @@ func startInProcess(wrap func(client.Client) client.Client, publisher func(contr
 	})
 	Expect(err).NotTo(HaveOccurred())
 	op, err := operator.Setup(mgr, operator.Options{
-		BrokerURL: proxy.URL(testenv.BrokerURL()), TopologyPrefix: topology.Prefix, MaxConcurrentReconciles: 8,
+		BrokerURL: proxy.URL(rabbitmq.BrokerURL()), TopologyPrefix: topology.Prefix, MaxConcurrentReconciles: 8,
 		MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: time.Second,
 		WrapClient: wrap, WrapPublisher: publisher,
 	})

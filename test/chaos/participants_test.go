@@ -28,9 +28,9 @@ import (
 	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/gomega"
 
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 func runtimeCPUs() int { return runtime.NumCPU() }
@@ -102,7 +102,7 @@ func startParticipants() *participants {
 		"shipping":  {"ScheduleShipment", "CancelShipment"},
 	}
 	for service, commands := range services {
-		sp, err := participant.New(participant.Options{URL: testenv.BrokerURL(), Service: service,
+		sp, err := participant.New(participant.Options{URL: rabbitmq.BrokerURL(), Service: service,
 			CommandExchange: topology.CommandExchange(), Concurrency: 8, Log: p.logger()})
 		Expect(err).NotTo(HaveOccurred())
 		sp.Handle(commands[0], p.command(service))

@@ -37,9 +37,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/controller"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
 // every runs f every interval until stop is closed, counting the runs.
@@ -63,7 +63,7 @@ func every(interval time.Duration, stop <-chan struct{}, f func()) *atomic.Int32
 
 // rabbitEnv reads an integer setting of the running broker, or def.
 func rabbitEnv(key, def string) string {
-	out, err := testenv.Rabbitmqctl("eval", "application:get_env(rabbit, "+key+").")
+	out, err := rabbitmq.Ctl("eval", "application:get_env(rabbit, "+key+").")
 	if m := regexp.MustCompile(`\{ok,(\d+)\}`).FindSubmatch(out); err == nil && m != nil {
 		return string(m[1])
 	}
@@ -71,7 +71,7 @@ func rabbitEnv(key, def string) string {
 }
 
 func rabbitmqctl(args ...string) {
-	_, err := testenv.Rabbitmqctl(args...)
+	_, err := rabbitmq.Ctl(args...)
 	Expect(err).NotTo(HaveOccurred())
 }
 
@@ -365,7 +365,7 @@ type countingPublisher struct {
 	counter *publishCounter
 }
 
-func (c countingPublisher) Publish(ctx context.Context, exchange, key string, msg broker.Message) error {
+func (c countingPublisher) Publish(ctx context.Context, exchange, key string, msg amqpconn.Message) error {
 	err := c.inner.Publish(ctx, exchange, key, msg)
 	if err == nil {
 		c.counter.mu.Lock()

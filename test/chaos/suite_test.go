@@ -49,7 +49,9 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/faultproxy"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 )
 
 var (
@@ -63,7 +65,7 @@ var (
 	workDir    string
 	managerBin string
 	topology   broker.Topology
-	proxy      *testenv.Proxy
+	proxy      *faultproxy.Proxy
 	book       = newLedger()
 	crew       *participants
 	results    []result
@@ -97,12 +99,12 @@ var _ = BeforeSuite(func() {
 	By("building the manager with the crash points compiled in")
 	managerBin = filepath.Join(workDir, "manager")
 	build := exec.Command("go", "build", "-tags", "chaos", "-o", managerBin, "./cmd")
-	build.Dir = testenv.RepoRoot()
+	build.Dir = controlplane.RepoRoot()
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), string(out))
 
 	By("starting the control plane")
-	env, cfg, err = testenv.Start()
+	env, cfg, err = controlplane.Start()
 	Expect(err).NotTo(HaveOccurred())
 	scheme = runtime.NewScheme()
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
@@ -117,9 +119,9 @@ var _ = BeforeSuite(func() {
 	Expect(os.WriteFile(kubeconfig, raw, 0o600)).To(Succeed())
 
 	topology = broker.Topology{Prefix: "chaos-" + rand.String(6)}
-	u, err := url.Parse(testenv.BrokerURL())
+	u, err := url.Parse(rabbitmq.BrokerURL())
 	Expect(err).NotTo(HaveOccurred())
-	proxy, err = testenv.StartProxy(u.Host)
+	proxy, err = faultproxy.Start(u.Host)
 	Expect(err).NotTo(HaveOccurred())
 	crew = startParticipants()
 })
@@ -131,7 +133,7 @@ var _ = AfterSuite(func() {
 	if proxy != nil {
 		proxy.Close()
 	}
-	if conn, err := amqp.Dial(testenv.BrokerURL()); err == nil {
+	if conn, err := amqp.Dial(rabbitmq.BrokerURL()); err == nil {
 		if ch, err := conn.Channel(); err == nil {
 			for _, service := range []string{"inventory", "payment", "shipping"} {
 				_, _ = ch.QueueDelete(topology.CommandExchange()+"."+service, false, false, false)

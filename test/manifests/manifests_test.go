@@ -36,18 +36,18 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
 // render returns the objects of a kustomization, rendered by the kubectl of
 // the envtest assets.
 func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	assets, err := testenv.AssetsDir()
+	assets, err := controlplane.AssetsDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(testenv.RepoRoot(), dir)).Output()
+	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(controlplane.RepoRoot(), dir)).Output()
 	if err != nil {
 		t.Fatalf("kubectl kustomize %s: %v", dir, err)
 	}

@@ -14,18 +14,15 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package broker
+package amqpconn
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
 )
 
 // ErrNotConfirmed is returned when the broker did not confirm a publish: it
@@ -62,14 +59,14 @@ type Message struct {
 // Publish sends a persistent message with the mandatory flag and waits for
 // the broker's confirm. It returns nil only when the broker has taken
 // responsibility for the message and routed it to at least one queue.
-func (b *Broker) Publish(ctx context.Context, exchange, routingKey string, msg Message) (err error) {
+func (c *Conn) Publish(ctx context.Context, exchange, routingKey string, msg Message) (err error) {
 	start := time.Now()
-	defer func() { b.cfg.Observer.Published(time.Since(start), err) }()
-	s := b.session()
+	defer func() { c.cfg.Observer.Published(time.Since(start), err) }()
+	s := c.session()
 	if s == nil || s.ended() {
 		return ErrNotConnected
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.PublishTimeout)
 	defer cancel()
 	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, routingKey, true, false, amqp.Publishing{
 		MessageId:     msg.MessageID,
@@ -176,27 +173,4 @@ func (t *returnTracker) take(messageID string, since time.Time) (amqp.Return, bo
 	}
 	res := <-req.reply
 	return res.ret, res.ok
-}
-
-// DeadLetter publishes a copy of d to the exchange, with the reason it could
-// not be processed, and acknowledges d. If the copy cannot be published, d is
-// rejected instead, so that its queue's own dead-letter policy keeps it
-// (without the reason).
-func (b *Broker) DeadLetter(ctx context.Context, exchange string, d amqp.Delivery, reason, detail string) error {
-	headers := maps.Clone(map[string]any(d.Headers))
-	if headers == nil {
-		headers = map[string]any{}
-	}
-	headers[protocol.HeaderDeadLetterReason] = reason
-	headers[protocol.HeaderDeadLetterDetail] = detail
-	err := b.Publish(ctx, exchange, d.RoutingKey, Message{
-		MessageID: d.MessageId, CorrelationID: d.CorrelationId, ReplyTo: d.ReplyTo, Type: d.Type,
-		ContentType: d.ContentType, Headers: headers, Body: d.Body, Timestamp: d.Timestamp,
-	})
-	if err != nil {
-		_ = d.Nack(false, false)
-		return fmt.Errorf("dead-letter reply: %w", err)
-	}
-	_ = d.Ack(false)
-	return nil
 }

@@ -14,30 +14,23 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package testenv
+// Package simparticipant simulates participant services over AMQP, for the
+// integration suites: each records the commands it receives and answers as
+// the test says, through the real broker.
+package simparticipant
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
-
-// BrokerURL is the broker the integration tests use: the local RabbitMQ that
-// "make test" ensures, unless ORDERSAGA_TEST_BROKER_URL says otherwise.
-func BrokerURL() string {
-	if u := os.Getenv("ORDERSAGA_TEST_BROKER_URL"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
 
 // Received is a command as a test participant received it.
 type Received struct {
@@ -73,9 +66,9 @@ type Participant struct {
 	received  []Received
 }
 
-// StartParticipant declares the service's queue, binds it to every command
-// of the service ("<service>.*") and starts answering.
-func StartParticipant(url, commandExchange, service string, behaviour Behaviour) (*Participant, error) {
+// Start declares the service's queue, binds it to every command of the
+// service ("<service>.*") and starts answering.
+func Start(url, commandExchange, service string, behaviour Behaviour) (*Participant, error) {
 	p := &Participant{Service: service, Queue: commandExchange + "." + service, url: url, exchange: commandExchange,
 		behaviour: behaviour, stop: make(chan struct{}), stopped: make(chan struct{})}
 	ch, deliveries, err := p.connect()

@@ -21,7 +21,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // Store remembers what a participant did, so that a redelivered command or

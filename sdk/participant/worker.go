@@ -26,33 +26,19 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/tracing"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
 )
-
-// work handles the deliveries of its share of the sagas, one at a time.
-// Once the participant stops, deliveries not yet started go back to the
-// queue; the one in progress finishes.
-func (p *Participant) work(ctx context.Context, deliveries <-chan delivery) {
-	for d := range deliveries {
-		if p.stopping.Load() || ctx.Err() != nil || d.ch.IsClosed() {
-			// Not started: the broker gives it to the next consumer. (On a
-			// closed channel the broker has requeued it already.)
-			_ = d.Nack(false, true)
-			continue
-		}
-		p.process(ctx, d)
-	}
-}
 
 // process handles one command: dedupe, idempotency, handler, record, reply,
 // acknowledge, in that order.
-func (p *Participant) process(ctx context.Context, d delivery) {
+func (p *Participant) process(ctx context.Context, d amqp.Delivery) {
 	log := p.opts.Log.WithValues("messageID", d.MessageId)
 	headers, err := protocol.ParseHeaders(d.Headers)
 	var cmd protocol.Command
@@ -74,7 +60,7 @@ func (p *Participant) process(ctx context.Context, d delivery) {
 	// Work is not cut short by shutdown: the handler in flight finishes,
 	// within the command's own deadline. It runs in a span that continues
 	// the saga's trace from the command's headers.
-	workCtx, span := tracing.Tracer().Start(tracing.Extract(context.WithoutCancel(ctx), d.Headers),
+	workCtx, span := sagatrace.Tracer().Start(sagatrace.Extract(context.WithoutCancel(ctx), d.Headers),
 		"handle "+p.opts.Service+"."+cmd.Name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 			attribute.String("ordersaga.saga", headers.SagaNamespace+"/"+headers.SagaName),
 			attribute.String("ordersaga.step", headers.Step),
@@ -89,7 +75,7 @@ func (p *Participant) process(ctx context.Context, d delivery) {
 		_ = d.Nack(false, true)
 		return
 	}
-	if err := p.sendReply(workCtx, d, reply); err != nil {
+	if err := p.sendReply(workCtx, ctx.Done(), d, reply); err != nil {
 		// The outcome is recorded: the redelivery replays it.
 		log.Error(err, "Reply not sent; the command goes back to the queue")
 		_ = d.Nack(false, true)
@@ -105,7 +91,7 @@ func (p *Participant) process(ctx context.Context, d delivery) {
 
 // outcome returns the reply to a command: the one recorded for its message
 // id, the outcome recorded for its idempotency key, or the handler's.
-func (p *Participant) outcome(ctx context.Context, d delivery, h protocol.Headers, cmd protocol.Command) (protocol.Reply, error) {
+func (p *Participant) outcome(ctx context.Context, d amqp.Delivery, h protocol.Headers, cmd protocol.Command) (protocol.Reply, error) {
 	store := p.opts.Store
 	if reply, ok, err := store.Reply(ctx, d.MessageId); err != nil || ok {
 		return reply, err
@@ -159,8 +145,8 @@ func (p *Participant) call(ctx context.Context, h protocol.Headers, cmd protocol
 }
 
 // sendReply publishes the reply and waits for the broker's confirm, trying
-// again for a while if the connection is down.
-func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.Reply) error {
+// again for a while if the connection is down, less once stopping closes.
+func (p *Participant) sendReply(ctx context.Context, stopping <-chan struct{}, d amqp.Delivery, reply protocol.Reply) error {
 	body, err := json.Marshal(reply)
 	if err != nil {
 		return fmt.Errorf("encode reply: %w", err)
@@ -171,8 +157,8 @@ func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.
 			headers[k] = v
 		}
 	}
-	tracing.Inject(ctx, headers) // the handler's span is the reply's parent
-	msg := broker.Message{
+	sagatrace.Inject(ctx, headers) // the handler's span is the reply's parent
+	msg := amqpconn.Message{
 		MessageID:     uuid.NewString(),
 		UserID:        p.user,
 		CorrelationID: d.MessageId,
@@ -187,12 +173,14 @@ func (p *Participant) sendReply(ctx context.Context, d delivery, reply protocol.
 	// and its recorded outcome answers the redelivery.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err = p.broker.Publish(ctx, "", d.ReplyTo, msg)
-		if err == nil || time.Now().After(deadline) || p.stopping.Load() {
+		err = p.conn.Publish(ctx, "", d.ReplyTo, msg)
+		if err == nil || time.Now().After(deadline) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
+			return err
+		case <-stopping:
 			return err
 		case <-time.After(200 * time.Millisecond):
 		}

@@ -14,7 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package testenv
+// Package faultproxy is a TCP proxy between a client and the broker, for
+// fault injection.
+package faultproxy
 
 import (
 	"io"
@@ -35,8 +37,8 @@ type Proxy struct {
 	closed   bool
 }
 
-// StartProxy listens on a free local port and forwards to target (host:port).
-func StartProxy(target string) (*Proxy, error) {
+// Start listens on a free local port and forwards to target (host:port).
+func Start(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

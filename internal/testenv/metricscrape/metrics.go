@@ -14,13 +14,13 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package testenv
+// Package metricscrape reads a Prometheus metrics endpoint and sums the
+// samples tests look for.
+package metricscrape
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -83,19 +83,4 @@ func hasLabels(m *dto.Metric, labels map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// WaitFor polls cond until it holds, ctx ends or timeout passes, for
-// programs (the demo, the benchmark) that have no Gomega.
-func WaitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
 }

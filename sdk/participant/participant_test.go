@@ -28,17 +28,16 @@ import (
 	"github.com/go-logr/logr/testr"
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"k8s.io/apimachinery/pkg/util/rand"
 
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/participant"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/internal/rabbittest"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // These tests run against the real RabbitMQ that "make test" ensures. The
 // test plays the operator: it publishes commands and reads the replies.
 
-var brokerURL = testenv.BrokerURL
+var brokerURL = rabbittest.BrokerURL
 
 type fakeOperator struct {
 	t        *testing.T
@@ -52,13 +51,13 @@ type fakeOperator struct {
 func newFakeOperator(t *testing.T) *fakeOperator {
 	t.Helper()
 	g := NewWithT(t)
-	prefix := "sdk-" + rand.String(6)
+	prefix := rabbittest.Name("sdk")
 	conn, err := amqp.Dial(brokerURL())
 	g.Expect(err).NotTo(HaveOccurred())
 	ch, err := conn.Channel()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(ch.Confirm(false)).To(Succeed())
-	o := &fakeOperator{t: t, exchange: prefix + ".commands", replies: prefix + ".replies", conn: conn, ch: ch, uid: "uid-" + rand.String(6)}
+	o := &fakeOperator{t: t, exchange: prefix + ".commands", replies: prefix + ".replies", conn: conn, ch: ch, uid: rabbittest.Name("uid")}
 	g.Expect(ch.ExchangeDeclare(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).To(Succeed())
 	_, err = ch.QueueDeclare(o.replies, true, false, false, false, nil)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -340,9 +339,9 @@ func TestBrokerRestartInTheMiddleOfAStream(t *testing.T) {
 		publish(i)
 	}
 	g.Eventually(started).Should(Receive(), "a command is being handled")
-	_, err := testenv.Rabbitmqctl("stop_app")
+	_, err := rabbittest.Rabbitmqctl("stop_app")
 	g.Expect(err).NotTo(HaveOccurred())
-	_, err = testenv.Rabbitmqctl("start_app")
+	_, err = rabbittest.Rabbitmqctl("start_app")
 	g.Expect(err).NotTo(HaveOccurred())
 	close(restarted)
 	for i := n / 2; i < n; i++ {

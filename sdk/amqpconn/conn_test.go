@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package broker_test
+package amqpconn_test
 
 import (
 	"context"
@@ -27,19 +27,30 @@ import (
 	"github.com/go-logr/logr/testr"
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"k8s.io/apimachinery/pkg/util/rand"
 
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv"
-	"github.com/ordersaga/ordersaga-operator/pkg/protocol"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/internal/rabbittest"
 )
 
 // These tests run against the real RabbitMQ that "make test" ensures.
-var brokerURL = testenv.BrokerURL
+var brokerURL = rabbittest.BrokerURL
+
+// testTopology is the exchange of one test, declared on every connection.
+type testTopology struct{ Prefix string }
+
+func (t testTopology) CommandExchange() string { return t.Prefix + ".commands" }
+
+func (t testTopology) Declare(ch *amqp.Channel) error {
+	return ch.ExchangeDeclare(t.CommandExchange(), amqp.ExchangeTopic, false, false, false, false, nil)
+}
+
+func (t testTopology) Delete(ch *amqp.Channel) error {
+	return ch.ExchangeDelete(t.CommandExchange(), false, false)
+}
 
 // startBroker starts a Broker on a topology of its own and removes the
 // topology when the test ends.
-func startBroker(t *testing.T) (*broker.Broker, *amqp.Channel, broker.Topology) {
+func startBroker(t *testing.T) (*amqpconn.Conn, *amqp.Channel, testTopology) {
 	t.Helper()
 	b, ch, topo, _ := startObservedBroker(t)
 	return b, ch, topo
@@ -69,12 +80,12 @@ func (o *connectionObserver) counts() (ups, downs int) {
 	return o.ups, o.down
 }
 
-func startObservedBroker(t *testing.T) (*broker.Broker, *amqp.Channel, broker.Topology, *connectionObserver) {
+func startObservedBroker(t *testing.T) (*amqpconn.Conn, *amqp.Channel, testTopology, *connectionObserver) {
 	t.Helper()
 	g := NewWithT(t)
-	topo := broker.Topology{Prefix: "test-" + rand.String(8)}
+	topo := testTopology{Prefix: rabbittest.Name("test")}
 	observer := &connectionObserver{}
-	b := broker.New(broker.Config{URL: brokerURL(), Topology: topo, MinReconnectDelay: 50 * time.Millisecond,
+	b := amqpconn.New(amqpconn.Config{URL: brokerURL(), Topology: topo, MinReconnectDelay: 50 * time.Millisecond,
 		MaxReconnectDelay: time.Second, Observer: observer}, testr.New(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -96,10 +107,10 @@ func startObservedBroker(t *testing.T) (*broker.Broker, *amqp.Channel, broker.To
 }
 
 // bindQueue declares a queue bound to the command exchange with key.
-func bindQueue(t *testing.T, ch *amqp.Channel, topo broker.Topology, key string) string {
+func bindQueue(t *testing.T, ch *amqp.Channel, topo testTopology, key string) string {
 	t.Helper()
 	// Not exclusive: the Broker's own connection consumes it in some tests.
-	q, err := ch.QueueDeclare(topo.Prefix+"."+rand.String(5), false, false, false, false, nil)
+	q, err := ch.QueueDeclare(rabbittest.Name(topo.Prefix), false, false, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +127,7 @@ func TestPublishConfirmsARoutedMessage(t *testing.T) {
 	queue := bindQueue(t, ch, topo, "inventory.*")
 
 	err := b.Publish(context.Background(), topo.CommandExchange(), "inventory.Reserve",
-		broker.Message{MessageID: "m-1", ContentType: "application/json", Body: []byte("{}")})
+		amqpconn.Message{MessageID: "m-1", ContentType: "application/json", Body: []byte("{}")})
 	g.Expect(err).NotTo(HaveOccurred())
 
 	msg, ok, err := ch.Get(queue, true)
@@ -130,8 +141,8 @@ func TestPublishReportsAnUnroutableMessage(t *testing.T) {
 	g := NewWithT(t)
 	b, _, topo := startBroker(t)
 	err := b.Publish(context.Background(), topo.CommandExchange(), "nobody.Listens",
-		broker.Message{MessageID: "m-1", Body: []byte("{}")})
-	var unroutable *broker.UnroutableError
+		amqpconn.Message{MessageID: "m-1", Body: []byte("{}")})
+	var unroutable *amqpconn.UnroutableError
 	g.Expect(errors.As(err, &unroutable)).To(BeTrue(), "got %v", err)
 	g.Expect(unroutable.RoutingKey).To(Equal("nobody.Listens"))
 }
@@ -152,12 +163,12 @@ func TestConcurrentPublishesGetTheirOwnVerdict(t *testing.T) {
 				key = "unrouted.Cmd"
 			}
 			errs[i] = b.Publish(context.Background(), topo.CommandExchange(), key,
-				broker.Message{MessageID: fmt.Sprintf("m-%d", i), Body: []byte("{}")})
+				amqpconn.Message{MessageID: fmt.Sprintf("m-%d", i), Body: []byte("{}")})
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
-		var unroutable *broker.UnroutableError
+		var unroutable *amqpconn.UnroutableError
 		if i%2 == 0 {
 			g.Expect(err).NotTo(HaveOccurred(), "message %d", i)
 		} else {
@@ -172,12 +183,12 @@ func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 	queue := bindQueue(t, ch, topo, "svc.*")
 
 	received := make(chan amqp.Delivery, 10)
-	consumer := &broker.Consumer{Broker: b, Queue: queue, Tag: "test", Log: testr.New(t),
+	consumer := &amqpconn.Consumer{Conn: b, Queue: queue, Tag: "test", Log: testr.New(t),
 		Handle: func(_ context.Context, d amqp.Delivery) { _ = d.Ack(false); received <- d }}
 	go func() { _ = consumer.Start(t.Context()) }()
 
 	publish := func(id string) error {
-		return b.Publish(context.Background(), topo.CommandExchange(), "svc.Cmd", broker.Message{MessageID: id})
+		return b.Publish(context.Background(), topo.CommandExchange(), "svc.Cmd", amqpconn.Message{MessageID: id})
 	}
 	g.Expect(publish("before")).To(Succeed())
 	g.Eventually(received).WithTimeout(5 * time.Second).Should(Receive(HaveField("MessageId", "before")))
@@ -185,7 +196,7 @@ func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 	b.CloseConnection()
 	g.Eventually(func() []int { u, d := observer.counts(); return []int{u, d} }).
 		WithTimeout(10*time.Second).Should(Equal([]int{2, 1}), "one loss, one reconnection")
-	g.Eventually(func() error { return b.Check(nil) }).Should(Succeed())
+	g.Eventually(b.Connected).Should(BeTrue())
 
 	g.Eventually(func() error { return publish("after") }).WithTimeout(5 * time.Second).Should(Succeed())
 	g.Eventually(received).WithTimeout(5 * time.Second).Should(Receive(HaveField("MessageId", "after")))
@@ -193,40 +204,9 @@ func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 
 func TestPublishWhileDisconnectedFailsFast(t *testing.T) {
 	g := NewWithT(t)
-	b := broker.New(broker.Config{URL: "amqp://guest:guest@127.0.0.1:1/", Topology: broker.Topology{Prefix: "none"}},
+	b := amqpconn.New(amqpconn.Config{URL: "amqp://guest:guest@127.0.0.1:1/", Topology: testTopology{Prefix: "none"}},
 		testr.New(t))
-	err := b.Publish(context.Background(), "x", "y", broker.Message{})
-	g.Expect(err).To(MatchError(broker.ErrNotConnected))
-	g.Expect(b.Check(nil)).To(MatchError(broker.ErrNotConnected))
-}
-
-func TestDeadLetterKeepsTheReplyWithItsReason(t *testing.T) {
-	g := NewWithT(t)
-	b, ch, topo := startBroker(t)
-	g.Expect(ch.Publish("", topo.ReplyQueue(), false, false, amqp.Publishing{
-		MessageId: "r-1", ContentType: "text/plain", Body: []byte("not json"), Headers: amqp.Table{"x-saga-step": "pay"},
-	})).To(Succeed())
-
-	var d amqp.Delivery
-	g.Eventually(func() bool {
-		var ok bool
-		d, ok, _ = ch.Get(topo.ReplyQueue(), false)
-		return ok
-	}).Should(BeTrue())
-	g.Expect(b.DeadLetter(context.Background(), topo.DeadLetterExchange(), d, protocol.RejectWrongContentType, "content type text/plain")).To(Succeed())
-
-	var dead amqp.Delivery
-	g.Eventually(func() bool {
-		var ok bool
-		dead, ok, _ = ch.Get(topo.DeadLetterQueue(), true)
-		return ok
-	}).Should(BeTrue())
-	g.Expect(dead.MessageId).To(Equal("r-1"))
-	g.Expect(dead.Headers).To(HaveKeyWithValue(protocol.HeaderDeadLetterReason, protocol.RejectWrongContentType))
-	g.Expect(dead.Headers).To(HaveKeyWithValue("x-saga-step", "pay"))
-
-	q, err := ch.QueueDeclarePassive(topo.ReplyQueue(), true, false, false, false,
-		amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(q.Messages).To(BeZero(), "the original reply is acknowledged")
+	err := b.Publish(context.Background(), "x", "y", amqpconn.Message{})
+	g.Expect(err).To(MatchError(amqpconn.ErrNotConnected))
+	g.Expect(b.Connected()).To(BeFalse())
 }

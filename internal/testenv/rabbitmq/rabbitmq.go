@@ -14,7 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package testenv
+// Package rabbitmq is what the operator's tests need of the local RabbitMQ:
+// its URL and its control tool. (The SDK module's tests have their own in
+// sdk/internal/rabbittest: a module's internal packages are not visible to
+// the other.)
+package rabbitmq
 
 import (
 	"errors"
@@ -23,11 +27,20 @@ import (
 	"os/exec"
 )
 
-// Rabbitmqctl runs rabbitmqctl, the local broker's control tool, which the
+// BrokerURL is the broker the integration tests use: the local RabbitMQ that
+// "make test" ensures, unless ORDERSAGA_TEST_BROKER_URL says otherwise.
+func BrokerURL() string {
+	if u := os.Getenv("ORDERSAGA_TEST_BROKER_URL"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+// Ctl runs rabbitmqctl, the local broker's control tool, which the
 // fault tests use to close connections and restart the broker. Debian's
 // rabbitmq-server, which hack/ensure-rabbitmq.sh installs when the broker is
 // missing, provides it; its absence is an error, not a reason to skip.
-func Rabbitmqctl(args ...string) ([]byte, error) {
+func Ctl(args ...string) ([]byte, error) {
 	path, err := rabbitmqctlPath()
 	if err != nil {
 		return nil, err

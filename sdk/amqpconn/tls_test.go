@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package broker_test
+package amqpconn_test
 
 import (
 	"context"
@@ -34,9 +34,9 @@ import (
 	"github.com/go-logr/logr/testr"
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
-	k8srand "k8s.io/apimachinery/pkg/util/rand"
 
-	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/internal/rabbittest"
 )
 
 // certificateAuthority signs server certificates for the tests.
@@ -124,8 +124,8 @@ func tlsListener(t *testing.T, cert tls.Certificate) string {
 // connection within a few seconds.
 func connects(t *testing.T, rawURL string, cfg *tls.Config) bool {
 	t.Helper()
-	topo := broker.Topology{Prefix: "tls-" + k8srand.String(6)}
-	b := broker.New(broker.Config{URL: rawURL, TLS: cfg, Topology: topo,
+	topo := testTopology{Prefix: rabbittest.Name("tls")}
+	b := amqpconn.New(amqpconn.Config{URL: rawURL, TLS: cfg, Topology: topo,
 		MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 200 * time.Millisecond}, testr.New(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -171,9 +171,9 @@ func TestTLS(t *testing.T) {
 // comes.
 func connectsQuietly(t *testing.T, rawURL string, cfg *tls.Config) bool {
 	t.Helper()
-	topo := broker.Topology{Prefix: "tls-" + k8srand.String(6)}
+	topo := testTopology{Prefix: rabbittest.Name("tls")}
 	defer deleteTopology(topo)
-	b := broker.New(broker.Config{URL: rawURL, TLS: cfg, Topology: topo,
+	b := amqpconn.New(amqpconn.Config{URL: rawURL, TLS: cfg, Topology: topo,
 		MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 200 * time.Millisecond}, testr.New(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -192,7 +192,7 @@ func connectsQuietly(t *testing.T, rawURL string, cfg *tls.Config) bool {
 }
 
 // deleteTopology removes a topology over a plain connection of the test's.
-func deleteTopology(topo broker.Topology) {
+func deleteTopology(topo testTopology) {
 	if conn, err := amqp.Dial(brokerURL()); err == nil {
 		if ch, err := conn.Channel(); err == nil {
 			_ = topo.Delete(ch)

@@ -14,28 +14,23 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package tracing carries W3C trace context through AMQP headers, from the
-// operator to participants and back, and exports spans with OpenTelemetry
-// when an endpoint is configured (off by default).
+// Package sagatrace carries W3C trace context through AMQP headers, from the
+// operator to participants and back. It records nothing itself: spans are
+// exported only where a program installs an OpenTelemetry tracer provider.
 //
 // Every saga has one trace: its trace id and root span id are derived from
 // the saga's uid, so that the spans of all its commands, sent from any
 // reconcile pass or operator replica, and all its participants' spans, join
 // the same trace without a span kept open across passes.
-package tracing
+package sagatrace
 
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"strings"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -45,32 +40,13 @@ const Name = "github.com/ordersaga/ordersaga-operator"
 // Tracer returns the tracer of the operator and the SDK.
 func Tracer() trace.Tracer { return otel.Tracer(Name) }
 
-// propagator is the W3C trace context propagator; it is used whether or
-// not spans are exported, so that context always flows.
+// propagator is the W3C trace context propagator. Inject and Extract use it
+// whether or not spans are exported, so that context always flows.
 var propagator = propagation.TraceContext{}
 
-// Setup exports spans over OTLP/gRPC to endpoint (host:port), as service.
-// With an empty endpoint it installs nothing: spans are not recorded, but
-// trace context still flows through messages. The returned function flushes
-// and stops the exporter.
-func Setup(ctx context.Context, endpoint, service string, insecure bool) (func(context.Context) error, error) {
-	otel.SetTextMapPropagator(propagator)
-	if endpoint == "" {
-		return func(context.Context) error { return nil }, nil
-	}
-	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(endpoint)}
-	if insecure {
-		opts = append(opts, otlptracegrpc.WithInsecure())
-	}
-	exporter, err := otlptracegrpc.New(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("create OTLP exporter: %w", err)
-	}
-	res := resource.NewSchemaless(semconv.ServiceName(service))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
-	otel.SetTracerProvider(tp)
-	return tp.Shutdown, nil
-}
+// Propagator returns the propagator Inject and Extract use, for a program
+// that installs it as OpenTelemetry's global one.
+func Propagator() propagation.TextMapPropagator { return propagator }
 
 // SagaContext returns ctx with the saga's root span context as remote
 // parent: a trace id and span id derived from the saga's uid.

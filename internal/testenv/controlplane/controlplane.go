@@ -14,9 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package testenv starts the envtest control plane (a real kube-apiserver and
-// etcd) with the project's CRDs installed, for the integration suites.
-package testenv
+// Package controlplane starts the envtest control plane (a real
+// kube-apiserver and etcd) with the project's CRDs installed, for the
+// integration suites.
+package controlplane
 
 import (
 	"errors"
@@ -36,7 +37,7 @@ const K8sVersion = "1.37.2"
 // that tests work from any package directory.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // AssetsDir returns the directory holding kube-apiserver, etcd and kubectl:

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package broker
+package amqpconn
 
 import (
 	"context"
@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
@@ -77,8 +76,8 @@ type nopObserver struct{}
 func (nopObserver) ConnectionChanged(bool)         {}
 func (nopObserver) Published(time.Duration, error) {}
 
-// Broker keeps one AMQP connection up and publishes on it. Start runs it.
-type Broker struct {
+// Conn keeps one AMQP connection up and publishes on it. Start runs it.
+type Conn struct {
 	cfg Config
 	log logr.Logger
 
@@ -89,8 +88,8 @@ type Broker struct {
 	changed chan struct{}
 }
 
-// New returns a Broker; Start connects it.
-func New(cfg Config, log logr.Logger) *Broker {
+// New returns a Conn; Start connects it.
+func New(cfg Config, log logr.Logger) *Conn {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 10 * time.Second
 	}
@@ -106,31 +105,24 @@ func New(cfg Config, log logr.Logger) *Broker {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	if cfg.ConnectionName == "" {
-		cfg.ConnectionName = "ordersaga-operator"
-	}
-	return &Broker{cfg: cfg, log: log, changed: make(chan struct{})}
+	return &Conn{cfg: cfg, log: log, changed: make(chan struct{})}
 }
 
-// NeedLeaderElection is false: every replica connects, so that a standby is
-// ready (and reports ready) before it becomes the leader.
-func (b *Broker) NeedLeaderElection() bool { return false }
-
 // Start connects and stays connected until ctx ends, reconnecting with
-// exponential backoff and jitter. It implements manager.Runnable.
-func (b *Broker) Start(ctx context.Context) error {
+// exponential backoff and jitter.
+func (c *Conn) Start(ctx context.Context) error {
 	failures := 0
 	for ctx.Err() == nil {
-		s, err := b.connect()
+		s, err := c.connect()
 		if err != nil {
-			delay := b.reconnectDelay(failures)
+			delay := c.reconnectDelay(failures)
 			failures++
 			if isConfigurationError(err) {
 				// Retrying will not help until someone changes the broker or
 				// the flags: say so loudly.
-				b.log.Error(err, "Broker refused the connection or the topology; retrying", "attempt", failures, "retryIn", delay)
+				c.log.Error(err, "Broker refused the connection or the topology; retrying", "attempt", failures, "retryIn", delay)
 			} else {
-				b.log.Info("Broker connection failed; retrying", "error", err.Error(), "attempt", failures, "retryIn", delay)
+				c.log.Info("Broker connection failed; retrying", "error", err.Error(), "attempt", failures, "retryIn", delay)
 			}
 			select {
 			case <-ctx.Done():
@@ -139,38 +131,42 @@ func (b *Broker) Start(ctx context.Context) error {
 			continue
 		}
 		failures = 0
-		b.setSession(s)
-		b.cfg.Observer.ConnectionChanged(true)
-		b.log.Info("Broker connected", "connectionName", b.cfg.ConnectionName)
+		c.setSession(s)
+		c.cfg.Observer.ConnectionChanged(true)
+		c.log.Info("Broker connected", "connectionName", c.cfg.ConnectionName)
 		reason := s.wait(ctx)
-		b.setSession(nil)
-		b.cfg.Observer.ConnectionChanged(false)
+		c.setSession(nil)
+		c.cfg.Observer.ConnectionChanged(false)
 		s.close()
 		if ctx.Err() == nil {
-			b.log.Info("Broker connection lost; reconnecting", "reason", reason)
+			c.log.Info("Broker connection lost; reconnecting", "reason", reason)
 		}
 	}
 	return nil
 }
 
-func (b *Broker) reconnectDelay(failures int) time.Duration {
-	d := b.cfg.MinReconnectDelay << min(failures, 16)
-	d = min(d, b.cfg.MaxReconnectDelay)
+func (c *Conn) reconnectDelay(failures int) time.Duration {
+	d := c.cfg.MinReconnectDelay << min(failures, 16)
+	d = min(d, c.cfg.MaxReconnectDelay)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // jitter needs no cryptographic randomness
 }
 
 // connect dials, declares the topology and opens the publisher channel.
-func (b *Broker) connect() (*session, error) {
-	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{
-		Heartbeat:       b.cfg.Heartbeat,
-		TLSClientConfig: b.cfg.TLS,
+func (c *Conn) connect() (*session, error) {
+	props := amqp.Table{}
+	if c.cfg.ConnectionName != "" {
+		props["connection_name"] = c.cfg.ConnectionName
+	}
+	conn, err := amqp.DialConfig(c.cfg.URL, amqp.Config{
+		Heartbeat:       c.cfg.Heartbeat,
+		TLSClientConfig: c.cfg.TLS,
 		Locale:          "en_US",
-		Properties:      amqp.Table{"connection_name": b.cfg.ConnectionName},
+		Properties:      props,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	s, err := newSession(conn, b.cfg.Topology)
+	s, err := newSession(conn, c.cfg.Topology)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -178,24 +174,24 @@ func (b *Broker) connect() (*session, error) {
 	return s, nil
 }
 
-func (b *Broker) setSession(s *session) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.current = s
-	close(b.changed)
-	b.changed = make(chan struct{})
+func (c *Conn) setSession(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.current = s
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
-func (b *Broker) session() *session {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.current
+func (c *Conn) session() *session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
 }
 
 // Connected reports whether the connection is up and the broker is not
 // blocking publishers.
-func (b *Broker) Connected() bool {
-	s := b.session()
+func (c *Conn) Connected() bool {
+	s := c.session()
 	return s != nil && !s.ended() && !s.blocked.Load()
 }
 
@@ -209,22 +205,13 @@ func isConfigurationError(err error) bool {
 	return false
 }
 
-// Check is a readiness check (healthz.Checker): it fails while the broker
-// connection is down.
-func (b *Broker) Check(_ *http.Request) error {
-	if !b.Connected() {
-		return ErrNotConnected
-	}
-	return nil
-}
-
 // WaitConnection blocks until the connection is up, and returns it with a
 // channel that is closed when it goes down.
-func (b *Broker) WaitConnection(ctx context.Context) (*amqp.Connection, <-chan struct{}, error) {
+func (c *Conn) WaitConnection(ctx context.Context) (*amqp.Connection, <-chan struct{}, error) {
 	for {
-		b.mu.Lock()
-		s, changed := b.current, b.changed
-		b.mu.Unlock()
+		c.mu.Lock()
+		s, changed := c.current, c.changed
+		c.mu.Unlock()
 		if s != nil && !s.ended() {
 			return s.conn, s.done, nil
 		}
@@ -237,9 +224,15 @@ func (b *Broker) WaitConnection(ctx context.Context) (*amqp.Connection, <-chan s
 }
 
 // CloseConnection closes the current connection, as a broken network would;
-// the Broker reconnects. For fault-injection tests.
-func (b *Broker) CloseConnection() {
-	if s := b.session(); s != nil {
+// the Conn reconnects. For fault-injection tests.
+func (c *Conn) CloseConnection() {
+	if s := c.session(); s != nil {
 		_ = s.conn.Close()
 	}
 }
+
+// DeclarerFunc is a function that is a Declarer.
+type DeclarerFunc func(ch *amqp.Channel) error
+
+// Declare implements Declarer.
+func (f DeclarerFunc) Declare(ch *amqp.Channel) error { return f(ch) }
