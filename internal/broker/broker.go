@@ -54,7 +54,8 @@ type Config struct {
 	// broker that blocks publishers (memory or disk alarm) would otherwise
 	// hold the caller for ever.
 	PublishTimeout time.Duration
-	// Observer is told about connection changes and publishes; optional.
+	// Observer is told about connection changes, blocking and publishes;
+	// optional.
 	Observer Observer
 }
 
@@ -68,6 +69,10 @@ type Declarer interface {
 type Observer interface {
 	// ConnectionChanged reports the connection going up or down.
 	ConnectionChanged(up bool)
+	// PublishingBlocked reports that the broker blocks publishers on the
+	// connection (a memory or disk alarm), or no longer does. It is called
+	// only while the connection is up; a new connection starts unblocked.
+	PublishingBlocked(blocked bool)
 	// Published reports a publish, its latency until confirmed, and its error.
 	Published(latency time.Duration, err error)
 }
@@ -75,6 +80,7 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) ConnectionChanged(bool)         {}
+func (nopObserver) PublishingBlocked(bool)         {}
 func (nopObserver) Published(time.Duration, error) {}
 
 // Broker keeps one AMQP connection up and publishes on it. Start runs it.
@@ -142,7 +148,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.setSession(s)
 		b.cfg.Observer.ConnectionChanged(true)
 		b.log.Info("Broker connected", "connectionName", b.cfg.ConnectionName)
-		reason := s.wait(ctx)
+		reason := s.wait(ctx, b.blockChanged)
 		b.setSession(nil)
 		b.cfg.Observer.ConnectionChanged(false)
 		s.close()
@@ -151,6 +157,16 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// blockChanged logs and reports the broker blocking or unblocking publishers.
+func (b *Broker) blockChanged(blocked bool, reason string) {
+	if blocked {
+		b.log.Info("Broker blocks publishing", "reason", reason)
+	} else {
+		b.log.Info("Broker unblocked publishing")
+	}
+	b.cfg.Observer.PublishingBlocked(blocked)
 }
 
 func (b *Broker) reconnectDelay(failures int) time.Duration {
@@ -196,7 +212,11 @@ func (b *Broker) session() *session {
 // blocking publishers.
 func (b *Broker) Connected() bool {
 	s := b.session()
-	return s != nil && !s.ended() && !s.blocked.Load()
+	if s == nil || s.ended() {
+		return false
+	}
+	blocked, _ := s.blocked()
+	return !blocked
 }
 
 // isConfigurationError tells errors a retry cannot fix: access refused, or a

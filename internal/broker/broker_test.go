@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,10 +46,12 @@ func startBroker(t *testing.T) (*broker.Broker, *amqp.Channel, broker.Topology) 
 	return b, ch, topo
 }
 
-// connectionObserver counts the connection's ups and downs.
+// connectionObserver counts the connection's ups and downs, and records
+// whether the broker blocks publishing.
 type connectionObserver struct {
 	mu        sync.Mutex
 	ups, down int
+	blocked   bool
 }
 
 func (o *connectionObserver) ConnectionChanged(up bool) {
@@ -61,7 +64,19 @@ func (o *connectionObserver) ConnectionChanged(up bool) {
 	}
 }
 
+func (o *connectionObserver) PublishingBlocked(blocked bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.blocked = blocked
+}
+
 func (o *connectionObserver) Published(time.Duration, error) {}
+
+func (o *connectionObserver) publishingBlocked() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.blocked
+}
 
 func (o *connectionObserver) counts() (ups, downs int) {
 	o.mu.Lock()
@@ -229,4 +244,55 @@ func TestDeadLetterKeepsTheReplyWithItsReason(t *testing.T) {
 		amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(q.Messages).To(BeZero(), "the original reply is acknowledged")
+}
+
+// A broker that blocks publishers (here a memory alarm, raised by a zero
+// watermark) leaves the connection open; the Broker must report it not
+// connected meanwhile, to its readiness check and to its observer. The alarm
+// blocks every publisher of the broker for a moment: make test runs the
+// packages one at a time.
+func TestBlockedBrokerIsNotConnected(t *testing.T) {
+	g := NewWithT(t)
+	b, ch, topo, observer := startObservedBroker(t)
+	queue := bindQueue(t, ch, topo, "svc.*")
+
+	watermark, err := testenv.Rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")
+	g.Expect(err).NotTo(HaveOccurred())
+	restored := false
+	restore := func() error {
+		_, err := testenv.Rabbitmqctl("eval", "vm_memory_monitor:set_vm_memory_high_watermark("+strings.TrimSpace(string(watermark))+").")
+		restored = err == nil
+		return err
+	}
+	t.Cleanup(func() {
+		if !restored {
+			_ = restore()
+		}
+	})
+	_, err = testenv.Rabbitmqctl("set_vm_memory_high_watermark", "0")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() (string, error) {
+		alarms, err := testenv.Rabbitmqctl("eval", "rabbit_alarm:get_alarms().")
+		return string(alarms), err
+	}).WithTimeout(10*time.Second).Should(ContainSubstring("memory"), "the memory alarm is raised")
+
+	// RabbitMQ blocks a connection when it next publishes.
+	published := make(chan error, 1)
+	go func() {
+		published <- b.Publish(context.Background(), topo.CommandExchange(), "svc.Cmd", broker.Message{MessageID: "while-blocked"})
+	}()
+	g.Eventually(b.Connected).WithTimeout(10 * time.Second).Should(BeFalse())
+	g.Expect(b.Check(nil)).To(MatchError(broker.ErrNotConnected))
+	g.Eventually(observer.publishingBlocked).Should(BeTrue())
+
+	g.Expect(restore()).To(Succeed())
+	g.Eventually(b.Connected).WithTimeout(10 * time.Second).Should(BeTrue())
+	g.Eventually(observer.publishingBlocked).Should(BeFalse())
+	ups, downs := observer.counts()
+	g.Expect([]int{ups, downs}).To(Equal([]int{1, 0}), "the connection stayed up throughout")
+	g.Eventually(published).WithTimeout(15*time.Second).Should(Receive(Succeed()), "the message held back is sent once unblocked")
+	msg, ok, err := ch.Get(queue, true)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeTrue())
+	g.Expect(msg.MessageId).To(Equal("while-blocked"))
 }
