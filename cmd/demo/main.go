@@ -199,7 +199,8 @@ func (d *demo) start(ctx context.Context) error {
 }
 
 // follow prints each change of the sagas' phase or step until all are
-// final, and returns the final phases.
+// final, and returns the final phases. It prints a line per change, not per
+// poll, so its output reads the same in a terminal and in a log.
 func (d *demo) follow(ctx context.Context, timeout time.Duration) (map[string]ordersv1alpha1.SagaPhase, error) {
 	seen := map[string]string{}
 	phases := map[string]ordersv1alpha1.SagaPhase{}
@@ -213,6 +214,10 @@ func (d *demo) follow(ctx context.Context, timeout time.Duration) (map[string]or
 		final := len(list.Items) == len(expected)
 		for _, s := range list.Items {
 			phases[s.Name] = s.Status.Phase
+			if s.Status.Phase == "" { // not yet seen by the operator: nothing to show
+				final = false
+				continue
+			}
 			line := fmt.Sprintf("%-11s %-13s %s", s.Name, s.Status.Phase, progress(&s))
 			if seen[s.Name] != line {
 				fmt.Printf("    %5.1fs  %s\n", time.Since(start).Seconds(), line)
