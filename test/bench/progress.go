@@ -18,6 +18,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -30,6 +31,7 @@ const progressInterval = 10 * time.Second
 // terminal in one line rewritten in place, else (a log file, CI) one line per
 // progressInterval, instead of one per poll.
 type progress struct {
+	out io.Writer
 	tty bool
 	// last is when the last line was written, and printed what it said.
 	last    time.Time
@@ -38,7 +40,7 @@ type progress struct {
 
 func newProgress() *progress {
 	info, err := os.Stderr.Stat()
-	return &progress{tty: err == nil && info.Mode()&os.ModeCharDevice != 0}
+	return &progress{out: os.Stderr, tty: err == nil && info.Mode()&os.ModeCharDevice != 0}
 }
 
 // show reports the current state.
@@ -46,9 +48,9 @@ func (p *progress) show(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	switch {
 	case p.tty:
-		fmt.Fprintf(os.Stderr, "\r    %s   ", line)
+		fmt.Fprintf(p.out, "\r    %s   ", line)
 	case time.Since(p.last) >= progressInterval:
-		fmt.Fprintf(os.Stderr, "    %s\n", line)
+		fmt.Fprintf(p.out, "    %s\n", line)
 		p.last, p.printed = time.Now(), line
 	}
 }
@@ -58,8 +60,8 @@ func (p *progress) done(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	switch {
 	case p.tty:
-		fmt.Fprintf(os.Stderr, "\r    %s   \n", line)
+		fmt.Fprintf(p.out, "\r    %s   \n", line)
 	case line != p.printed:
-		fmt.Fprintf(os.Stderr, "    %s\n", line)
+		fmt.Fprintf(p.out, "    %s\n", line)
 	}
 }
