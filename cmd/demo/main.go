@@ -169,7 +169,7 @@ func (d *demo) start(ctx context.Context) error {
 	// A topology of the demo's own, so that it never meets another operator
 	// on the same broker.
 	d.topology = broker.Topology{Prefix: "ordersaga-demo-" + rand.String(5)}
-	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", redact(testenv.BrokerURL()), d.topology.Prefix)
+	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", broker.RedactURL(testenv.BrokerURL()), d.topology.Prefix)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0"})
 	if err != nil {
@@ -296,14 +296,4 @@ func (d *demo) deleteQueues() error {
 		}
 	}
 	return d.topology.Delete(ch)
-}
-
-// redact hides the password of an AMQP URL.
-func redact(url string) string {
-	if at := strings.LastIndex(url, "@"); at > 0 {
-		if colon := strings.LastIndex(url[:at], ":"); colon > strings.Index(url, "//") {
-			return url[:colon+1] + "***" + url[at:]
-		}
-	}
-	return url
 }

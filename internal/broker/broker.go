@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,7 +185,7 @@ func (b *Broker) connect() (*session, error) {
 		Properties:      amqp.Table{"connection_name": b.cfg.ConnectionName},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, fmt.Errorf("dial: %w", hidePassword(err, b.cfg.URL))
 	}
 	s, err := newSession(conn, b.cfg.Topology)
 	if err != nil {
@@ -217,6 +218,31 @@ func (b *Broker) Connected() bool {
 	}
 	blocked, _ := s.blocked()
 	return !blocked
+}
+
+// hidePassword keeps the password out of a dial error, which is logged: the
+// error of a malformed URL (a password with an unencoded "@", say) quotes the
+// URL whole.
+func hidePassword(err error, rawURL string) error {
+	if !strings.Contains(err.Error(), rawURL) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), rawURL, RedactURL(rawURL)))
+}
+
+// RedactURL returns an AMQP URL with its password replaced by "***", for
+// logs and messages.
+func RedactURL(rawURL string) string {
+	start := strings.Index(rawURL, "://") + len("://")
+	at := strings.LastIndex(rawURL, "@")
+	if start < len("://") || at < start {
+		return rawURL // no credentials
+	}
+	user, _, hasPassword := strings.Cut(rawURL[start:at], ":")
+	if !hasPassword {
+		return rawURL
+	}
+	return rawURL[:start] + user + ":***" + rawURL[at:]
 }
 
 // isConfigurationError tells errors a retry cannot fix: access refused, or a

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/go-logr/logr/testr"
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -295,4 +296,41 @@ func TestBlockedBrokerIsNotConnected(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(ok).To(BeTrue())
 	g.Expect(msg.MessageId).To(Equal("while-blocked"))
+}
+
+func TestRedactURL(t *testing.T) {
+	for url, want := range map[string]string{
+		"amqp://guest:guest@127.0.0.1:5672/":    "amqp://guest:***@127.0.0.1:5672/",
+		"amqps://svc:p@ss/w@rd@rabbit:5671/ops": "amqps://svc:***@rabbit:5671/ops",
+		"amqp://guest@127.0.0.1/":               "amqp://guest@127.0.0.1/",
+		"amqp://127.0.0.1/":                     "amqp://127.0.0.1/",
+	} {
+		if got := broker.RedactURL(url); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", url, got, want)
+		}
+	}
+}
+
+// A malformed URL (here a password with an unencoded "@") makes the dial
+// error quote the URL: the logged error must not carry the password.
+func TestConnectionErrorsHideThePassword(t *testing.T) {
+	g := NewWithT(t)
+	lines := make(chan string, 100)
+	log := funcr.New(func(prefix, args string) {
+		select {
+		case lines <- prefix + args:
+		default:
+		}
+	}, funcr.Options{})
+	b := broker.New(broker.Config{URL: "amqp://svc:s3cr@t@rabbit:badport/", MinReconnectDelay: time.Hour}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	var line string
+	g.Eventually(lines).Should(Receive(&line))
+	g.Expect(line).To(ContainSubstring("Broker connection failed"))
+	g.Expect(line).To(ContainSubstring("svc:***@rabbit:badport"), "the error still says which URL")
+	g.Expect(line).NotTo(ContainSubstring("s3cr"))
 }
