@@ -48,9 +48,9 @@ func (p *progress) show(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	switch {
 	case p.tty:
-		fmt.Fprintf(p.out, "\r    %s   ", line)
+		_, _ = fmt.Fprintf(p.out, "\r    %s   ", line)
 	case time.Since(p.last) >= progressInterval:
-		fmt.Fprintf(p.out, "    %s\n", line)
+		_, _ = fmt.Fprintf(p.out, "    %s\n", line)
 		p.last, p.printed = time.Now(), line
 	}
 }
@@ -60,8 +60,8 @@ func (p *progress) done(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	switch {
 	case p.tty:
-		fmt.Fprintf(p.out, "\r    %s   \n", line)
+		_, _ = fmt.Fprintf(p.out, "\r    %s   \n", line)
 	case line != p.printed:
-		fmt.Fprintf(p.out, "    %s\n", line)
+		_, _ = fmt.Fprintf(p.out, "    %s\n", line)
 	}
 }
