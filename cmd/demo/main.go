@@ -53,6 +53,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
 // expected is the phase each sample must reach.
@@ -171,7 +172,7 @@ func (d *demo) start(ctx context.Context) error {
 	// A topology of the demo's own, so that it never meets another operator
 	// on the same broker.
 	d.topology = broker.Topology{Prefix: "ordersaga-demo-" + rand.String(5)}
-	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", redact(rabbitmq.BrokerURL()), d.topology.Prefix)
+	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", amqpconn.RedactURL(rabbitmq.BrokerURL()), d.topology.Prefix)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0"})
 	if err != nil {
@@ -201,7 +202,8 @@ func (d *demo) start(ctx context.Context) error {
 }
 
 // follow prints each change of the sagas' phase or step until all are
-// final, and returns the final phases.
+// final, and returns the final phases. It prints a line per change, not per
+// poll, so its output reads the same in a terminal and in a log.
 func (d *demo) follow(ctx context.Context, timeout time.Duration) (map[string]ordersv1alpha1.SagaPhase, error) {
 	seen := map[string]string{}
 	phases := map[string]ordersv1alpha1.SagaPhase{}
@@ -215,6 +217,10 @@ func (d *demo) follow(ctx context.Context, timeout time.Duration) (map[string]or
 		final := len(list.Items) == len(expected)
 		for _, s := range list.Items {
 			phases[s.Name] = s.Status.Phase
+			if s.Status.Phase == "" { // not yet seen by the operator: nothing to show
+				final = false
+				continue
+			}
 			line := fmt.Sprintf("%-11s %-13s %s", s.Name, s.Status.Phase, progress(&s))
 			if seen[s.Name] != line {
 				fmt.Printf("    %5.1fs  %s\n", time.Since(start).Seconds(), line)
@@ -293,14 +299,4 @@ func (d *demo) deleteQueues() error {
 		}
 	}
 	return d.topology.Delete(ch)
-}
-
-// redact hides the password of an AMQP URL.
-func redact(url string) string {
-	if at := strings.LastIndex(url, "@"); at > 0 {
-		if colon := strings.LastIndex(url[:at], ":"); colon > strings.Index(url, "//") {
-			return url[:colon+1] + "***" + url[at:]
-		}
-	}
-	return url
 }

@@ -95,7 +95,10 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 			attribute.String("ordersaga.saga", headers.SagaNamespace+"/"+headers.SagaName),
 			attribute.String("ordersaga.step", headers.Step),
+			attribute.String("ordersaga.kind", string(headers.Kind)),
+			attribute.Int("ordersaga.attempt", int(headers.Attempt)),
 			attribute.String("ordersaga.reply.status", string(reply.Status)),
+			attribute.String("messaging.message.id", d.MessageId),
 			attribute.String("messaging.message.correlation_id", d.CorrelationId),
 		))
 	span.End()

@@ -115,7 +115,7 @@ func New() *Metrics {
 		}, []string{labelReason}),
 		BrokerConnected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ordersaga_broker_connected",
-			Help: "1 while the broker connection is up, else 0.",
+			Help: "1 while the broker connection is up and the broker does not block publishing, else 0.",
 		}),
 		BrokerReconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ordersaga_broker_reconnects_total",

@@ -159,6 +159,14 @@ func TestPublishAndConnectionMetrics(t *testing.T) {
 	if testutil.ToFloat64(m.BrokerConnected) != 1 || testutil.ToFloat64(m.BrokerReconnects) != 1 {
 		t.Errorf("connected %v reconnects %v", testutil.ToFloat64(m.BrokerConnected), testutil.ToFloat64(m.BrokerReconnects))
 	}
+	m.PublishingBlocked(true)
+	if testutil.ToFloat64(m.BrokerConnected) != 0 {
+		t.Errorf("connected %v while the broker blocks publishing", testutil.ToFloat64(m.BrokerConnected))
+	}
+	m.PublishingBlocked(false)
+	if testutil.ToFloat64(m.BrokerConnected) != 1 || testutil.ToFloat64(m.BrokerReconnects) != 1 {
+		t.Errorf("connected %v reconnects %v after unblocking", testutil.ToFloat64(m.BrokerConnected), testutil.ToFloat64(m.BrokerReconnects))
+	}
 }
 
 func TestSagaCollectorCountsPhasesAndPastDeadline(t *testing.T) {

@@ -134,6 +134,16 @@ func (m *Metrics) ConnectionChanged(up bool) {
 	m.connectedOnce = true
 }
 
+// PublishingBlocked implements amqpconn.Observer: a connection the broker
+// blocks sends no command, so it does not count as connected.
+func (m *Metrics) PublishingBlocked(blocked bool) {
+	if blocked {
+		m.BrokerConnected.Set(0)
+	} else {
+		m.BrokerConnected.Set(1)
+	}
+}
+
 // Published implements amqpconn.Observer.
 func (m *Metrics) Published(latency time.Duration, err error) {
 	if err == nil {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,7 +54,8 @@ type Config struct {
 	// broker that blocks publishers (memory or disk alarm) would otherwise
 	// hold the caller for ever.
 	PublishTimeout time.Duration
-	// Observer is told about connection changes and publishes; optional.
+	// Observer is told about connection changes, blocking and publishes;
+	// optional.
 	Observer Observer
 }
 
@@ -67,6 +69,10 @@ type Declarer interface {
 type Observer interface {
 	// ConnectionChanged reports the connection going up or down.
 	ConnectionChanged(up bool)
+	// PublishingBlocked reports that the broker blocks publishers on the
+	// connection (a memory or disk alarm), or no longer does. It is called
+	// only while the connection is up; a new connection starts unblocked.
+	PublishingBlocked(blocked bool)
 	// Published reports a publish, its latency until confirmed, and its error.
 	Published(latency time.Duration, err error)
 }
@@ -74,6 +80,7 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) ConnectionChanged(bool)         {}
+func (nopObserver) PublishingBlocked(bool)         {}
 func (nopObserver) Published(time.Duration, error) {}
 
 // Conn keeps one AMQP connection up and publishes on it. Start runs it.
@@ -134,7 +141,7 @@ func (c *Conn) Start(ctx context.Context) error {
 		c.setSession(s)
 		c.cfg.Observer.ConnectionChanged(true)
 		c.log.Info("Broker connected", "connectionName", c.cfg.ConnectionName)
-		reason := s.wait(ctx)
+		reason := s.wait(ctx, c.blockChanged)
 		c.setSession(nil)
 		c.cfg.Observer.ConnectionChanged(false)
 		s.close()
@@ -143,6 +150,16 @@ func (c *Conn) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// blockChanged logs and reports the broker blocking or unblocking publishers.
+func (c *Conn) blockChanged(blocked bool, reason string) {
+	if blocked {
+		c.log.Info("Broker blocks publishing", "reason", reason)
+	} else {
+		c.log.Info("Broker unblocked publishing")
+	}
+	c.cfg.Observer.PublishingBlocked(blocked)
 }
 
 func (c *Conn) reconnectDelay(failures int) time.Duration {
@@ -164,7 +181,7 @@ func (c *Conn) connect() (*session, error) {
 		Properties:      props,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, fmt.Errorf("dial: %w", hidePassword(err, c.cfg.URL))
 	}
 	s, err := newSession(conn, c.cfg.Topology)
 	if err != nil {
@@ -192,7 +209,36 @@ func (c *Conn) session() *session {
 // blocking publishers.
 func (c *Conn) Connected() bool {
 	s := c.session()
-	return s != nil && !s.ended() && !s.blocked.Load()
+	if s == nil || s.ended() {
+		return false
+	}
+	blocked, _ := s.blocked()
+	return !blocked
+}
+
+// hidePassword keeps the password out of a dial error, which is logged: the
+// error of a malformed URL (a password with an unencoded "@", say) quotes the
+// URL whole.
+func hidePassword(err error, rawURL string) error {
+	if !strings.Contains(err.Error(), rawURL) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), rawURL, RedactURL(rawURL)))
+}
+
+// RedactURL returns an AMQP URL with its password replaced by "***", for
+// logs and messages.
+func RedactURL(rawURL string) string {
+	start := strings.Index(rawURL, "://") + len("://")
+	at := strings.LastIndex(rawURL, "@")
+	if start < len("://") || at < start {
+		return rawURL // no credentials
+	}
+	user, _, hasPassword := strings.Cut(rawURL[start:at], ":")
+	if !hasPassword {
+		return rawURL
+	}
+	return rawURL[:start] + user + ":***" + rawURL[at:]
 }
 
 // isConfigurationError tells errors a retry cannot fix: access refused, or a

@@ -20,10 +20,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/go-logr/logr/testr"
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -56,10 +58,12 @@ func startBroker(t *testing.T) (*amqpconn.Conn, *amqp.Channel, testTopology) {
 	return b, ch, topo
 }
 
-// connectionObserver counts the connection's ups and downs.
+// connectionObserver counts the connection's ups and downs, and records
+// whether the broker blocks publishing.
 type connectionObserver struct {
 	mu        sync.Mutex
 	ups, down int
+	blocked   bool
 }
 
 func (o *connectionObserver) ConnectionChanged(up bool) {
@@ -72,7 +76,19 @@ func (o *connectionObserver) ConnectionChanged(up bool) {
 	}
 }
 
+func (o *connectionObserver) PublishingBlocked(blocked bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.blocked = blocked
+}
+
 func (o *connectionObserver) Published(time.Duration, error) {}
+
+func (o *connectionObserver) publishingBlocked() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.blocked
+}
 
 func (o *connectionObserver) counts() (ups, downs int) {
 	o.mu.Lock()
@@ -209,4 +225,91 @@ func TestPublishWhileDisconnectedFailsFast(t *testing.T) {
 	err := b.Publish(context.Background(), "x", "y", amqpconn.Message{})
 	g.Expect(err).To(MatchError(amqpconn.ErrNotConnected))
 	g.Expect(b.Connected()).To(BeFalse())
+}
+
+// A broker that blocks publishers (here a memory alarm, raised by a zero
+// watermark) leaves the connection open; the Broker must report it not
+// connected meanwhile, to its readiness check and to its observer. The alarm
+// blocks every publisher of the broker for a moment: make test runs the
+// packages one at a time.
+func TestBlockedBrokerIsNotConnected(t *testing.T) {
+	g := NewWithT(t)
+	b, ch, topo, observer := startObservedBroker(t)
+	queue := bindQueue(t, ch, topo, "svc.*")
+
+	watermark, err := rabbittest.Rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")
+	g.Expect(err).NotTo(HaveOccurred())
+	restored := false
+	restore := func() error {
+		_, err := rabbittest.Rabbitmqctl("eval", "vm_memory_monitor:set_vm_memory_high_watermark("+strings.TrimSpace(string(watermark))+").")
+		restored = err == nil
+		return err
+	}
+	t.Cleanup(func() {
+		if !restored {
+			_ = restore()
+		}
+	})
+	_, err = rabbittest.Rabbitmqctl("set_vm_memory_high_watermark", "0")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() (string, error) {
+		alarms, err := rabbittest.Rabbitmqctl("eval", "rabbit_alarm:get_alarms().")
+		return string(alarms), err
+	}).WithTimeout(10*time.Second).Should(ContainSubstring("memory"), "the memory alarm is raised")
+
+	// RabbitMQ blocks a connection when it next publishes.
+	published := make(chan error, 1)
+	go func() {
+		published <- b.Publish(context.Background(), topo.CommandExchange(), "svc.Cmd", amqpconn.Message{MessageID: "while-blocked"})
+	}()
+	g.Eventually(b.Connected).WithTimeout(10 * time.Second).Should(BeFalse())
+	g.Eventually(observer.publishingBlocked).Should(BeTrue())
+
+	g.Expect(restore()).To(Succeed())
+	g.Eventually(b.Connected).WithTimeout(10 * time.Second).Should(BeTrue())
+	g.Eventually(observer.publishingBlocked).Should(BeFalse())
+	ups, downs := observer.counts()
+	g.Expect([]int{ups, downs}).To(Equal([]int{1, 0}), "the connection stayed up throughout")
+	g.Eventually(published).WithTimeout(15*time.Second).Should(Receive(Succeed()), "the message held back is sent once unblocked")
+	msg, ok, err := ch.Get(queue, true)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeTrue())
+	g.Expect(msg.MessageId).To(Equal("while-blocked"))
+}
+
+func TestRedactURL(t *testing.T) {
+	for url, want := range map[string]string{
+		"amqp://guest:guest@127.0.0.1:5672/":    "amqp://guest:***@127.0.0.1:5672/",
+		"amqps://svc:p@ss/w@rd@rabbit:5671/ops": "amqps://svc:***@rabbit:5671/ops",
+		"amqp://guest@127.0.0.1/":               "amqp://guest@127.0.0.1/",
+		"amqp://127.0.0.1/":                     "amqp://127.0.0.1/",
+	} {
+		if got := amqpconn.RedactURL(url); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", url, got, want)
+		}
+	}
+}
+
+// A malformed URL (here a password with an unencoded "@") makes the dial
+// error quote the URL: the logged error must not carry the password.
+func TestConnectionErrorsHideThePassword(t *testing.T) {
+	g := NewWithT(t)
+	lines := make(chan string, 100)
+	log := funcr.New(func(prefix, args string) {
+		select {
+		case lines <- prefix + args:
+		default:
+		}
+	}, funcr.Options{})
+	b := amqpconn.New(amqpconn.Config{URL: "amqp://svc:s3cr@t@rabbit:badport/", MinReconnectDelay: time.Hour}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	var line string
+	g.Eventually(lines).Should(Receive(&line))
+	g.Expect(line).To(ContainSubstring("Broker connection failed"))
+	g.Expect(line).To(ContainSubstring("svc:***@rabbit:badport"), "the error still says which URL")
+	g.Expect(line).NotTo(ContainSubstring("s3cr"))
 }

@@ -32,8 +32,11 @@ type session struct {
 	pub     *amqp.Channel
 	returns *returnTracker
 
-	// blocked is true while the broker blocks publishers (resource alarm).
-	blocked atomic.Bool
+	// blocking is the broker's last connection.blocked or .unblocked
+	// notification: nil until the broker blocks publishers (resource alarm).
+	blocking atomic.Pointer[amqp.Blocking]
+	// blockChanged wakes wait when blocking changes.
+	blockChanged chan struct{}
 
 	done      chan struct{}
 	endOnce   sync.Once
@@ -59,7 +62,7 @@ func newSession(conn *amqp.Connection, topology Declarer) (*session, error) {
 	if err := pub.Confirm(false); err != nil {
 		return nil, fmt.Errorf("enable publisher confirms: %w", err)
 	}
-	s := &session{conn: conn, pub: pub, done: make(chan struct{})}
+	s := &session{conn: conn, pub: pub, done: make(chan struct{}), blockChanged: make(chan struct{}, 1)}
 	// The return channel must be unbuffered: see returnTracker.
 	s.returns = newReturnTracker(pub.NotifyReturn(make(chan amqp.Return)), s.done)
 
@@ -77,8 +80,21 @@ func newSession(conn *amqp.Connection, topology Declarer) (*session, error) {
 // amqp091-go closes the channel with the connection.
 func (s *session) watchBlocked(blockings <-chan amqp.Blocking) {
 	for b := range blockings {
-		s.blocked.Store(b.Active)
+		s.blocking.Store(&b)
+		select {
+		case s.blockChanged <- struct{}{}:
+		default: // a wake-up is pending: wait reads the latest state anyway
+		}
 	}
+}
+
+// blocked reports whether the broker blocks publishers on this connection,
+// and why.
+func (s *session) blocked() (blocked bool, reason string) {
+	if b := s.blocking.Load(); b != nil {
+		return b.Active, b.Reason
+	}
+	return false, ""
 }
 
 func (s *session) watch(what string, closed <-chan *amqp.Error) {
@@ -107,13 +123,23 @@ func (s *session) ended() bool {
 	}
 }
 
-// wait blocks until the session ends or ctx does, and says why.
-func (s *session) wait(ctx context.Context) string {
-	select {
-	case <-s.done:
-		return s.endReason
-	case <-ctx.Done():
-		return "shutting down"
+// wait blocks until the session ends or ctx does, and says why. Meanwhile it
+// calls blockChanged whenever the broker starts or stops blocking publishers,
+// so that the caller hears of it between the connection going up and down.
+func (s *session) wait(ctx context.Context, blockChanged func(blocked bool, reason string)) string {
+	reported := false
+	for {
+		select {
+		case <-s.done:
+			return s.endReason
+		case <-ctx.Done():
+			return "shutting down"
+		case <-s.blockChanged:
+			if blocked, reason := s.blocked(); blocked != reported {
+				reported = blocked
+				blockChanged(blocked, reason)
+			}
+		}
 	}
 }
 

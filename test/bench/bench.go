@@ -40,6 +40,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
@@ -80,6 +82,14 @@ func newBench(ctx context.Context) (*bench, error) {
 	if b.dir, err = os.MkdirTemp("", "ordersaga-bench-"); err != nil {
 		return nil, err
 	}
+	// envtest and the clients log through controller-runtime: to a file, so
+	// that they keep out of the output, and before anything logs, or
+	// controller-runtime complains that no logger was set.
+	logFile, err := os.Create(filepath.Join(b.dir, "bench.log"))
+	if err != nil {
+		return b, err
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(logFile)))
 	step("building the manager")
 	if b.manager, err = buildManager(b.dir); err != nil {
 		return b, err

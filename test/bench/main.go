@@ -124,15 +124,18 @@ func run(cfg Config) (err error) {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	b, err := newBench(ctx)
+	if b != nil {
+		// Also when newBench failed half-way: it may have started envtest.
+		defer func() {
+			if terr := b.teardown(); err == nil {
+				err = terr
+			}
+		}()
+	}
 	if err != nil {
 		return err
 	}
 	b.apiserverProfile = cfg.APIServerProfile
-	defer func() {
-		if terr := b.teardown(); err == nil {
-			err = terr
-		}
-	}()
 	host, _ := os.Hostname()
 	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Machine: host, CPUs: runtime.NumCPU(), Config: cfg}
 

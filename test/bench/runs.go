@@ -260,18 +260,20 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	// to the held service: count those from the operator's metrics, which is
 	// cheaper than listing thousands of sagas.
 	held2 := map[string]string{"service": heldService, "kind": "command"}
-	if err := waitFor(b.ctx, 15*time.Minute, func() bool {
+	shown, waiting := newProgress(), 0
+	err = waitFor(b.ctx, 15*time.Minute, func() bool {
 		f, err := b.scrape()
 		if err != nil {
 			return false
 		}
-		waiting := int(value(f, "ordersaga_step_attempts_total", held2))
-		fmt.Fprintf(os.Stderr, "\r    %d of %d sagas in flight   ", waiting, n)
+		waiting = int(value(f, "ordersaga_step_attempts_total", held2))
+		shown.show("%d of %d sagas in flight", waiting, n)
 		return waiting >= n
-	}); err != nil {
+	})
+	shown.done("%d of %d sagas in flight", waiting, n)
+	if err != nil {
 		return InFlightResult{}, fmt.Errorf("sagas not in flight: %w", err)
 	}
-	fmt.Fprintln(os.Stderr)
 
 	list := &ordersv1alpha1.OrderSagaList{}
 	if err := b.k8s.List(b.ctx, list, client.MatchingLabels{"bench": heldService}, client.Limit(1000)); err != nil {

@@ -1,0 +1,152 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package permissions_test checks that the broker permissions
+// docs/security.md gives the operator and a participant are enough for what
+// each does: the operator declares its topology, publishes commands, consumes
+// replies and dead-letters one; the participant declares and binds its queue,
+// takes the command and replies. It runs against the real RabbitMQ, in a
+// virtual host of its own with users of its own, all removed afterwards.
+package permissions_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	. "github.com/onsi/gomega"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/ordersaga/ordersaga-operator/internal/broker"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/participant"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
+)
+
+// The permissions of docs/security.md (configure, write, read), for the
+// default topology prefix "ordersaga" and the service "payment".
+var (
+	operatorPermissions = []string{
+		`^ordersaga\.(commands|dead-letter|replies|replies\.dead)$`,
+		`^ordersaga\.(commands|dead-letter|replies\.dead)$`,
+		`^ordersaga\.(dead-letter|replies)$`,
+	}
+	paymentPermissions = []string{
+		`^ordersaga\.commands(\.payment)?$`,
+		`^(amq\.default|ordersaga\.commands\.payment)$`,
+		`^ordersaga\.commands(\.payment)?$`,
+	}
+)
+
+func TestDocumentedPermissionsAreEnough(t *testing.T) {
+	g := NewWithT(t)
+	vhost := "permissions-" + rand.String(6)
+	operatorUser, paymentUser := vhost+"-operator", vhost+"-payment"
+	rabbitmqctl(t, "add_vhost", vhost)
+	t.Cleanup(func() { _, _ = rabbitmq.Ctl("delete_vhost", vhost) })
+	operatorURL := addUser(t, vhost, operatorUser, operatorPermissions)
+	paymentURL := addUser(t, vhost, paymentUser, paymentPermissions)
+	// The test looks at the dead-letter queue as guest.
+	rabbitmqctl(t, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+
+	// The operator: the same broker, topology and consumer as operator.Setup.
+	topology := broker.Topology{Prefix: "ordersaga"}
+	op := broker.New(amqpconn.Config{URL: operatorURL, Topology: topology, MaxReconnectDelay: time.Second}, testr.New(t))
+	replies := make(chan amqp.Delivery, 1)
+	consumer := &amqpconn.Consumer{Conn: op.Conn, Queue: topology.ReplyQueue(), Tag: "operator", Log: testr.New(t),
+		Handle: func(_ context.Context, d amqp.Delivery) { replies <- d }}
+	ctx, cancel := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	t.Cleanup(func() { cancel(); running.Wait() }) // before the users go: they log to t
+	running.Go(func() { _ = op.Start(ctx) })
+	running.Go(func() { _ = consumer.Start(ctx) })
+	g.Eventually(op.Connected).WithTimeout(10*time.Second).Should(BeTrue(), "the operator declares its topology")
+
+	// The participant, with the SDK's defaults for that prefix.
+	p, err := participant.New(participant.Options{URL: paymentURL, Service: "payment", Log: testr.New(t)})
+	g.Expect(err).NotTo(HaveOccurred())
+	p.Handle("ChargePayment", func(context.Context, *participant.Command) (participant.Result, error) {
+		return participant.Result{"paymentId": "p-1"}, nil
+	})
+	running.Go(func() { _ = p.Run(ctx) })
+	g.Eventually(p.Ready).WithTimeout(10*time.Second).Should(BeTrue(), "the participant declares and binds its queue")
+
+	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "charge",
+		Kind: protocol.KindCommand, Attempt: 1, Deadline: time.Now().Add(time.Minute)}
+	id := protocol.MessageID("uid-1", "charge", protocol.KindCommand, 0, 1)
+	body, err := json.Marshal(protocol.Command{MessageID: id, Saga: protocol.SagaRef{Namespace: "shop", Name: "order-1", UID: "uid-1"},
+		Step: "charge", Kind: protocol.KindCommand, Name: "ChargePayment", Attempt: 1,
+		IdempotencyKey: protocol.IdempotencyKey("uid-1", "charge", protocol.KindCommand, 0), Deadline: headers.Deadline})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(op.Publish(ctx, topology.CommandExchange(), "payment.ChargePayment", amqpconn.Message{
+		MessageID: id, ReplyTo: topology.ReplyQueue(), Type: protocol.CommandType, ContentType: protocol.ContentType,
+		Headers: headers.Table(), Body: body,
+	})).To(Succeed(), "the operator publishes a command")
+
+	var reply amqp.Delivery
+	g.Eventually(replies).WithTimeout(10*time.Second).Should(Receive(&reply), "the participant replies; the operator consumes it")
+	g.Expect(reply.CorrelationId).To(Equal(id))
+	g.Expect(reply.UserId).To(Equal(paymentUser), "the broker accepted the user id the SDK stamps")
+
+	g.Expect(op.DeadLetter(ctx, topology.DeadLetterExchange(), reply, protocol.RejectInvalid, "checking permissions")).
+		To(Succeed(), "the operator dead-letters a reply")
+	g.Expect(reply.Ack(false)).To(Succeed())
+	conn, err := amqp.Dial(vhostURL(t, "guest", "guest", vhost))
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() (string, error) {
+		d, _, err := ch.Get(topology.DeadLetterQueue(), true)
+		return d.CorrelationId, err
+	}).Should(Equal(id), "the dead-lettered reply reached the dead-letter queue")
+}
+
+func rabbitmqctl(t *testing.T, args ...string) {
+	t.Helper()
+	if _, err := rabbitmq.Ctl(args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// addUser adds a broker user with the given configure, write and read
+// permissions on vhost, and returns its URL.
+func addUser(t *testing.T, vhost, user string, permissions []string) string {
+	t.Helper()
+	password := rand.String(16)
+	rabbitmqctl(t, "add_user", user, password)
+	t.Cleanup(func() { _, _ = rabbitmq.Ctl("delete_user", user) })
+	rabbitmqctl(t, append([]string{"set_permissions", "-p", vhost, user}, permissions...)...)
+	return vhostURL(t, user, password, vhost)
+}
+
+// vhostURL is the test broker's URL with other credentials and vhost.
+func vhostURL(t *testing.T, user, password, vhost string) string {
+	t.Helper()
+	u, err := url.Parse(rabbitmq.BrokerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(user, password)
+	u.Path = "/" + vhost
+	return u.String()
+}
