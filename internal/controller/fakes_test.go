@@ -44,8 +44,9 @@ import (
 // fakePublisher records what is published; errFor decides each publish's
 // error by routing key.
 type fakePublisher struct {
-	mu        sync.Mutex
-	connected bool
+	mu sync.Mutex
+	// downSince is when the broker went away; zero while it is available.
+	downSince time.Time
 	sent      []sentMessage
 	errFor    func(routingKey string) error
 }
@@ -67,10 +68,16 @@ func (p *fakePublisher) Publish(_ context.Context, exchange, routingKey string, 
 	return nil
 }
 
-func (p *fakePublisher) Connected() bool {
+func (p *fakePublisher) UnavailableSince() time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.connected
+	return p.downSince
+}
+
+func (p *fakePublisher) setDownSince(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.downSince = t
 }
 
 func (p *fakePublisher) messages() []sentMessage {
@@ -148,7 +155,7 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 	}
 	h := &harness{
 		api:         api,
-		publisher:   &fakePublisher{connected: true},
+		publisher:   &fakePublisher{},
 		deadLetters: &fakeDeadLetters{},
 		recorder:    events.NewFakeRecorder(100),
 		clock:       clocktesting.NewFakePassiveClock(t0),

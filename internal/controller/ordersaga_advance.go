@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
@@ -26,9 +27,12 @@ import (
 // advanceSaga turns the saga's spec, its deletion and the time into events
 // for the machine.
 //
-// While the broker is disconnected nothing advances: no command could leave,
-// and a timeout counted while it cannot would use up attempts for nothing.
-// Replies already received are still applied (by applyInbox).
+// While no command can leave (the broker is down or blocks publishers), the
+// saga's timers are paused from the moment the broker was lost: no step
+// fails and no deadline passes because the operator could not send or
+// receive. Replies already received are still applied (by applyInbox), and a
+// saga that sent nothing still ends on cancel or deletion. When the broker is
+// back, the timers resume, moved later by the pause, before time is applied.
 func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (SagaAdvanced, error) {
 	obj := req.Saga
 	var out SagaAdvanced
@@ -44,19 +48,25 @@ func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (S
 	case obj.Spec.Cancel:
 		cancel = &saga.Cancel{Reason: ordersv1alpha1.ReasonCancelled}
 	}
-	if !r.Publisher.Connected() {
+	if since := r.Publisher.UnavailableSince(); !since.IsZero() {
 		saga.Initialize(obj)
-		// A saga that sent nothing can still end on cancel or deletion: it
-		// needs no message for that.
 		if cancel != nil && obj.Status.Phase == ordersv1alpha1.PhasePending {
-			apply(*cancel)
+			apply(*cancel) // it needs no message for that
 		}
-		out.WakeAt = req.Now.Add(r.BrokerRetryInterval)
+		apply(saga.PauseTimers{Since: since})
+		// The broker watch wakes every saga when the broker is back; this
+		// is only the safety net.
+		out.WakeAt = req.Now.Add(pausedRecheckInterval)
 		return out, nil
 	}
+	apply(saga.ResumeTimers{})
 	if cancel != nil {
 		apply(*cancel)
 	}
 	apply(saga.Tick{})
 	return out, nil
 }
+
+// pausedRecheckInterval is how long a saga whose timers are paused waits
+// for a pass if the broker watch does not wake it first.
+const pausedRecheckInterval = 30 * time.Second

@@ -45,7 +45,9 @@ import (
 // CommandPublisher is what the reconciler needs of the broker.
 type CommandPublisher interface {
 	Publish(ctx context.Context, exchange, routingKey string, msg amqpconn.Message) error
-	Connected() bool
+	// UnavailableSince says since when no command can leave (the connection
+	// is down or the broker blocks it); zero while commands can.
+	UnavailableSince() time.Time
 }
 
 // OrderSagaReconciler drives OrderSagas. Every field is required unless it
@@ -146,8 +148,9 @@ func (r *OrderSagaReconciler) load(ctx context.Context, key types.NamespacedName
 
 // SetupWithManager wires the reconciler's bus and registers the controller:
 // it watches OrderSagas (spec and deletion changes, not its own status
-// writes), the inbox, which wakes exactly the saga a reply is for, and
-// retry requests made with RetryAnnotation.
+// writes), the inbox, which wakes exactly the saga a reply is for, retry
+// requests made with RetryAnnotation, and the broker coming back, which wakes
+// every saga in progress.
 func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.validate(); err != nil {
 		return err
@@ -158,9 +161,14 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.buildBus(); err != nil {
 		return err
 	}
+	watch := newBrokerWatch(r.Publisher, mgr.GetCache())
+	if err := mgr.Add(watch); err != nil {
+		return fmt.Errorf("add broker watch: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Events(), &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(watch.events, &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(source.Kind(mgr.GetCache(), &ordersv1alpha1.OrderSaga{}, r.retryRequests())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("ordersaga").

@@ -50,6 +50,9 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 			unsent = append(unsent, d)
 		}
 	}
+	if len(unsent) > 0 && !r.Publisher.UnavailableSince().IsZero() {
+		return CommandsDispatched{}, nil // sent once the broker is back: the broker watch wakes the saga
+	}
 	if !req.Fresh {
 		if len(unsent) > 0 {
 			return CommandsDispatched{}, errStaleView

@@ -30,6 +30,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
@@ -303,14 +304,14 @@ func TestReconcileWhileTheBrokerIsDisconnected(t *testing.T) {
 	running := newSaga("order-8")
 	cancelled := newSaga("order-9", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Cancel = true })
 	h := newHarness(t, nil, running, cancelled)
-	h.publisher.connected = false
+	h.publisher.setDownSince(t0)
 
 	res := h.reconcile(t, keyOf(running))
 	h.reconcile(t, keyOf(cancelled))
 
 	g.Expect(h.publisher.messages()).To(BeEmpty())
 	g.Expect(h.get(t, keyOf(running)).Status.Phase).To(Equal(ordersv1alpha1.PhasePending))
-	g.Expect(res.RequeueAfter).To(BeNumerically("~", time.Second, 10*time.Millisecond))
+	g.Expect(res.RequeueAfter).To(BeNumerically("~", pausedRecheckInterval, 10*time.Millisecond))
 	g.Expect(h.get(t, keyOf(cancelled)).Status.Phase).To(Equal(ordersv1alpha1.PhaseCompensated),
 		"a saga that sent nothing ends on cancel without the broker")
 }
@@ -458,4 +459,69 @@ func TestEventPolicy(t *testing.T) {
 	if EventPolicy("verbose").Valid() || !EventsPhases.Valid() || !DefaultEventPolicy.Valid() {
 		t.Error("Valid")
 	}
+}
+
+// A broker outage longer than a step's timeout fails nothing: the saga's
+// timers pause from the moment the broker was lost and resume, moved later
+// by the pause, when it is back.
+func TestReconcilePausesTimersWhileTheBrokerIsUnavailable(t *testing.T) {
+	g := NewWithT(t)
+	s := newSaga("order-13") // steps time out after 5s
+	h := newHarness(t, nil, s)
+	h.reconcile(t, keyOf(s))
+	sent := h.publisher.messages()
+	g.Expect(sent).To(HaveLen(1))
+
+	h.publisher.setDownSince(t0.Add(time.Second))
+	h.clock.SetTime(t0.Add(10 * time.Second)) // the step's timeout has passed
+	res := h.reconcile(t, keyOf(s))
+
+	paused := h.get(t, keyOf(s))
+	g.Expect(paused.Status.Steps[0].State).To(Equal(ordersv1alpha1.StepRunning), "no timeout while the broker is away")
+	g.Expect(paused.Status.TimersPausedAt).NotTo(BeNil())
+	g.Expect(paused.Status.TimersPausedAt.Time).To(BeTemporally("==", t0.Add(time.Second)), "paused from when the broker was lost")
+	g.Expect(res.RequeueAfter).To(BeNumerically("~", pausedRecheckInterval, 10*time.Millisecond))
+
+	h.publisher.setDownSince(time.Time{})
+	h.clock.SetTime(t0.Add(20 * time.Second))
+	res = h.reconcile(t, keyOf(s))
+
+	resumed := h.get(t, keyOf(s))
+	g.Expect(resumed.Status.TimersPausedAt).To(BeNil())
+	g.Expect(resumed.Status.Steps[0].State).To(Equal(ordersv1alpha1.StepRunning))
+	g.Expect(resumed.Status.Steps[0].Attempts).To(Equal(int32(1)))
+	g.Expect(resumed.Status.Steps[0].TimedOutAttempts).To(BeZero())
+	g.Expect(resumed.Status.Steps[0].TimeoutAt.Time).To(BeTemporally("==", t0.Add(5*time.Second+19*time.Second)), "moved later by the 19s pause")
+	g.Expect(res.RequeueAfter).To(BeNumerically("~", 4*time.Second, 10*time.Millisecond))
+	g.Expect(h.publisher.messages()).To(HaveLen(1), "the command already left: nothing is sent again")
+
+	h.reply(t, sent[0], protocol.StatusSucceeded, &fakeAcknowledger{}, 1)
+	h.reconcile(t, keyOf(s))
+	g.Expect(h.get(t, keyOf(s)).Status.Steps[0].State).To(Equal(ordersv1alpha1.StepSucceeded))
+}
+
+func TestBrokerWatchWakesSagasInProgressWhenTheBrokerIsBack(t *testing.T) {
+	g := NewWithT(t)
+	running := newSaga("running")
+	done := newSaga("done", func(s *ordersv1alpha1.OrderSaga) { s.Status.Phase = ordersv1alpha1.PhaseCompleted })
+	pending := newSaga("pending")
+	h := newHarness(t, nil, running, done, pending)
+	h.publisher.setDownSince(t0)
+	w := newBrokerWatch(h.publisher, h.api)
+	w.interval = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = w.Start(ctx) }()
+
+	g.Consistently(w.events).WithTimeout(50 * time.Millisecond).ShouldNot(Receive(), "nothing is woken while the broker is away")
+	h.publisher.setDownSince(time.Time{})
+
+	var woken []string
+	for range 2 {
+		var e event.GenericEvent
+		g.Eventually(w.events).Should(Receive(&e))
+		woken = append(woken, e.Object.GetName())
+	}
+	g.Expect(woken).To(ConsistOf("running", "pending"))
+	g.Consistently(w.events).WithTimeout(50 * time.Millisecond).ShouldNot(Receive(), "a final saga is not woken")
 }

@@ -90,6 +90,9 @@ type Conn struct {
 
 	mu      sync.Mutex
 	current *session
+	// lostAt is when the last session ended, or when the Conn was made if
+	// none has started yet.
+	lostAt time.Time
 	// changed is closed and replaced whenever current changes, to wake
 	// WaitSession callers.
 	changed chan struct{}
@@ -112,7 +115,7 @@ func New(cfg Config, log logr.Logger) *Conn {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	return &Conn{cfg: cfg, log: log, changed: make(chan struct{})}
+	return &Conn{cfg: cfg, log: log, changed: make(chan struct{}), lostAt: time.Now()}
 }
 
 // Start connects and stays connected until ctx ends, reconnecting with
@@ -194,6 +197,12 @@ func (c *Conn) connect() (*session, error) {
 func (c *Conn) setSession(s *session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if s == nil && c.current != nil {
+		c.lostAt = c.current.unavailableSince()
+		if c.lostAt.IsZero() {
+			c.lostAt = time.Now()
+		}
+	}
 	c.current = s
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -205,16 +214,23 @@ func (c *Conn) session() *session {
 	return c.current
 }
 
+// UnavailableSince returns when the connection stopped being able to
+// publish (it went down, the broker started blocking it, or it has not come
+// up since the Conn was made), or zero while it can: Connected and
+// UnavailableSince().IsZero() agree.
+func (c *Conn) UnavailableSince() time.Time {
+	c.mu.Lock()
+	s, lost := c.current, c.lostAt
+	c.mu.Unlock()
+	if s == nil {
+		return lost
+	}
+	return s.unavailableSince()
+}
+
 // Connected reports whether the connection is up and the broker is not
 // blocking publishers.
-func (c *Conn) Connected() bool {
-	s := c.session()
-	if s == nil || s.ended() {
-		return false
-	}
-	blocked, _ := s.blocked()
-	return !blocked
-}
+func (c *Conn) Connected() bool { return c.UnavailableSince().IsZero() }
 
 // hidePassword keeps the password out of a dial error, which is logged: the
 // error of a malformed URL (a password with an unencoded "@", say) quotes the

@@ -208,11 +208,13 @@ func TestReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 	}
 	g.Expect(publish("before")).To(Succeed())
 	g.Eventually(received).WithTimeout(5 * time.Second).Should(Receive(HaveField("MessageId", "before")))
+	g.Expect(b.UnavailableSince()).To(BeZero())
 
 	b.CloseConnection()
 	g.Eventually(func() []int { u, d := observer.counts(); return []int{u, d} }).
 		WithTimeout(10*time.Second).Should(Equal([]int{2, 1}), "one loss, one reconnection")
 	g.Eventually(b.Connected).Should(BeTrue())
+	g.Expect(b.UnavailableSince()).To(BeZero())
 
 	g.Eventually(func() error { return publish("after") }).WithTimeout(5 * time.Second).Should(Succeed())
 	g.Eventually(received).WithTimeout(5 * time.Second).Should(Receive(HaveField("MessageId", "after")))
@@ -225,6 +227,7 @@ func TestPublishWhileDisconnectedFailsFast(t *testing.T) {
 	err := b.Publish(context.Background(), "x", "y", amqpconn.Message{})
 	g.Expect(err).To(MatchError(amqpconn.ErrNotConnected))
 	g.Expect(b.Connected()).To(BeFalse())
+	g.Expect(b.UnavailableSince()).NotTo(BeZero(), "unavailable since it was made")
 }
 
 // A broker that blocks publishers (here a memory alarm, raised by a zero
@@ -263,6 +266,7 @@ func TestBlockedBrokerIsNotConnected(t *testing.T) {
 		published <- b.Publish(context.Background(), topo.CommandExchange(), "svc.Cmd", amqpconn.Message{MessageID: "while-blocked"})
 	}()
 	g.Eventually(b.Connected).WithTimeout(10 * time.Second).Should(BeFalse())
+	g.Expect(b.UnavailableSince()).NotTo(BeZero(), "blocked since the alarm")
 	g.Eventually(observer.publishingBlocked).Should(BeTrue())
 
 	g.Expect(restore()).To(Succeed())

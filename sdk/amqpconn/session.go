@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -37,10 +38,14 @@ type session struct {
 	blocking atomic.Pointer[amqp.Blocking]
 	// blockChanged wakes wait when blocking changes.
 	blockChanged chan struct{}
+	// blockedAt is when the broker last started blocking publishers (Unix
+	// nanoseconds).
+	blockedAt atomic.Int64
 
 	done      chan struct{}
 	endOnce   sync.Once
 	endReason string
+	endedAt   time.Time // set before done is closed
 }
 
 func newSession(conn *amqp.Connection, topology Declarer) (*session, error) {
@@ -80,12 +85,27 @@ func newSession(conn *amqp.Connection, topology Declarer) (*session, error) {
 // amqp091-go closes the channel with the connection.
 func (s *session) watchBlocked(blockings <-chan amqp.Blocking) {
 	for b := range blockings {
+		if was, _ := s.blocked(); b.Active && !was {
+			s.blockedAt.Store(time.Now().UnixNano())
+		}
 		s.blocking.Store(&b)
 		select {
 		case s.blockChanged <- struct{}{}:
 		default: // a wake-up is pending: wait reads the latest state anyway
 		}
 	}
+}
+
+// unavailableSince returns when the session stopped being able to publish:
+// when it ended, or when the broker started blocking it; zero if it can.
+func (s *session) unavailableSince() time.Time {
+	if s.ended() {
+		return s.endedAt
+	}
+	if blocked, _ := s.blocked(); blocked {
+		return time.Unix(0, s.blockedAt.Load())
+	}
+	return time.Time{}
 }
 
 // blocked reports whether the broker blocks publishers on this connection,
@@ -110,6 +130,7 @@ func (s *session) watch(what string, closed <-chan *amqp.Error) {
 func (s *session) end(reason string) {
 	s.endOnce.Do(func() {
 		s.endReason = reason
+		s.endedAt = time.Now()
 		close(s.done)
 	})
 }

@@ -375,7 +375,7 @@ func (c countingPublisher) Publish(ctx context.Context, exchange, key string, ms
 	return err
 }
 
-func (c countingPublisher) Connected() bool { return c.inner.Connected() }
+func (c countingPublisher) UnavailableSince() time.Time { return c.inner.UnavailableSince() }
 
 // withWatch lets interceptor wrap a manager's client, which cannot watch;
 // the reconciler never does.
