@@ -513,7 +513,7 @@ func TestBrokerWatchWakesSagasInProgressWhenTheBrokerIsBack(t *testing.T) {
 	defer cancel()
 	go func() { _ = w.Start(ctx) }()
 
-	g.Consistently(w.events).WithTimeout(50 * time.Millisecond).ShouldNot(Receive(), "nothing is woken while the broker is away")
+	g.Consistently(w.events).WithTimeout(50*time.Millisecond).ShouldNot(Receive(), "nothing is woken while the broker is away")
 	h.publisher.setDownSince(time.Time{})
 
 	var woken []string
@@ -523,5 +523,5 @@ func TestBrokerWatchWakesSagasInProgressWhenTheBrokerIsBack(t *testing.T) {
 		woken = append(woken, e.Object.GetName())
 	}
 	g.Expect(woken).To(ConsistOf("running", "pending"))
-	g.Consistently(w.events).WithTimeout(50 * time.Millisecond).ShouldNot(Receive(), "a final saga is not woken")
+	g.Consistently(w.events).WithTimeout(50*time.Millisecond).ShouldNot(Receive(), "a final saga is not woken")
 }
