@@ -68,7 +68,9 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 	var out CommandsDispatched
 	for _, d := range unsent {
 		err := r.publish(ctx, req.Saga, d)
-		r.notify.commandPublished(ctx, CommandPublished{Saga: req.Saga, Dispatch: d, Err: err})
+		if nerr := r.notify.commandPublished(ctx, CommandPublished{Saga: req.Saga, Dispatch: d, Err: err}); nerr != nil {
+			ctrl.LoggerFrom(ctx).Info("Command subscriber failed", "messageID", d.MessageID, "error", nerr.Error())
+		}
 		var unroutable *amqpconn.UnroutableError
 		switch {
 		case err == nil:

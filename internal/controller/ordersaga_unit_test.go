@@ -67,7 +67,7 @@ func (h *harness) reconcile(t *testing.T, key types.NamespacedName) ctrl.Result 
 
 // reply queues a participant's reply to a sent message in the saga's
 // inbox, as the reply router does, with a delivery acknowledged to ack.
-func (h *harness) reply(t *testing.T, msg sentMessage, status protocol.Status, ack *fakeAcknowledger, tag uint64) *InboxItem {
+func (h *harness) reply(t *testing.T, msg sentMessage, status protocol.Status, ack *fakeAcknowledger, tag uint64) {
 	t.Helper()
 	headers, err := protocol.ParseHeaders(msg.Message.Headers)
 	if err != nil {
@@ -80,7 +80,6 @@ func (h *harness) reply(t *testing.T, msg sentMessage, status protocol.Status, a
 		Received: h.clock.Now(),
 	}
 	h.r.Inbox.Add(types.NamespacedName{Namespace: headers.SagaNamespace, Name: headers.SagaName}, it)
-	return it
 }
 
 func routingKeys(msgs []sentMessage) []string {
@@ -509,14 +508,12 @@ func TestBrokerWatchWakesSagasInProgressWhenTheBrokerIsBack(t *testing.T) {
 	h.publisher.setDownSince(t0)
 	w := newBrokerWatch(h.publisher, h.api)
 	w.interval = time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = w.Start(ctx) }()
+	go func() { _ = w.Start(t.Context()) }()
 
 	g.Consistently(w.events).WithTimeout(50*time.Millisecond).ShouldNot(Receive(), "nothing is woken while the broker is away")
 	h.publisher.setDownSince(time.Time{})
 
-	var woken []string
+	woken := make([]string, 0, 2)
 	for range 2 {
 		var e event.GenericEvent
 		g.Eventually(w.events).Should(Receive(&e))

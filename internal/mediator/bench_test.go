@@ -46,6 +46,7 @@ func benchMediator(b *testing.B, standard bool) *mediator.Mediator {
 }
 
 func benchSender(b *testing.B, standard bool) {
+	b.Helper()
 	send := mustSender[ApplyReplies, Applied](b, benchMediator(b, standard))
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -51,20 +51,20 @@ func applyReplies(_ context.Context, req ApplyReplies) (Applied, error) {
 	return Applied{Applied: req.Count}, nil
 }
 
-func mustBuild(t testing.TB, b *mediator.Builder) *mediator.Mediator {
-	t.Helper()
+func mustBuild(tb testing.TB, b *mediator.Builder) *mediator.Mediator {
+	tb.Helper()
 	m, err := b.Build()
 	if err != nil {
-		t.Fatalf("Build: %v", err)
+		tb.Fatalf("Build: %v", err)
 	}
 	return m
 }
 
-func mustSender[Req, Resp any](t testing.TB, m *mediator.Mediator) mediator.Sender[Req, Resp] {
-	t.Helper()
+func mustSender[Req, Resp any](tb testing.TB, m *mediator.Mediator) mediator.Sender[Req, Resp] {
+	tb.Helper()
 	s, err := mediator.SenderFor[Req, Resp](m)
 	if err != nil {
-		t.Fatalf("SenderFor: %v", err)
+		tb.Fatalf("SenderFor: %v", err)
 	}
 	return s
 }
