@@ -81,7 +81,7 @@ func (h *harness) at(d time.Duration) Outcome {
 // replyTo builds the reply a participant would send to the last message of
 // step, with the given status, and applies it followed by a Tick, as the
 // controller does.
-func (h *harness) replyTo(step string, status protocol.Status, reason string, result map[string]string) Verdict {
+func (h *harness) replyTo(step string, status protocol.Status, reason string, result protocol.Result) Verdict {
 	h.t.Helper()
 	rec := h.record(step)
 	kind, attempt := protocol.KindCommand, rec.Attempts
@@ -93,7 +93,7 @@ func (h *harness) replyTo(step string, status protocol.Status, reason string, re
 	return v
 }
 
-func (h *harness) replyAttempt(step string, kind protocol.Kind, round, attempt int32, status protocol.Status, reason string, result map[string]string) Verdict {
+func (h *harness) replyAttempt(step string, kind protocol.Kind, round, attempt int32, status protocol.Status, reason string, result protocol.Result) Verdict {
 	h.t.Helper()
 	ev := ReplyReceived{
 		Headers: protocol.Headers{SagaNamespace: h.saga.Namespace, SagaName: h.saga.Name, SagaUID: string(h.saga.UID),
