@@ -33,6 +33,12 @@ type Command struct {
 	Headers protocol.Headers
 	// Redelivered says the broker delivered the message before.
 	Redelivered bool
+	// CommandOutcome is, for a compensation, what this participant replied
+	// to the command being undone, or nil if that command never ran here.
+	// A compensation of a step that timed out or was interrupted finds no
+	// result of its own step in Results (the operator never got the reply):
+	// this is where the command's result is then.
+	CommandOutcome *protocol.Reply
 }
 
 // Param returns a parameter of the step's command, or "".
@@ -100,6 +106,9 @@ const (
 	ReasonAlreadyCompensated = "AlreadyCompensated"
 	// ReasonInvalidResult: the handler's result breaks the protocol's limits.
 	ReasonInvalidResult = "InvalidResult"
+	// ReasonCommandExpired: the command's deadline (x-saga-deadline) passed
+	// before it was started; it is not run, and the reply is retryable.
+	ReasonCommandExpired = "CommandExpired"
 )
 
 // toReply turns a handler's outcome into a reply.
