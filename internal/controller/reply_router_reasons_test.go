@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controller
+package controller_test
 
 import (
 	"context"
@@ -26,6 +26,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ordersaga/ordersaga-operator/internal/controller"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
@@ -87,7 +88,7 @@ func TestReplyRouterChecksTypeHeadersAndBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dead := &recordingDeadLetterer{reasons: map[string]string{}}
-			router := &ReplyRouter{Inbox: NewInbox(), DeadLetters: dead, Log: logr.Discard()}
+			router := &controller.ReplyRouter{Inbox: controller.NewInbox(), DeadLetters: dead, Log: logr.Discard()}
 			d := amqp.Delivery{MessageId: "reply-1", CorrelationId: correlation, Type: tt.typ,
 				ContentType: protocol.ContentType, Headers: tt.headers, Body: tt.body}
 			if tt.noCorrelation {
