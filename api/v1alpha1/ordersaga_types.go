@@ -339,6 +339,8 @@ const (
 )
 
 // StepStatus records what happened to one step.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.resultTypes) || self.resultTypes.all(k, has(self.result) && k in self.result && (self.resultTypes[k] == 'boolean' ? self.result[k] in ['true', 'false'] : self.result[k].matches('^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?$')))",message="every key of resultTypes must be a key of result, whose value is a JSON number or boolean as the type says"
 type StepStatus struct {
 	// name is the step's name from spec.steps.
 	// +required
@@ -423,16 +425,36 @@ type StepStatus struct {
 	CompensationMessage string `json:"compensationMessage,omitempty"`
 
 	// result is the small output the participant returned with success (for
-	// example a payment id). Later steps and this step's compensation
-	// receive it.
+	// example a payment id), each value as text: a string as it is, a number
+	// in the JSON notation the participant used, a boolean as "true" or
+	// "false". Later steps and this step's compensation receive it, each
+	// value with its JSON type (see resultTypes).
 	// +optional
 	// +kubebuilder:validation:MaxProperties=16
 	Result map[string]ResultValue `json:"result,omitempty"`
+
+	// resultTypes gives the JSON type of each result value that is not a
+	// string: "number" or "boolean". A value it does not list is a string.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	ResultTypes map[string]ResultType `json:"resultTypes,omitempty"`
 }
 
-// ResultValue is one value of a step result.
+// ResultValue is one value of a step result, as text.
 // +kubebuilder:validation:MaxLength=256
 type ResultValue string
+
+// ResultType is the JSON type of a result value that is not a string.
+// +kubebuilder:validation:Enum=number;boolean
+type ResultType string
+
+const (
+	// ResultNumber: the value is a JSON number, in the notation the
+	// participant used (for example "3" or "2.50").
+	ResultNumber ResultType = "number"
+	// ResultBoolean: the value is "true" or "false".
+	ResultBoolean ResultType = "boolean"
+)
 
 // OrderSagaStatus is the observed state of an OrderSaga.
 type OrderSagaStatus struct {

@@ -304,6 +304,37 @@ var _ = Describe("OrderSaga admission", func() {
 			Expect(err).To(MatchError(ContainSubstring("spec.order is immutable")))
 		})
 
+		type (
+			results = map[string]ordersv1alpha1.ResultValue
+			types   = map[string]ordersv1alpha1.ResultType
+		)
+		DescribeTable("check the types of a step's result values",
+			func(result results, resultTypes types, message string) {
+				saga.Status.Steps = []ordersv1alpha1.StepStatus{{Name: "reserve-inventory", State: ordersv1alpha1.StepSucceeded,
+					Result: result, ResultTypes: resultTypes}}
+				err := k8sClient.Status().Update(ctx, saga)
+				if message == "" {
+					Expect(err).NotTo(HaveOccurred())
+					got := &ordersv1alpha1.OrderSaga{}
+					Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(saga), got)).To(Succeed())
+					Expect(got.Status.Steps[0].Result).To(Equal(result))
+					Expect(got.Status.Steps[0].ResultTypes).To(Equal(resultTypes))
+					return
+				}
+				Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+				Expect(err.Error()).To(ContainSubstring(message))
+			},
+			Entry("strings, numbers and a boolean", results{"id": "r-1", "count": "3", "price": "-2.50e3", "ok": "true"},
+				types{"count": ordersv1alpha1.ResultNumber, "price": ordersv1alpha1.ResultNumber, "ok": ordersv1alpha1.ResultBoolean}, ""),
+			Entry("a type without its value", results{"id": "r-1"}, types{"count": ordersv1alpha1.ResultNumber},
+				"every key of resultTypes must be a key of result"),
+			Entry("a number that is not JSON", results{"count": "3,5"}, types{"count": ordersv1alpha1.ResultNumber},
+				"every key of resultTypes must be a key of result"),
+			Entry("a boolean that is not", results{"ok": "yes"}, types{"ok": ordersv1alpha1.ResultBoolean},
+				"every key of resultTypes must be a key of result"),
+			Entry("an unknown type", results{"x": "{}"}, types{"x": "object"}, "Unsupported value"),
+		)
+
 		It("accepts a new deadline and a cancel request, which cannot be withdrawn", func() {
 			saga.Spec.Deadline = duration("1h")
 			Expect(k8sClient.Update(ctx, saga)).To(Succeed())

@@ -40,12 +40,14 @@ func fail(reason string) func(protocol.Command) *protocol.Reply {
 	}
 }
 
-// paymentWithID succeeds and returns a payment id, as a payment service does.
+// paymentWithID succeeds and returns a payment id, as a payment service does,
+// with a number and a boolean, as a JavaScript service would.
 func paymentWithID(cmd protocol.Command) *protocol.Reply {
 	if cmd.Kind == protocol.KindCompensation {
 		return &protocol.Reply{Status: protocol.StatusSucceeded}
 	}
-	return &protocol.Reply{Status: protocol.StatusSucceeded, Result: map[string]string{"paymentId": "pay-" + cmd.Order.ID}}
+	return &protocol.Reply{Status: protocol.StatusSucceeded, Result: protocol.Result{
+		"paymentId": protocol.String("pay-" + cmd.Order.ID), "amountCents": protocol.Int(6500), "captured": protocol.Bool(true)}}
 }
 
 var _ = Describe("An OrderSaga", func() {
@@ -57,9 +59,11 @@ var _ = Describe("An OrderSaga", func() {
 
 		Expect(sequence(done.UID)).To(Equal([]string{"ReserveInventory#1", "ChargePayment#1", "ScheduleShipment#1"}))
 		Expect(stepState(done, "charge-payment").Result).To(HaveKeyWithValue("paymentId", ordersv1alpha1.ResultValue("pay-"+s.Spec.Order.ID)))
-		// The shipment saw the payment's result.
-		Expect(received("shipping", done.UID)[0].Command.Results).To(HaveKeyWithValue("charge-payment",
-			HaveKeyWithValue("paymentId", "pay-"+s.Spec.Order.ID)))
+		Expect(stepState(done, "charge-payment").ResultTypes).To(Equal(map[string]ordersv1alpha1.ResultType{
+			"amountCents": ordersv1alpha1.ResultNumber, "captured": ordersv1alpha1.ResultBoolean}))
+		// The shipment saw the payment's result, each value with its JSON type.
+		Expect(received("shipping", done.UID)[0].Command.Results).To(HaveKeyWithValue("charge-payment", Equal(protocol.Result{
+			"paymentId": protocol.String("pay-" + s.Spec.Order.ID), "amountCents": protocol.Int(6500), "captured": protocol.Bool(true)})))
 
 		writes, transitions := counts.statusWrites(done.UID), counts.stepTransitions(done.UID)
 		GinkgoWriter.Printf("status writes %d, step transitions %d\n", writes, transitions)
@@ -79,7 +83,7 @@ var _ = Describe("An OrderSaga", func() {
 			"ReserveInventory#1", "ChargePayment#1", "ScheduleShipment#1", "RefundPayment#1", "ReleaseInventory#1"}))
 		refund := received("payment", done.UID)[1].Command
 		Expect(refund.Kind).To(Equal(protocol.KindCompensation))
-		Expect(refund.Results["charge-payment"]).To(HaveKeyWithValue("paymentId", "pay-"+s.Spec.Order.ID),
+		Expect(refund.Results["charge-payment"]).To(HaveKeyWithValue("paymentId", protocol.String("pay-"+s.Spec.Order.ID)),
 			"the refund needs the payment id")
 
 		Expect(stepState(done, "schedule-shipment")).To(And(

@@ -76,12 +76,16 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 	if observer == nil {
 		observer = nopReplyObserver{}
 	}
+	if err := protocol.CheckReplyType(d.Type); err != nil {
+		r.deadLetter(ctx, d, protocol.RejectReason(err), err)
+		return
+	}
 	headers, err := protocol.ParseHeaders(d.Headers)
 	if err == nil && d.CorrelationId == "" {
-		err = errors.New("correlation_id missing")
+		err = &protocol.RejectError{Reason: protocol.RejectMissingHeaders, Err: errors.New("correlation_id missing")}
 	}
 	if err != nil {
-		r.deadLetter(ctx, d, protocol.RejectMissingHeaders, err)
+		r.deadLetter(ctx, d, protocol.RejectReason(err), err)
 		return
 	}
 	reply, err := protocol.DecodeReply(d.ContentType, d.Body)

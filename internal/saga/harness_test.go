@@ -115,7 +115,7 @@ func (h *harness) resumeAt(d time.Duration) applied {
 // replyTo builds the reply a participant would send to the last message of
 // step, with the given status, and applies it followed by a Tick, as the
 // controller does.
-func (h *harness) replyTo(step string, status protocol.Status, reason string, result map[string]string) Verdict {
+func (h *harness) replyTo(step string, status protocol.Status, reason string, result protocol.Result) Verdict {
 	h.t.Helper()
 	return h.replyThen(Tick{}, step, status, reason, result)
 }
@@ -127,7 +127,7 @@ func (h *harness) replyWhilePaused(step string, status protocol.Status, reason s
 	return h.replyThen(PauseTimers{}, step, status, reason, nil)
 }
 
-func (h *harness) replyThen(next Event, step string, status protocol.Status, reason string, result map[string]string) Verdict {
+func (h *harness) replyThen(next Event, step string, status protocol.Status, reason string, result protocol.Result) Verdict {
 	h.t.Helper()
 	rec := h.record(step)
 	kind, attempt := protocol.KindCommand, rec.Attempts
@@ -139,7 +139,7 @@ func (h *harness) replyThen(next Event, step string, status protocol.Status, rea
 	return v
 }
 
-func (h *harness) replyAttempt(step string, kind protocol.Kind, round, attempt int32, status protocol.Status, reason string, result map[string]string) Verdict {
+func (h *harness) replyAttempt(step string, kind protocol.Kind, round, attempt int32, status protocol.Status, reason string, result protocol.Result) Verdict {
 	h.t.Helper()
 	ev := ReplyReceived{
 		Headers: protocol.Headers{SagaNamespace: h.saga.Namespace, SagaName: h.saga.Name, SagaUID: string(h.saga.UID),

@@ -63,7 +63,7 @@ func TestSuccessPath(t *testing.T) {
 	h.expectCondition(ordersv1alpha1.ConditionReconciling, metav1.ConditionTrue, ordersv1alpha1.ReasonRunning)
 
 	h.now = t0.Add(time.Second)
-	if v := h.replyTo(reserve, protocol.StatusSucceeded, "", map[string]string{"reservationId": "r-1"}); v != Applied {
+	if v := h.replyTo(reserve, protocol.StatusSucceeded, "", protocol.Result{"reservationId": protocol.String("r-1")}); v != Applied {
 		t.Fatalf("verdict %s", v)
 	}
 	h.expectStates(succeeded, running, pending)
@@ -73,7 +73,7 @@ func TestSuccessPath(t *testing.T) {
 	if h.saga.Status.CurrentStep != charge {
 		t.Fatalf("current step %q", h.saga.Status.CurrentStep)
 	}
-	h.replyTo(charge, protocol.StatusSucceeded, "", map[string]string{"paymentId": "p-1"})
+	h.replyTo(charge, protocol.StatusSucceeded, "", protocol.Result{"paymentId": protocol.String("p-1")})
 	h.replyTo(shipment, protocol.StatusSucceeded, "", nil)
 
 	h.expectPhase(ordersv1alpha1.PhaseCompleted)
@@ -91,7 +91,7 @@ func TestSuccessPath(t *testing.T) {
 	if !slices.Equal(h.reasons(), want) {
 		t.Fatalf("history %v, want %v", h.reasons(), want)
 	}
-	if got := Results(h.saga); got[reserve]["reservationId"] != "r-1" || got[charge]["paymentId"] != "p-1" || len(got) != 2 {
+	if got := Results(h.saga); got[reserve]["reservationId"] != protocol.String("r-1") || got[charge]["paymentId"] != protocol.String("p-1") || len(got) != 2 {
 		t.Fatalf("results %v", got)
 	}
 }
@@ -248,7 +248,7 @@ func TestTimedOutStepWithoutCompensationStaysTimedOut(t *testing.T) {
 func TestDuplicateRepliesChangeNothing(t *testing.T) {
 	h := newHarness(t)
 	h.tick()
-	h.replyTo(reserve, protocol.StatusSucceeded, "", map[string]string{"reservationId": "r-1"})
+	h.replyTo(reserve, protocol.StatusSucceeded, "", protocol.Result{"reservationId": protocol.String("r-1")})
 	before := h.saga.Status.DeepCopy()
 
 	v := h.replyAttempt(reserve, protocol.KindCommand, 0, 1, protocol.StatusFailed, "Late", nil)

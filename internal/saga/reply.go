@@ -48,7 +48,7 @@ func (r *run) reply(e ReplyReceived) Verdict {
 		rec.CompletedAt = ptrMicro(r.now)
 		if h.Kind == protocol.KindCommand {
 			rec.State = ordersv1alpha1.StepSucceeded
-			rec.Result = toResult(e.Reply.Result)
+			rec.Result, rec.ResultTypes = toResult(e.Reply.Result)
 			r.stepTransition(i, h.Kind, ordersv1alpha1.TransitionStepSucceeded, false, from, fmt.Sprintf("Succeeded on attempt %d", h.Attempt))
 		} else {
 			rec.State = ordersv1alpha1.StepCompensated
@@ -161,28 +161,37 @@ func (r *run) stepIndex(name string) int {
 	return -1
 }
 
-func toResult(m map[string]string) map[string]ordersv1alpha1.ResultValue {
+// toResult records a reply's result: each value as text, and the JSON type
+// of those that are not strings.
+func toResult(m protocol.Result) (map[string]ordersv1alpha1.ResultValue, map[string]ordersv1alpha1.ResultType) {
 	if len(m) == 0 {
-		return nil
+		return nil, nil
 	}
-	out := make(map[string]ordersv1alpha1.ResultValue, len(m))
+	values := make(map[string]ordersv1alpha1.ResultValue, len(m))
+	var types map[string]ordersv1alpha1.ResultType
 	for k, v := range m {
-		out[k] = ordersv1alpha1.ResultValue(v)
+		values[k] = ordersv1alpha1.ResultValue(v.Text())
+		if v.Type() != protocol.TypeString {
+			if types == nil {
+				types = map[string]ordersv1alpha1.ResultType{}
+			}
+			types[k] = ordersv1alpha1.ResultType(v.Type())
+		}
 	}
-	return out
+	return values, types
 }
 
 // Results returns the results of the steps that succeeded, by step name, as
-// commands carry them to participants.
-func Results(saga *ordersv1alpha1.OrderSaga) map[string]map[string]string {
-	out := map[string]map[string]string{}
+// commands carry them to participants: each value with its JSON type.
+func Results(saga *ordersv1alpha1.OrderSaga) map[string]protocol.Result {
+	out := map[string]protocol.Result{}
 	for _, rec := range saga.Status.Steps {
 		if len(rec.Result) == 0 {
 			continue
 		}
-		m := make(map[string]string, len(rec.Result))
+		m := make(protocol.Result, len(rec.Result))
 		for k, v := range rec.Result {
-			m[k] = string(v)
+			m[k] = resultValue(v, rec.ResultTypes[k])
 		}
 		out[rec.Name] = m
 	}
@@ -190,4 +199,17 @@ func Results(saga *ordersv1alpha1.OrderSaga) map[string]map[string]string {
 		return nil
 	}
 	return out
+}
+
+// resultValue is a recorded value with its type. The CRD's validation keeps
+// a typed value's text valid; should it not be, the text goes as a string.
+func resultValue(text ordersv1alpha1.ResultValue, typ ordersv1alpha1.ResultType) protocol.Value {
+	if typ == "" {
+		return protocol.String(string(text))
+	}
+	v, err := protocol.ValueOf(protocol.ValueType(typ), string(text))
+	if err != nil {
+		return protocol.String(string(text))
+	}
+	return v
 }

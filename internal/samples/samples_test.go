@@ -48,7 +48,7 @@ func TestInventoryReservesAndReleases(t *testing.T) {
 		t.Fatalf("want OutOfStock, got %v", err)
 	}
 	release := command("k1c", "1")
-	release.Results = map[string]map[string]string{"step": res}
+	release.Results = map[string]protocol.Result{"step": values(t, res)}
 	for range 2 { // releasing twice restores the stock once
 		if _, err := inv.release(ctx, release); err != nil {
 			t.Fatal(err)
@@ -80,7 +80,7 @@ func TestPaymentDeclinesAboveTheLimitAndRefunds(t *testing.T) {
 	}
 	res, _ := pay.charge(ctx, command("k-refund", "10.00"))
 	refund := command("k-refund-c", "10.00")
-	refund.Results = map[string]map[string]string{"step": res}
+	refund.Results = map[string]protocol.Result{"step": values(t, res)}
 	if _, err := pay.refund(ctx, refund); err != nil || pay.Charged() != 2 {
 		t.Fatalf("refund: %v, charged %d", err, pay.Charged())
 	}
@@ -95,4 +95,13 @@ func TestFailureRateOfOneAlwaysFailsRetryably(t *testing.T) {
 	if f, ok := errors.AsType[*participant.Failure](err); !ok || !f.Retryable || f.Reason != "FlakyDependency" {
 		t.Fatalf("want a retryable FlakyDependency, got %v", err)
 	}
+}
+
+func values(t *testing.T, r participant.Result) protocol.Result {
+	t.Helper()
+	v, err := r.Values()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

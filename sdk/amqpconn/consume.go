@@ -18,6 +18,7 @@ package amqpconn
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -41,7 +42,8 @@ import (
 type Consumer struct {
 	Conn  *Conn
 	Queue string
-	// Tag names the consumer in the broker's management UI.
+	// Tag names the consumer in the broker's management UI; default a
+	// unique "amqpconn-" tag.
 	Tag string
 	// Prefetch bounds the deliveries not yet acknowledged; default 256.
 	Prefetch int
@@ -65,6 +67,9 @@ func (c *Consumer) Consuming() bool { return c.consuming.Load() }
 // Start consumes until ctx ends, then shuts down gracefully; it returns when
 // the last handler has returned.
 func (c *Consumer) Start(ctx context.Context) error {
+	if c.Tag == "" {
+		c.Tag = "amqpconn-" + rand.Text()
+	}
 	prefetch, workers := c.Prefetch, c.Workers
 	if prefetch <= 0 {
 		prefetch = 256
@@ -139,7 +144,9 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, down <-ch
 		case <-stop:
 			// No new deliveries; those already sent are drained below and
 			// go back to the queue unstarted.
-			_ = ch.Cancel(c.Tag, false)
+			if err := ch.Cancel(c.Tag, false); err != nil {
+				return ch, fmt.Errorf("cancel the subscription: %w", err) // closing the channel ends it
+			}
 			cancelled, stop = true, nil
 		case <-down:
 			return ch, errors.New("connection lost")

@@ -18,8 +18,10 @@ package participant
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
@@ -31,18 +33,31 @@ type Command struct {
 	Headers protocol.Headers
 	// Redelivered says the broker delivered the message before.
 	Redelivered bool
+	// CommandOutcome is, for a compensation, what this participant replied
+	// to the command being undone, or nil if that command never ran here.
+	// A compensation of a step that timed out or was interrupted finds no
+	// result of its own step in Results (the operator never got the reply):
+	// this is where the command's result is then.
+	CommandOutcome *protocol.Reply
 }
 
 // Param returns a parameter of the step's command, or "".
 func (c *Command) Param(name string) string { return c.Parameters[name] }
 
 // StepResult returns a value from the result of an earlier step (or, for a
-// compensation, of its own step), or "".
-func (c *Command) StepResult(step, key string) string { return c.Results[step][key] }
+// compensation, of its own step) as text, or "": a string as it is, a
+// number in its JSON notation, a boolean as "true" or "false".
+func (c *Command) StepResult(step, key string) string { return c.Results[step][key].Text() }
+
+// StepValue returns a value from the result of an earlier step (or, for a
+// compensation, of its own step) with its JSON type; null if there is none.
+func (c *Command) StepValue(step, key string) protocol.Value { return c.Results[step][key] }
 
 // Result is the small output of a successful handler: at most 16 entries,
-// keys of at most 63 bytes, values of at most 256.
-type Result map[string]string
+// keys of at most 63 bytes. A value is a string (at most 256 bytes), a
+// bool, an integer, a finite float, a json.Number or a protocol.Value; it
+// reaches later steps with its JSON type. A nil value is left out.
+type Result map[string]any
 
 // Handler carries out one command or compensation. It returns a result on
 // success; an error made with Fail for a final failure, with Retry for a
@@ -91,13 +106,20 @@ const (
 	ReasonAlreadyCompensated = "AlreadyCompensated"
 	// ReasonInvalidResult: the handler's result breaks the protocol's limits.
 	ReasonInvalidResult = "InvalidResult"
+	// ReasonCommandExpired: the command's deadline (x-saga-deadline) passed
+	// before it was started; it is not run, and the reply is retryable.
+	ReasonCommandExpired = "CommandExpired"
 )
 
 // toReply turns a handler's outcome into a reply.
 func toReply(result Result, err error) protocol.Reply {
 	if err == nil {
-		r := protocol.Reply{Status: protocol.StatusSucceeded, Result: result}
-		if verr := r.Validate(); verr != nil {
+		values, verr := result.Values()
+		r := protocol.Reply{Status: protocol.StatusSucceeded, Result: values}
+		if verr == nil {
+			verr = r.Validate()
+		}
+		if verr != nil {
 			return protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonInvalidResult, Message: verr.Error()}
 		}
 		return r
@@ -110,6 +132,67 @@ func toReply(result Result, err error) protocol.Reply {
 		return protocol.Reply{Status: status, Reason: sanitizeReason(f.Reason), Message: f.Message}
 	}
 	return protocol.Reply{Status: protocol.StatusRetryable, Reason: ReasonHandlerError, Message: err.Error()}
+}
+
+// Values returns the result as replies and later commands carry it: each
+// value with its JSON type, nil values left out.
+func (r Result) Values() (protocol.Result, error) {
+	if len(r) == 0 {
+		return nil, nil
+	}
+	out := make(protocol.Result, len(r))
+	for k, v := range r {
+		if v == nil {
+			continue
+		}
+		value, err := toValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("result value of %q: %w", k, err)
+		}
+		out[k] = value
+	}
+	return out, nil
+}
+
+func toValue(v any) (protocol.Value, error) {
+	switch x := v.(type) {
+	case protocol.Value:
+		return x, nil
+	case string:
+		return protocol.String(x), nil
+	case bool:
+		return protocol.Bool(x), nil
+	case int:
+		return protocol.Int(int64(x)), nil
+	case int8:
+		return protocol.Int(int64(x)), nil
+	case int16:
+		return protocol.Int(int64(x)), nil
+	case int32:
+		return protocol.Int(int64(x)), nil
+	case int64:
+		return protocol.Int(x), nil
+	case uint8:
+		return protocol.Int(int64(x)), nil
+	case uint16:
+		return protocol.Int(int64(x)), nil
+	case uint32:
+		return protocol.Int(int64(x)), nil
+	case uint, uint64:
+		return protocol.ValueOf(protocol.TypeNumber, fmt.Sprint(x))
+	case float32:
+		if _, err := protocol.Float(float64(x)); err != nil {
+			return protocol.Value{}, err
+		}
+		// The shortest notation of the float32, not of its float64 widening.
+		return protocol.ValueOf(protocol.TypeNumber, strconv.FormatFloat(float64(x), 'g', -1, 32))
+	case float64:
+		return protocol.Float(x)
+	case json.Number:
+		return protocol.ValueOf(protocol.TypeNumber, string(x))
+	default:
+		return protocol.Value{}, fmt.Errorf("a %T is not a string, number or boolean", v)
+	}
 }
 
 // sanitizeReason makes a handler's reason a valid protocol reason: letters

@@ -16,19 +16,30 @@ limitations under the License.
 
 // Package participant is the Go SDK for services that take part in
 // ordersaga sagas. Register a handler per command and per compensation, then
-// Run: the SDK declares the service's queue and binds it to the command
+// Run: the SDK declares the command exchange (so that the service may start
+// before the operator) and the service's queue, binds the queue to the
 // exchange, and for every command it
 //
+//   - handles the commands of one saga one at a time, in order, so that a
+//     duplicate or a retried attempt of a command still running, or its
+//     compensation, waits for it;
 //   - drops redeliveries by message id, replaying the reply it sent;
 //   - replays the first final outcome of an idempotency key instead of
 //     running the handler again (a retried attempt of work already done);
+//   - does not start a command whose deadline has passed (a retryable
+//     CommandExpired reply, nothing recorded);
 //   - records a tombstone when a compensation comes for a command it never
-//     ran, so that the command, if it arrives later, is refused;
+//     ran, so that the command, if it arrives later, is refused, and gives a
+//     compensation the outcome of the command it undoes, if it ran here;
 //   - calls the handler, turning a panic into a failure reply;
 //   - records the outcome, publishes the reply with a publisher confirm, and
 //     only then acknowledges the command;
 //   - rides out broker restarts, and on shutdown lets the handlers in flight
 //     finish while the commands not yet started go back to the queue.
+//
+// These promises hold within one process. Instances of a service that share
+// a queue keep them with Options.SingleActiveConsumer, or with a Store they
+// share and effects idempotent by key (docs/protocol.md, "Several instances").
 //
 // docs/protocol.md is the contract this package implements.
 package participant

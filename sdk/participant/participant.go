@@ -44,6 +44,15 @@ type Options struct {
 	CommandExchange string
 	// Queue is the service's queue; default "<CommandExchange>.<Service>".
 	Queue string
+	// SingleActiveConsumer declares the queue with RabbitMQ's single active
+	// consumer: of the instances of a service that share the queue, one
+	// consumes and the others stand by to take over. Set it when a service
+	// runs several instances without a Store they share: then the SDK's
+	// promises (one saga's commands one at a time and in order, a
+	// compensation after its command, duplicates answered from the record)
+	// hold across instances. An existing queue keeps the arguments it was
+	// declared with: RabbitMQ refuses to declare it again with others.
+	SingleActiveConsumer bool
 	// Concurrency is how many commands are handled at once; default 4. The
 	// commands of one saga are always handled one at a time, in order.
 	Concurrency int
@@ -164,6 +173,9 @@ func (p *Participant) declare(ch *amqp.Channel) error {
 		return fmt.Errorf("declare exchange %s: %w", p.opts.CommandExchange, err)
 	}
 	args := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	if p.opts.SingleActiveConsumer {
+		args[amqp.SingleActiveConsumerArg] = true
+	}
 	if _, err := ch.QueueDeclare(p.opts.Queue, true, false, false, false, args); err != nil {
 		return fmt.Errorf("declare queue %s: %w", p.opts.Queue, err)
 	}

@@ -50,15 +50,22 @@ type fakeOperator struct {
 
 func newFakeOperator(t *testing.T) *fakeOperator {
 	t.Helper()
+	o := newFakeOperatorWithoutExchange(t, rabbittest.Name("sdk"))
+	NewWithT(t).Expect(o.ch.ExchangeDeclare(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).To(Succeed())
+	return o
+}
+
+// newFakeOperatorWithoutExchange is a fake operator of topology prefix
+// prefix that has not declared its command exchange yet.
+func newFakeOperatorWithoutExchange(t *testing.T, prefix string) *fakeOperator {
+	t.Helper()
 	g := NewWithT(t)
-	prefix := rabbittest.Name("sdk")
 	conn, err := amqp.Dial(brokerURL())
 	g.Expect(err).NotTo(HaveOccurred())
 	ch, err := conn.Channel()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(ch.Confirm(false)).To(Succeed())
 	o := &fakeOperator{t: t, exchange: prefix + ".commands", replies: prefix + ".replies", conn: conn, ch: ch, uid: rabbittest.Name("uid")}
-	g.Expect(ch.ExchangeDeclare(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).To(Succeed())
 	_, err = ch.QueueDeclare(o.replies, true, false, false, false, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() {
@@ -78,8 +85,13 @@ func newFakeOperator(t *testing.T) *fakeOperator {
 
 // send publishes a command for step of the fake saga, with message id id.
 func (o *fakeOperator) send(ch *amqp.Channel, id, step string, kind protocol.Kind, name string, attempt int32) error {
+	return o.sendUntil(ch, id, step, kind, name, attempt, time.Now().Add(time.Minute))
+}
+
+// sendUntil is send with the deadline the command carries.
+func (o *fakeOperator) sendUntil(ch *amqp.Channel, id, step string, kind protocol.Kind, name string, attempt int32, deadline time.Time) error {
 	h := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: o.uid, Step: step, Kind: kind,
-		Attempt: attempt, Deadline: time.Now().Add(time.Minute)}
+		Attempt: attempt, Deadline: deadline}
 	body, _ := json.Marshal(protocol.Command{MessageID: id, Saga: protocol.SagaRef{Namespace: "shop", Name: "order-1", UID: o.uid},
 		Step: step, Kind: kind, Name: name, Attempt: attempt, IdempotencyKey: protocol.IdempotencyKey(o.uid, step, kind, 0),
 		Deadline: h.Deadline})
@@ -120,8 +132,15 @@ func (o *fakeOperator) awaitTwoReplies(g *WithT) []gotReply {
 // startParticipant runs an inventory participant until the test ends.
 func startParticipant(t *testing.T, o *fakeOperator, setup func(*participant.Participant)) (stop func()) {
 	t.Helper()
-	p, err := participant.New(participant.Options{URL: brokerURL(), Service: "inventory",
-		CommandExchange: o.exchange, Concurrency: 2, Log: testr.New(t)})
+	return startParticipantWith(t, participant.Options{CommandExchange: o.exchange}, setup)
+}
+
+// startParticipantWith runs an inventory participant with opts until the
+// test ends.
+func startParticipantWith(t *testing.T, opts participant.Options, setup func(*participant.Participant)) (stop func()) {
+	t.Helper()
+	opts.URL, opts.Service, opts.Concurrency, opts.Log = brokerURL(), "inventory", 2, testr.New(t)
+	p, err := participant.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +174,7 @@ func TestRedeliveredCommandIsHandledOnceAndAnsweredTwice(t *testing.T) {
 		g.Expect(r.CorrelationID).To(Equal("m-1"))
 		g.Expect(r.UserID).To(Equal("guest"), "the broker-validated user of the participant")
 		g.Expect(r.Reply.Status).To(Equal(protocol.StatusSucceeded))
-		g.Expect(r.Reply.Result).To(HaveKeyWithValue("reservationId", "res-1"))
+		g.Expect(r.Reply.Result).To(HaveKeyWithValue("reservationId", protocol.String("res-1")))
 		g.Expect(r.Headers).To(HaveKeyWithValue(protocol.HeaderSagaUID, o.uid))
 		g.Expect(r.Headers).To(HaveKeyWithValue(protocol.HeaderStep, "reserve"))
 	}
@@ -175,7 +194,7 @@ func TestRetriedAttemptReplaysTheOutcomeOfItsKey(t *testing.T) {
 	g.Expect(o.send(o.ch, "m-2", "reserve", protocol.KindCommand, "ReserveInventory", 2)).To(Succeed())
 	got := o.awaitTwoReplies(g)
 	g.Expect(calls.Load()).To(BeEquivalentTo(1), "attempt 2 has the same idempotency key")
-	g.Expect(got[1].Reply.Result).To(HaveKeyWithValue("reservationId", "res-1"))
+	g.Expect(got[1].Reply.Result).To(HaveKeyWithValue("reservationId", protocol.String("res-1")))
 }
 
 func TestReplyIsSentBeforeTheCommandIsAcknowledged(t *testing.T) {

@@ -29,6 +29,11 @@ import (
 // persistent Store (a table in the service's own database, written in the
 // same transaction as the effect, is best) to keep that promise across
 // restarts; the default MemoryStore keeps it for the life of the process.
+//
+// A persistent Store may forget an entry once no copy of its message can
+// still be started: docs/protocol.md ("How long to remember") says when.
+// Instances of a service that share a queue without SingleActiveConsumer
+// must share their Store, and RecordOutcomeIfAbsent must then be atomic.
 type Store interface {
 	// Reply returns the reply recorded for a message id.
 	Reply(ctx context.Context, messageID string) (protocol.Reply, bool, error)

@@ -90,7 +90,9 @@ func (p *Participant) process(ctx context.Context, d amqp.Delivery) {
 }
 
 // outcome returns the reply to a command: the one recorded for its message
-// id, the outcome recorded for its idempotency key, or the handler's.
+// id, the outcome recorded for its idempotency key, or the handler's. The
+// first final outcome recorded for a key wins: a participant that shares
+// its Store with other instances replies what the first one did.
 func (p *Participant) outcome(ctx context.Context, d amqp.Delivery, h protocol.Headers, cmd protocol.Command) (protocol.Reply, error) {
 	store := p.opts.Store
 	if reply, ok, err := store.Reply(ctx, d.MessageId); err != nil || ok {
@@ -105,29 +107,64 @@ func (p *Participant) outcome(ctx context.Context, d amqp.Delivery, h protocol.H
 	} else if ok {
 		return reply, store.Record(ctx, d.MessageId, key, reply)
 	}
+	if h.Kind == protocol.KindCommand && !h.Deadline.IsZero() && time.Now().After(h.Deadline) {
+		// A copy that waited past its deadline (in the queue, or while this
+		// service was down): the operator has stopped waiting for it or will
+		// send it again. Not running it is what makes forgetting old records
+		// safe; not recording the refusal lets a later copy run.
+		return protocol.Reply{Status: protocol.StatusRetryable, Reason: ReasonCommandExpired,
+			Message: "the command's deadline " + h.Deadline.UTC().Format(time.RFC3339) + " passed before it was started"}, nil
+	}
+	var commandOutcome *protocol.Reply
 	if h.Kind == protocol.KindCompensation {
-		// If the command never ran here, it must not run later: a command
-		// that arrives after its compensation is refused.
-		commandKey := protocol.IdempotencyKey(h.SagaUID, h.Step, protocol.KindCommand, h.Round)
-		tombstone := protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonAlreadyCompensated,
-			Message: "the step was compensated before its command arrived"}
-		if _, err := store.RecordOutcomeIfAbsent(ctx, commandKey, tombstone); err != nil {
+		var err error
+		if commandOutcome, err = p.compensating(ctx, h); err != nil {
 			return protocol.Reply{}, err
 		}
 	}
-	reply := p.call(ctx, h, cmd, d.Redelivered)
+	reply := p.call(ctx, &Command{Command: cmd, Headers: h, Redelivered: d.Redelivered, CommandOutcome: commandOutcome})
+	if reply.Status != protocol.StatusRetryable {
+		winner, err := store.RecordOutcomeIfAbsent(ctx, key, reply)
+		if err != nil {
+			return protocol.Reply{}, err
+		}
+		reply = winner
+	}
 	return reply, store.Record(ctx, d.MessageId, key, reply)
+}
+
+// compensating returns the outcome recorded here for the command that a
+// compensation undoes, or nil if the command never ran here; then it
+// records a tombstone, so that the command, if it arrives later, is refused.
+// (The commands of one saga are handled one at a time, so a command still
+// running here when its compensation arrives has finished by now.)
+func (p *Participant) compensating(ctx context.Context, h protocol.Headers) (*protocol.Reply, error) {
+	commandKey := protocol.IdempotencyKey(h.SagaUID, h.Step, protocol.KindCommand, h.Round)
+	if outcome, ok, err := p.opts.Store.Outcome(ctx, commandKey); err != nil || ok {
+		return &outcome, err
+	}
+	tombstone := protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonAlreadyCompensated,
+		Message: "the step was compensated before its command arrived"}
+	outcome, err := p.opts.Store.RecordOutcomeIfAbsent(ctx, commandKey, tombstone)
+	if err != nil || (outcome.Status == tombstone.Status && outcome.Reason == tombstone.Reason) {
+		return nil, err
+	}
+	return &outcome, nil // recorded by another instance in the meantime
 }
 
 // call runs the handler, within the command's deadline, and turns a panic
 // into a failure.
-func (p *Participant) call(ctx context.Context, h protocol.Headers, cmd protocol.Command, redelivered bool) (reply protocol.Reply) {
+func (p *Participant) call(ctx context.Context, cmd *Command) (reply protocol.Reply) {
+	h := cmd.Headers
 	handler := p.handlers[handlerKey{h.Kind, cmd.Name}]
 	if handler == nil {
 		return protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonUnknownCommand,
 			Message: fmt.Sprintf("service %s has no %s handler for %s", p.opts.Service, h.Kind, cmd.Name)}
 	}
-	if !cmd.Deadline.IsZero() {
+	// The handler works within the message's deadline, except a late
+	// compensation, which is carried out all the same: undoing is harmless,
+	// and the step waits for it.
+	if !cmd.Deadline.IsZero() && (h.Kind == protocol.KindCommand || time.Now().Before(cmd.Deadline)) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, cmd.Deadline)
 		defer cancel()
@@ -140,7 +177,7 @@ func (p *Participant) call(ctx context.Context, h protocol.Headers, cmd protocol
 				Message: protocol.Truncate(fmt.Sprintf("handler panicked: %v", v), protocol.MaxMessageLength)}
 		}
 	}()
-	result, err := handler(ctx, &Command{Command: cmd, Headers: h, Redelivered: redelivered})
+	result, err := handler(ctx, cmd)
 	return toReply(result, err)
 }
 

@@ -17,6 +17,7 @@ limitations under the License.
 package protocol
 
 import (
+	"encoding/json"
 	"testing"
 	"unicode/utf8"
 )
@@ -30,6 +31,8 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add("application/json", []byte(`{"status":"retryable"}`))
 	f.Add("text/plain", []byte(`{"status":"succeeded"}`))
 	f.Add("application/json", []byte(`{"status":"succeeded","result":{"":"x"}}`))
+	f.Add("application/json", []byte(`{"status":"succeeded","result":{"n":1.50,"b":true,"z":null}}`))
+	f.Add("application/json", []byte(`{"status":"succeeded","result":{"o":{"a":[]}}}`))
 	f.Add("application/json", []byte("\xff\xfe"))
 	f.Add("", []byte(nil))
 	known := map[string]bool{RejectOversized: true, RejectWrongContentType: true, RejectMalformed: true, RejectInvalid: true}
@@ -43,6 +46,9 @@ func FuzzDecodeReply(f *testing.F) {
 		}
 		if verr := r.Validate(); verr != nil {
 			t.Fatalf("accepted an invalid reply: %v", verr)
+		}
+		if _, err := json.Marshal(Command{Results: map[string]Result{"step": r.Result}}); err != nil {
+			t.Fatalf("accepted a result that later commands cannot carry: %v", err)
 		}
 		if len(r.Message) > MaxMessageLength || (utf8.ValidString(body2string(body)) && !utf8.ValidString(r.Message)) {
 			t.Fatalf("message not cut safely: %d bytes", len(r.Message))

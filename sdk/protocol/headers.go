@@ -51,23 +51,42 @@ func (h Headers) Table() map[string]any {
 }
 
 // ParseHeaders reads the saga headers from an AMQP header table. Every header
-// but the deadline is required.
+// but the deadline is required. The error is a *RejectError: MissingHeaders
+// if headers are absent (or empty strings), InvalidHeader if one is present
+// with the wrong type or value.
+//
+// x-saga-round and x-saga-attempt are accepted as any AMQP integer type a
+// client may choose for a small number (signed 8, 16, 32 or 64 bits,
+// unsigned 8, 16 or 32 bits, as amqplib and pika send them) within the
+// 32-bit signed range; a float, a decimal, a string or a boolean is invalid.
 func ParseHeaders(table map[string]any) (Headers, error) {
 	var h Headers
-	var errs []error
+	var missing, invalid []error
 	str := func(key string) string {
-		v, ok := table[key].(string)
-		if !ok || v == "" {
-			errs = append(errs, fmt.Errorf("header %s missing or not a string", key))
+		switch v := table[key].(type) {
+		case nil:
+			missing = append(missing, fmt.Errorf("header %s missing", key))
+		case string:
+			if v == "" {
+				missing = append(missing, fmt.Errorf("header %s empty", key))
+			}
+			return v
+		default:
+			invalid = append(invalid, fmt.Errorf("header %s has type %s, not string", key, amqpType(v)))
 		}
-		return v
+		return ""
 	}
 	num := func(key string) int32 {
-		v, ok := toInt32(table[key])
-		if !ok {
-			errs = append(errs, fmt.Errorf("header %s missing or not a 32-bit integer", key))
+		v, present := table[key]
+		if !present || v == nil {
+			missing = append(missing, fmt.Errorf("header %s missing", key))
+			return 0
 		}
-		return v
+		n, ok := toInt32(v)
+		if !ok {
+			invalid = append(invalid, fmt.Errorf("header %s has type %s (%v), not a 32-bit integer", key, amqpType(v), v))
+		}
+		return n
 	}
 	h.SagaNamespace = str(HeaderSagaNamespace)
 	h.SagaName = str(HeaderSagaName)
@@ -75,21 +94,34 @@ func ParseHeaders(table map[string]any) (Headers, error) {
 	h.Step = str(HeaderStep)
 	h.Kind = Kind(str(HeaderKind))
 	if h.Kind != "" && !h.Kind.Valid() {
-		errs = append(errs, fmt.Errorf("header %s has unknown kind %q", HeaderKind, h.Kind))
+		invalid = append(invalid, fmt.Errorf("header %s has unknown kind %q", HeaderKind, h.Kind))
 	}
 	h.Round = num(HeaderRound)
 	h.Attempt = num(HeaderAttempt)
-	if s, ok := table[HeaderDeadline].(string); ok && s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("header %s: %w", HeaderDeadline, err))
+	switch v := table[HeaderDeadline].(type) {
+	case nil:
+	case string:
+		if v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				invalid = append(invalid, fmt.Errorf("header %s: %w", HeaderDeadline, err))
+			}
+			h.Deadline = t
 		}
-		h.Deadline = t
+	default:
+		invalid = append(invalid, fmt.Errorf("header %s has type %s, not string", HeaderDeadline, amqpType(v)))
 	}
-	return h, errors.Join(errs...)
+	switch {
+	case len(invalid) > 0:
+		return h, &RejectError{Reason: RejectInvalidHeader, Err: errors.Join(append(invalid, missing...)...)}
+	case len(missing) > 0:
+		return h, &RejectError{Reason: RejectMissingHeaders, Err: errors.Join(missing...)}
+	}
+	return h, nil
 }
 
-// toInt32 accepts the integer types AMQP header tables decode into.
+// toInt32 accepts the integer types AMQP header tables decode into (and
+// Go's own), when the value fits 32 signed bits.
 func toInt32(v any) (int32, bool) {
 	var n int64
 	switch x := v.(type) {
@@ -109,6 +141,16 @@ func toInt32(v any) (int32, bool) {
 		n = int64(x)
 	case uint32:
 		n = int64(x)
+	case uint64:
+		if x > math.MaxInt32 {
+			return 0, false
+		}
+		n = int64(x)
+	case uint:
+		if x > math.MaxInt32 {
+			return 0, false
+		}
+		n = int64(x)
 	default:
 		return 0, false
 	}
@@ -116,4 +158,27 @@ func toInt32(v any) (int32, bool) {
 		return 0, false
 	}
 	return int32(n), true
+}
+
+// amqpType names the type of a header value in AMQP's words, for the
+// dead-letter detail a participant's author reads.
+func amqpType(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case []byte:
+		return "byte array"
+	case bool:
+		return "boolean"
+	case float32, float64:
+		return "float"
+	case int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, uint:
+		return "integer"
+	case time.Time:
+		return "timestamp"
+	case nil:
+		return "void"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
 }

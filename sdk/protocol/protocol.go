@@ -99,8 +99,9 @@ type Command struct {
 	// Parameters are the step's command parameters from the saga's spec.
 	Parameters map[string]string `json:"parameters,omitempty"`
 	// Results holds the results of the steps that succeeded so far, by step
-	// name. A compensation receives its own step's result here too.
-	Results map[string]map[string]string `json:"results,omitempty"`
+	// name, each value with the JSON type its participant gave it. A
+	// compensation receives its own step's result here too.
+	Results map[string]Result `json:"results,omitempty"`
 }
 
 // Order is the order a saga carries out, as participants receive it.
@@ -154,6 +155,6 @@ type Reply struct {
 	// Message is a human-readable account of the outcome.
 	Message string `json:"message,omitempty"`
 	// Result is the small output of a successful step, for example the
-	// payment id that the refund will need.
-	Result map[string]string `json:"result,omitempty"`
+	// payment id that the refund will need: strings, numbers and booleans.
+	Result Result `json:"result,omitempty"`
 }

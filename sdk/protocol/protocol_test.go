@@ -17,8 +17,11 @@ limitations under the License.
 package protocol
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +41,13 @@ func TestDecodeReply(t *testing.T) {
 	}{
 		{name: "success with result", contentType: "application/json",
 			body: `{"status":"succeeded","result":{"paymentId":"pay-1"}}`,
-			want: Reply{Status: StatusSucceeded, Result: map[string]string{"paymentId": "pay-1"}}},
+			want: Reply{Status: StatusSucceeded, Result: Result{"paymentId": String("pay-1")}}},
+		{name: "JSON scalars keep their type and notation, null is left out", contentType: "application/json",
+			body: `{"status":"succeeded","result":{"count":3,"ok":true,"price":2.50,"big":-1.5e300,"id":"x","gone":null}}`,
+			want: Reply{Status: StatusSucceeded, Result: Result{"count": mustNumber(t, "3"), "ok": Bool(true),
+				"price": mustNumber(t, "2.50"), "big": mustNumber(t, "-1.5e300"), "id": String("x")}}},
+		{name: "only nulls", contentType: "application/json",
+			body: `{"status":"succeeded","result":{"gone":null}}`, want: Reply{Status: StatusSucceeded}},
 		{name: "final failure", contentType: "application/json; charset=utf-8",
 			body: `{"status":"failed","reason":"CardDeclined","message":"limit exceeded"}`,
 			want: Reply{Status: StatusFailed, Reason: "CardDeclined", Message: "limit exceeded"}},
@@ -68,6 +77,14 @@ func TestDecodeReply(t *testing.T) {
 			body: `{"status":"succeeded","result":{"` + strings.Repeat("k", 64) + `":"v"}}`, wantReason: RejectInvalid},
 		{name: "result on failure", contentType: "application/json",
 			body: `{"status":"failed","result":{"k":"v"}}`, wantReason: RejectInvalid},
+		{name: "result on retryable", contentType: "application/json",
+			body: `{"status":"retryable","result":{"k":1}}`, wantReason: RejectInvalid},
+		{name: "object as result value", contentType: "application/json",
+			body: `{"status":"succeeded","result":{"k":{"a":1}}}`, wantReason: RejectInvalid},
+		{name: "array as result value", contentType: "application/json",
+			body: `{"status":"succeeded","result":{"k":[1]}}`, wantReason: RejectInvalid},
+		{name: "number notation too long", contentType: "application/json",
+			body: `{"status":"succeeded","result":{"k":1` + strings.Repeat("0", 256) + `}}`, wantReason: RejectInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,10 +98,64 @@ func TestDecodeReply(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func mustNumber(t *testing.T, notation string) Value {
+	t.Helper()
+	v, err := ValueOf(TypeNumber, notation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// A result value reaches later steps as the participant sent it: its JSON
+// type and, for a number, its notation.
+func TestResultValuesPassOnUnchanged(t *testing.T) {
+	reply, err := DecodeReply(ContentType, []byte(`{"status":"succeeded","result":{"n":2.50,"b":false,"s":"3","i":-7}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(Command{Results: map[string]Result{"step": reply.Result}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd struct {
+		Results map[string]map[string]json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(body, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"n": `2.50`, "b": `false`, "s": `"3"`, "i": `-7`}
+	for k, raw := range want {
+		if got := string(cmd.Results["step"][k]); got != raw {
+			t.Errorf("result %s: got %s, want %s", k, got, raw)
+		}
+	}
+	for _, v := range reply.Result {
+		back, err := ValueOf(v.Type(), v.Text())
+		if err != nil || back != v {
+			t.Errorf("ValueOf(%s, %q) = %v, %v", v.Type(), v.Text(), back, err)
+		}
+	}
+}
+
+func TestValueOfRefusesWhatIsNotJSON(t *testing.T) {
+	for _, tt := range []struct {
+		typ  ValueType
+		text string
+	}{{TypeNumber, "1,5"}, {TypeNumber, "NaN"}, {TypeNumber, "01"}, {TypeBoolean, "yes"}, {"object", "{}"}} {
+		if _, err := ValueOf(tt.typ, tt.text); err == nil {
+			t.Errorf("ValueOf(%s, %q) accepted", tt.typ, tt.text)
+		}
+	}
+	if _, err := Float(math.Inf(1)); err == nil {
+		t.Error("Float(+Inf) accepted")
 	}
 }
 
@@ -99,12 +170,15 @@ func TestHeadersRoundTrip(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 
-	// AMQP decodes integers into whatever width the sender chose.
-	table := want.Table()
-	table[HeaderAttempt] = int64(3)
-	table[HeaderRound] = uint8(1)
-	if got, err := ParseHeaders(table); err != nil || got.Attempt != 3 || got.Round != 1 {
-		t.Fatalf("integer widths: got %+v, %v", got, err)
+	// AMQP decodes integers into whatever width the sender chose: amqplib
+	// sends 0 and 1 back as int8, pika as int32, Go clients as they like.
+	for _, n := range []any{int8(3), int16(3), int32(3), int64(3), int(3), uint8(3), uint16(3), uint32(3), uint64(3), uint(3)} {
+		table := want.Table()
+		table[HeaderAttempt] = n
+		table[HeaderRound] = n
+		if got, err := ParseHeaders(table); err != nil || got.Attempt != 3 || got.Round != 3 {
+			t.Fatalf("integer of type %T: got %+v, %v", n, got, err)
+		}
 	}
 }
 
@@ -112,24 +186,45 @@ func TestParseHeadersErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(map[string]any)
+		reason string
 		want   string
 	}{
-		{"no uid", func(m map[string]any) { delete(m, HeaderSagaUID) }, HeaderSagaUID},
-		{"empty step", func(m map[string]any) { m[HeaderStep] = "" }, HeaderStep},
-		{"unknown kind", func(m map[string]any) { m[HeaderKind] = "undo" }, "unknown kind"},
-		{"attempt as string", func(m map[string]any) { m[HeaderAttempt] = "1" }, HeaderAttempt},
-		{"attempt overflows", func(m map[string]any) { m[HeaderAttempt] = int64(1) << 40 }, HeaderAttempt},
-		{"bad deadline", func(m map[string]any) { m[HeaderDeadline] = "tomorrow" }, HeaderDeadline},
+		{"no uid", func(m map[string]any) { delete(m, HeaderSagaUID) }, RejectMissingHeaders, HeaderSagaUID},
+		{"empty step", func(m map[string]any) { m[HeaderStep] = "" }, RejectMissingHeaders, HeaderStep},
+		{"no round", func(m map[string]any) { delete(m, HeaderRound) }, RejectMissingHeaders, HeaderRound},
+		{"void attempt", func(m map[string]any) { m[HeaderAttempt] = nil }, RejectMissingHeaders, HeaderAttempt},
+		{"unknown kind", func(m map[string]any) { m[HeaderKind] = "undo" }, RejectInvalidHeader, "unknown kind"},
+		{"attempt as string", func(m map[string]any) { m[HeaderAttempt] = "1" }, RejectInvalidHeader, "header x-saga-attempt has type string"},
+		{"attempt as float", func(m map[string]any) { m[HeaderAttempt] = float64(1) }, RejectInvalidHeader, "header x-saga-attempt has type float"},
+		{"round as boolean", func(m map[string]any) { m[HeaderRound] = false }, RejectInvalidHeader, "header x-saga-round has type boolean"},
+		{"attempt overflows", func(m map[string]any) { m[HeaderAttempt] = int64(1) << 40 }, RejectInvalidHeader, HeaderAttempt},
+		{"unsigned attempt overflows", func(m map[string]any) { m[HeaderAttempt] = uint64(1) << 40 }, RejectInvalidHeader, HeaderAttempt},
+		{"step as number", func(m map[string]any) { m[HeaderStep] = int32(7) }, RejectInvalidHeader, "header x-saga-step has type integer"},
+		{"bad deadline", func(m map[string]any) { m[HeaderDeadline] = "tomorrow" }, RejectInvalidHeader, HeaderDeadline},
+		{"wrong type beats missing", func(m map[string]any) { delete(m, HeaderSagaUID); m[HeaderRound] = "0" }, RejectInvalidHeader, HeaderSagaUID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			table := Headers{SagaNamespace: "ns", SagaName: "n", SagaUID: "u", Step: "s", Kind: KindCommand, Attempt: 1}.Table()
 			tt.mutate(table)
 			_, err := ParseHeaders(table)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("want an error naming %q, got %v", tt.want, err)
+			if RejectReason(err) != tt.reason || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want %s naming %q, got %v", tt.reason, tt.want, err)
 			}
 		})
+	}
+}
+
+func TestCheckReplyType(t *testing.T) {
+	for _, typ := range []string{"", ReplyType} {
+		if err := CheckReplyType(typ); err != nil {
+			t.Errorf("type %q refused: %v", typ, err)
+		}
+	}
+	for _, typ := range []string{CommandType, "ordersaga.reply.v2", "reply"} {
+		if err := CheckReplyType(typ); RejectReason(err) != RejectUnknownType {
+			t.Errorf("type %q: want %s, got %v", typ, RejectUnknownType, err)
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"regexp"
 	"unicode/utf8"
@@ -34,7 +35,19 @@ const (
 	RejectMalformed        = "MalformedReply"
 	RejectInvalid          = "InvalidReply"
 	RejectMissingHeaders   = "MissingHeaders"
+	RejectInvalidHeader    = "InvalidHeader"
+	RejectUnknownType      = "UnknownReplyType"
 )
+
+// CheckReplyType checks a reply's AMQP type property: ReplyType, or none at
+// all (taken as ReplyType, so that a participant need not set it). Any other
+// type is a version, or a kind of message, the operator does not read.
+func CheckReplyType(typ string) error {
+	if typ == "" || typ == ReplyType {
+		return nil
+	}
+	return reject(RejectUnknownType, "type %q is not %s (nor absent)", typ, ReplyType)
+}
 
 // RejectError says why a reply was refused.
 type RejectError struct {
@@ -73,11 +86,19 @@ func DecodeReply(contentType string, body []byte) (Reply, error) {
 		return r, reject(RejectWrongContentType, "content type %q is not %s", contentType, ContentType)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&r); err != nil {
+	if err := dec.Decode(&r); errors.Is(err, ErrNotScalar) {
+		return Reply{}, reject(RejectInvalid, "result: %v", err)
+	} else if err != nil {
 		return Reply{}, reject(RejectMalformed, "decode JSON: %v", err)
 	}
 	if dec.More() {
 		return Reply{}, reject(RejectMalformed, "trailing data after the JSON object")
+	}
+	// A null value is a key left out, as JavaScript's undefined and
+	// Python's None come out.
+	maps.DeleteFunc(r.Result, func(_ string, v Value) bool { return v.IsNull() })
+	if len(r.Result) == 0 {
+		r.Result = nil
 	}
 	if err := r.Validate(); err != nil {
 		return Reply{}, err
@@ -101,7 +122,10 @@ func (r Reply) Validate() error {
 		if k == "" || len(k) > MaxResultKeyLength {
 			return reject(RejectInvalid, "result key %q is empty or longer than %d bytes", k, MaxResultKeyLength)
 		}
-		if len(v) > MaxResultValueLength {
+		if v.IsNull() {
+			return reject(RejectInvalid, "result value of %q is null", k)
+		}
+		if len(v.Text()) > MaxResultValueLength {
 			return reject(RejectInvalid, "result value of %q is longer than %d bytes", k, MaxResultValueLength)
 		}
 	}
