@@ -31,12 +31,14 @@ import (
 
 	"github.com/ordersaga/ordersaga-operator/internal/samples"
 	"github.com/ordersaga/ordersaga-operator/internal/tracing"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 func main() {
 	url := flag.String("broker-url", "amqp://guest:guest@127.0.0.1:5672/", "AMQP URL of the broker.")
 	urlFile := flag.String("broker-url-file", "", "File holding the AMQP URL; overrides --broker-url.")
-	exchange := flag.String("command-exchange", "ordersaga.commands", "The operator's command exchange (<topology prefix>.commands).")
+	exchange := flag.String("command-exchange", protocol.CommandExchange(protocol.DefaultTopologyPrefix),
+		"The operator's command exchange (<topology prefix>.commands).")
 	services := flag.String("services", "inventory,payment,shipping", "Services to run.")
 	var opts samples.Options
 	flag.StringVar(&opts.PaymentLimit, "payment-limit", "1000.00", "Charges above this amount are declined.")

@@ -20,11 +20,13 @@ import (
 	"fmt"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
-// DefaultTopologyPrefix starts the names of a topology configured without a
-// prefix.
-const DefaultTopologyPrefix = "ordersaga"
+// DefaultReplyDeliveryLimit is how often a reply is delivered before the
+// broker dead-letters it, unless the Topology says otherwise.
+const DefaultReplyDeliveryLimit = 100
 
 // Topology names the exchanges and queues of the operator. Every name
 // starts with Prefix, so that several operators (or test suites) can share a
@@ -39,10 +41,10 @@ type Topology struct {
 
 // CommandExchange is the durable topic exchange commands are published to,
 // with the routing key "<service>.<command>".
-func (t Topology) CommandExchange() string { return t.Prefix + ".commands" }
+func (t Topology) CommandExchange() string { return protocol.CommandExchange(t.Prefix) }
 
 // ReplyQueue is the durable queue participants reply to (reply_to).
-func (t Topology) ReplyQueue() string { return t.Prefix + ".replies" }
+func (t Topology) ReplyQueue() string { return protocol.ReplyQueue(t.Prefix) }
 
 // DeadLetterExchange receives replies that cannot be processed.
 func (t Topology) DeadLetterExchange() string { return t.Prefix + ".dead-letter" }
@@ -54,7 +56,7 @@ func (t Topology) DeadLetterQueue() string { return t.Prefix + ".replies.dead" }
 func (t Topology) Declare(ch *amqp.Channel) error {
 	limit := t.ReplyDeliveryLimit
 	if limit <= 0 {
-		limit = 100
+		limit = DefaultReplyDeliveryLimit
 	}
 	if err := ch.ExchangeDeclare(t.CommandExchange(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", t.CommandExchange(), err)

@@ -40,6 +40,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 	"github.com/ordersaga/ordersaga-operator/internal/metrics"
 	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // Options configure the operator. DefaultOptions gives the default of
@@ -87,14 +88,14 @@ type Options struct {
 // in code.
 func DefaultOptions() Options {
 	return Options{
-		TopologyPrefix:          broker.DefaultTopologyPrefix,
-		Prefetch:                256,
-		ReplyDeliveryLimit:      100,
+		TopologyPrefix:          protocol.DefaultTopologyPrefix,
+		Prefetch:                amqpconn.DefaultPrefetch,
+		ReplyDeliveryLimit:      broker.DefaultReplyDeliveryLimit,
 		MaxConcurrentReconciles: 4,
 		Events:                  controller.DefaultEventPolicy,
 		BrokerRetryInterval:     time.Second,
-		MinReconnectDelay:       100 * time.Millisecond,
-		MaxReconnectDelay:       30 * time.Second,
+		MinReconnectDelay:       amqpconn.DefaultMinReconnectDelay,
+		MaxReconnectDelay:       amqpconn.DefaultMaxReconnectDelay,
 	}
 }
 

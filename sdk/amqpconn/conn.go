@@ -98,16 +98,22 @@ type Conn struct {
 	changed chan struct{}
 }
 
+// Defaults of a Config's reconnection backoff.
+const (
+	DefaultMinReconnectDelay = 100 * time.Millisecond
+	DefaultMaxReconnectDelay = 30 * time.Second
+)
+
 // New returns a Conn; Start connects it.
 func New(cfg Config, log logr.Logger) *Conn {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 10 * time.Second
 	}
 	if cfg.MinReconnectDelay <= 0 {
-		cfg.MinReconnectDelay = 100 * time.Millisecond
+		cfg.MinReconnectDelay = DefaultMinReconnectDelay
 	}
 	if cfg.MaxReconnectDelay <= 0 {
-		cfg.MaxReconnectDelay = 30 * time.Second
+		cfg.MaxReconnectDelay = DefaultMaxReconnectDelay
 	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 10 * time.Second

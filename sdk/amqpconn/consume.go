@@ -45,7 +45,8 @@ type Consumer struct {
 	// Tag names the consumer in the broker's management UI; default a
 	// unique "amqpconn-" tag.
 	Tag string
-	// Prefetch bounds the deliveries not yet acknowledged; default 256.
+	// Prefetch bounds the deliveries not yet acknowledged; default
+	// DefaultPrefetch.
 	Prefetch int
 	// Workers is how many deliveries are handled at once; default 1.
 	Workers int
@@ -61,6 +62,10 @@ type Consumer struct {
 	consuming atomic.Bool
 }
 
+// DefaultPrefetch bounds a Consumer's unacknowledged deliveries unless it
+// says otherwise.
+const DefaultPrefetch = 256
+
 // Consuming reports whether the consumer is subscribed to its queue.
 func (c *Consumer) Consuming() bool { return c.consuming.Load() }
 
@@ -72,7 +77,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 	}
 	prefetch, workers := c.Prefetch, c.Workers
 	if prefetch <= 0 {
-		prefetch = 256
+		prefetch = DefaultPrefetch
 	}
 	if workers <= 0 {
 		workers = 1

@@ -85,7 +85,7 @@ func New(opts Options) (*Participant, error) {
 		return nil, errors.New("participant: URL and Service are required")
 	}
 	if opts.CommandExchange == "" {
-		opts.CommandExchange = "ordersaga.commands"
+		opts.CommandExchange = protocol.CommandExchange(protocol.DefaultTopologyPrefix)
 	}
 	if opts.Queue == "" {
 		opts.Queue = opts.CommandExchange + "." + opts.Service
