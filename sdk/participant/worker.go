@@ -161,10 +161,7 @@ func (p *Participant) call(ctx context.Context, cmd *Command) (reply protocol.Re
 		return protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonUnknownCommand,
 			Message: fmt.Sprintf("service %s has no %s handler for %s", p.opts.Service, h.Kind, cmd.Name)}
 	}
-	// The handler works within the message's deadline, except a late
-	// compensation, which is carried out all the same: undoing is harmless,
-	// and the step waits for it.
-	if !cmd.Deadline.IsZero() && (h.Kind == protocol.KindCommand || time.Now().Before(cmd.Deadline)) {
+	if !cmd.Deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, cmd.Deadline)
 		defer cancel()
