@@ -46,7 +46,7 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 	inFlight := saga.InFlight(req.Saga)
 	var unsent []saga.Dispatch
 	for _, d := range inFlight {
-		if !r.published.has(key, d.MessageID) {
+		if !r.published.has(key, d.MessageID, d.Deadline) {
 			unsent = append(unsent, d)
 		}
 	}
@@ -75,7 +75,7 @@ func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req Dispatch
 		switch {
 		case err == nil:
 			faults.Crash(faults.AfterPublish)
-			r.published.add(key, d.MessageID)
+			r.published.add(key, d.MessageID, d.Deadline)
 			out.Sent++
 		case errors.As(err, &unroutable):
 			// Recorded by the next pass, as a failed attempt of the step.

@@ -69,6 +69,12 @@ func (h *harness) reconcile(t *testing.T, key types.NamespacedName) ctrl.Result 
 // inbox, as the reply router does, with a delivery acknowledged to ack.
 func (h *harness) reply(t *testing.T, msg sentMessage, status protocol.Status, ack *fakeAcknowledger, tag uint64) {
 	t.Helper()
+	h.replyBecause(t, msg, status, "Because", ack, tag)
+}
+
+// replyBecause is reply with the reply's reason.
+func (h *harness) replyBecause(t *testing.T, msg sentMessage, status protocol.Status, reason string, ack *fakeAcknowledger, tag uint64) {
+	t.Helper()
 	headers, err := protocol.ParseHeaders(msg.Message.Headers)
 	if err != nil {
 		t.Fatalf("headers of %s: %v", msg.RoutingKey, err)
@@ -76,7 +82,7 @@ func (h *harness) reply(t *testing.T, msg sentMessage, status protocol.Status, a
 	it := &InboxItem{
 		Delivery: &amqp.Delivery{Acknowledger: ack, DeliveryTag: tag, MessageId: fmt.Sprintf("reply-%d", tag), CorrelationId: msg.Message.MessageID},
 		Event: saga.ReplyReceived{Headers: headers, CorrelationID: msg.Message.MessageID,
-			Reply: protocol.Reply{Status: status, Reason: "Because"}},
+			Reply: protocol.Reply{Status: status, Reason: reason}},
 		Received: h.clock.Now(),
 	}
 	h.r.Inbox.Add(types.NamespacedName{Namespace: headers.SagaNamespace, Name: headers.SagaName}, it)
@@ -276,7 +282,7 @@ func TestDispatchCommands(t *testing.T) {
 			h := newHarness(t, nil, s)
 			h.publisher.errFor = tt.errFor
 			if tt.published {
-				h.r.published.add(keyOf(s), s.Status.Steps[0].MessageID)
+				h.r.published.add(keyOf(s), s.Status.Steps[0].MessageID, s.Status.Steps[0].TimeoutAt.Time)
 			}
 
 			out, err := h.r.dispatchCommands(context.Background(), DispatchCommands{Saga: s, Fresh: tt.fresh, Now: t0})
@@ -292,7 +298,7 @@ func TestDispatchCommands(t *testing.T) {
 			g.Expect(h.r.Inbox.Len()).To(Equal(tt.wantInbox))
 			if tt.wantRetry {
 				g.Expect(out.RetryAt).To(Equal(t0.Add(time.Second)))
-				g.Expect(h.r.published.has(keyOf(s), s.Status.Steps[0].MessageID)).To(BeFalse(), "sent again next time")
+				g.Expect(h.r.published.has(keyOf(s), s.Status.Steps[0].MessageID, s.Status.Steps[0].TimeoutAt.Time)).To(BeFalse(), "sent again next time")
 			}
 		})
 	}
@@ -492,9 +498,20 @@ func TestReconcilePausesTimersWhileTheBrokerIsUnavailable(t *testing.T) {
 	g.Expect(resumed.Status.Steps[0].TimedOutAttempts).To(BeZero())
 	g.Expect(resumed.Status.Steps[0].TimeoutAt.Time).To(BeTemporally("==", t0.Add(5*time.Second+19*time.Second)), "moved later by the 19s pause")
 	g.Expect(res.RequeueAfter).To(BeNumerically("~", 4*time.Second, 10*time.Millisecond))
-	g.Expect(h.publisher.messages()).To(HaveLen(1), "the command already left: nothing is sent again")
+	again := h.publisher.messages()
+	g.Expect(again).To(HaveLen(2), "the command goes again with its moved deadline")
+	g.Expect(again[1].Message.MessageID).To(Equal(sent[0].Message.MessageID), "the same message: the same attempt")
+	moved, err := protocol.ParseHeaders(again[1].Message.Headers)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(moved.Deadline).To(BeTemporally("==", t0.Add(24*time.Second)))
 
-	h.reply(t, sent[0], protocol.StatusSucceeded, &fakeAcknowledger{}, 1)
+	// The participant refuses the first copy, which waited past its
+	// deadline: that costs no attempt. The second copy runs.
+	h.replyBecause(t, sent[0], protocol.StatusRetryable, protocol.ReasonCommandExpired, &fakeAcknowledger{}, 1)
+	h.reconcile(t, keyOf(s))
+	g.Expect(h.get(t, keyOf(s)).Status.Steps[0].State).To(Equal(ordersv1alpha1.StepRunning))
+	g.Expect(h.get(t, keyOf(s)).Status.Steps[0].NextAttemptAt).To(BeNil())
+	h.reply(t, again[1], protocol.StatusSucceeded, &fakeAcknowledger{}, 2)
 	h.reconcile(t, keyOf(s))
 	g.Expect(h.get(t, keyOf(s)).Status.Steps[0].State).To(Equal(ordersv1alpha1.StepSucceeded))
 }

@@ -18,38 +18,44 @@ package controller
 
 import (
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// publishedSet remembers which in-flight messages this process has sent.
-// After a restart it is empty, so every in-flight message of the status is
-// sent again once, with its own id: at-least-once, and participants drop the
-// duplicate. Entries are dropped as soon as a message is no longer in
-// flight, so the set stays as small as the sagas in progress.
+// publishedSet remembers which in-flight messages this process has sent,
+// and with which deadline. After a restart it is empty, so every in-flight
+// message of the status is sent again once, with its own id: at-least-once,
+// and participants drop the duplicate. A message whose deadline moved (its
+// saga's timers were paused while the broker was away) is sent again too,
+// with the new deadline: a participant refuses a copy past its deadline
+// without recording anything, and runs the later copy. Entries are dropped
+// as soon as a message is no longer in flight, so the set stays as small as
+// the sagas in progress.
 type publishedSet struct {
 	mu  sync.Mutex
-	ids map[types.NamespacedName]map[string]struct{}
+	ids map[types.NamespacedName]map[string]time.Time
 }
 
 func newPublishedSet() *publishedSet {
-	return &publishedSet{ids: map[types.NamespacedName]map[string]struct{}{}}
+	return &publishedSet{ids: map[types.NamespacedName]map[string]time.Time{}}
 }
 
-func (p *publishedSet) has(key types.NamespacedName, id string) bool {
+// has says whether the message was sent with this deadline.
+func (p *publishedSet) has(key types.NamespacedName, id string, deadline time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, ok := p.ids[key][id]
-	return ok
+	sent, ok := p.ids[key][id]
+	return ok && sent.Equal(deadline)
 }
 
-func (p *publishedSet) add(key types.NamespacedName, id string) {
+func (p *publishedSet) add(key types.NamespacedName, id string, deadline time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ids[key] == nil {
-		p.ids[key] = map[string]struct{}{}
+		p.ids[key] = map[string]time.Time{}
 	}
-	p.ids[key][id] = struct{}{}
+	p.ids[key][id] = deadline
 }
 
 // forget drops the saga's entries: it has nothing in flight any more.
@@ -64,10 +70,10 @@ func (p *publishedSet) retain(key types.NamespacedName, inFlight []string) {
 		delete(p.ids, key)
 		return
 	}
-	keep := make(map[string]struct{}, len(inFlight))
+	keep := make(map[string]time.Time, len(inFlight))
 	for _, id := range inFlight {
-		if _, ok := p.ids[key][id]; ok {
-			keep[id] = struct{}{}
+		if deadline, ok := p.ids[key][id]; ok {
+			keep[id] = deadline
 		}
 	}
 	p.ids[key] = keep

@@ -37,6 +37,9 @@ func (r *run) reply(e ReplyReceived) Verdict {
 	if r.m.ReplyUser != nil && e.UserID != r.m.ReplyUser(r.saga.Spec.Steps[i].Service) {
 		return Unmatched // from a user other than the step's participant
 	}
+	if r.refusedStaleCopy(i, e) {
+		return Duplicate
+	}
 	rec := &r.st.Steps[i]
 	from := rec.State
 	reason := e.Reply.Reason
@@ -85,6 +88,18 @@ func (r *run) reply(e ReplyReceived) Verdict {
 		r.attemptFailed(i, h.Kind, reason, message, false)
 	}
 	return Applied
+}
+
+// refusedStaleCopy says the reply refuses a copy of the command whose
+// deadline has since moved: the saga's timers were paused while the broker
+// was away, and the operator sent the command again with the later deadline.
+// Nothing was done, and the later copy is the one that counts.
+func (r *run) refusedStaleCopy(i int, e ReplyReceived) bool {
+	if e.Reply.Status != protocol.StatusRetryable || e.Reply.Reason != protocol.ReasonCommandExpired ||
+		e.Headers.Kind != protocol.KindCommand || e.Headers.Deadline.IsZero() {
+		return false
+	}
+	return e.Headers.Deadline.Before(replyDue(r.st.Steps[i], r.saga.Spec.Steps[i]))
 }
 
 // match finds the step a reply answers and says whether it applies.

@@ -399,3 +399,46 @@ func TestPausesAddUp(t *testing.T) {
 		t.Fatalf("timeoutAt %v, want t0+1h3.5s", rec.TimeoutAt)
 	}
 }
+
+// A participant refuses a copy of the command that waited past its deadline
+// (CommandExpired, nothing done). After a pause, the operator sends the
+// command again with the moved deadline: the refusal of the earlier copy
+// costs no attempt, a refusal of the current copy does.
+func TestCommandExpiredRefusalOfACopySentBeforeThePause(t *testing.T) {
+	tests := []struct {
+		name     string
+		deadline time.Duration // of the refused copy, from t0
+		want     Verdict
+		attempts int32
+	}{
+		{name: "the copy sent before the pause", deadline: 10 * time.Second, want: Duplicate, attempts: 1},
+		{name: "the copy with the moved deadline", deadline: 10*time.Second + 58*time.Second, want: Applied, attempts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.tick()                                // attempt 1 sent at t0, due at t0+10s
+			h.pauseAt(2*time.Second, 5*time.Second) // the broker was lost at t0+2s
+			h.resumeAt(60 * time.Second)            // back at t0+60s: due at t0+68s
+			if due := h.record(reserve).TimeoutAt.Time; !due.Equal(t0.Add(68 * time.Second)) {
+				t.Fatalf("timeoutAt %v, want t0+68s", due)
+			}
+			ev := ReplyReceived{
+				Headers: protocol.Headers{SagaNamespace: h.saga.Namespace, SagaName: h.saga.Name, SagaUID: string(h.saga.UID),
+					Step: reserve, Kind: protocol.KindCommand, Attempt: 1, Deadline: t0.Add(tt.deadline)},
+				CorrelationID: protocol.MessageID(string(h.saga.UID), reserve, protocol.KindCommand, 0, 1),
+				Reply:         protocol.Reply{Status: protocol.StatusRetryable, Reason: protocol.ReasonCommandExpired},
+			}
+			if got := h.apply(ev).Verdict; got != tt.want {
+				t.Fatalf("verdict %v, want %v", got, tt.want)
+			}
+			rec := h.record(reserve)
+			if rec.Attempts != tt.attempts {
+				t.Errorf("attempts %d, want %d", rec.Attempts, tt.attempts)
+			}
+			if waiting := rec.NextAttemptAt != nil; waiting != (tt.want == Applied) {
+				t.Errorf("waiting to retry: %v, want %v", waiting, tt.want == Applied)
+			}
+		})
+	}
+}

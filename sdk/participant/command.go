@@ -108,7 +108,7 @@ const (
 	ReasonInvalidResult = "InvalidResult"
 	// ReasonCommandExpired: the command's deadline (x-saga-deadline) passed
 	// before it was started; it is not run, and the reply is retryable.
-	ReasonCommandExpired = "CommandExpired"
+	ReasonCommandExpired = protocol.ReasonCommandExpired
 )
 
 // toReply turns a handler's outcome into a reply.

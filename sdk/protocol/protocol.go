@@ -142,6 +142,12 @@ const (
 	StatusRetryable Status = "retryable"
 )
 
+// ReasonCommandExpired is the reason of a retryable reply to a command
+// whose x-saga-deadline passed before the participant started it: nothing
+// was done. The operator ignores it for a copy whose deadline it has since
+// moved (after a pause of its timers) and sent again.
+const ReasonCommandExpired = "CommandExpired"
+
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
 	return s == StatusSucceeded || s == StatusFailed || s == StatusRetryable
