@@ -122,9 +122,6 @@ func parseFlags() (options, zap.Options) {
 		"Deliveries of one reply before the broker dead-letters it as poison.")
 	flag.StringVar(&o.events, "events", string(op.Events),
 		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
-	flag.BoolVar(&op.VerifyReplyUser, "verify-reply-user", op.VerifyReplyUser,
-		"Accept a reply to a step only from the broker user <reply-user-prefix><service> (RabbitMQ validates user_id).")
-	flag.StringVar(&op.ReplyUserPrefix, "reply-user-prefix", op.ReplyUserPrefix, "Prefix of the participants' broker users.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",
 		"OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none (trace context still flows).")
 	flag.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "Export spans without TLS.")

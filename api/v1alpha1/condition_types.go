@@ -37,6 +37,14 @@ const (
 	// with the reason compensation started; False once compensation ended.
 	// Absent if the saga never compensated.
 	ConditionCompensating = "Compensating"
+
+	// ConditionBlocked is True while the next command or compensation of the
+	// saga cannot be sent: its participant is not registered, does not
+	// declare the command, or is suspended, or the broker is unavailable
+	// (ReasonParticipantNotRegistered, ReasonCommandNotDeclared,
+	// ReasonParticipantSuspended, ReasonBrokerUnavailable). "Abnormal-true":
+	// absent otherwise.
+	ConditionBlocked = "Blocked"
 )
 
 const (

@@ -189,17 +189,18 @@ type SagaStep struct {
 	Compensation *Command `json:"compensation,omitempty"`
 
 	// timeout is how long to wait for the participant's reply to one attempt
-	// of the command or of its compensation. Between 1s and 24h.
+	// of the command or of its compensation. Between 1s and 24h. Unset: the
+	// timeout its Participant declares for the command, else 30s.
 	// +optional
-	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="timeout must be between 1s and 24h"
 	Timeout Duration `json:"timeout,omitempty"`
 
 	// retry says how often and how soon a failed attempt is tried again. It
-	// applies to the command and, separately, to the compensation.
+	// applies to the command and, separately, to the compensation. Unset:
+	// the policy its Participant declares for the command, else the
+	// defaults (3 attempts, 1s doubling up to 1m).
 	// +optional
-	// +kubebuilder:default={}
-	Retry RetryPolicy `json:"retry,omitempty"`
+	Retry RetryPolicy `json:"retry,omitzero"`
 }
 
 // Command is a message to a participant: a name and a few parameters. The

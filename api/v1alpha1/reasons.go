@@ -67,6 +67,9 @@ const (
 	// TransitionCompensationResumed: a late reply showed that the
 	// compensation that had failed succeeded; the saga compensates again.
 	TransitionCompensationResumed TransitionReason = "CompensationResumed"
+	// TransitionNamespaceNotAdmitted: the saga ended before sending anything,
+	// because a participant of its steps does not admit its namespace.
+	TransitionNamespaceNotAdmitted TransitionReason = "NamespaceNotAdmitted"
 )
 
 // Transition reasons of one step.
@@ -105,6 +108,9 @@ const (
 	TransitionStepCompensated TransitionReason = "StepCompensated"
 	// TransitionStepCompensationFailed: the compensation failed for good.
 	TransitionStepCompensationFailed TransitionReason = "StepCompensationFailed"
+	// TransitionStepBlocked: the step's command or compensation cannot be
+	// sent because of its participant (the Blocked condition says why).
+	TransitionStepBlocked TransitionReason = "StepBlocked"
 )
 
 // Step reasons: the codes the operator records in status.steps[].reason (or
@@ -167,4 +173,50 @@ const (
 	// ReasonDeleted surfaces on Compensating when the saga was deleted while
 	// running; the finalizer is released once compensation ends.
 	ReasonDeleted = "Deleted"
+
+	// ReasonNamespaceNotAdmitted surfaces on Compensating when a participant
+	// of the saga's steps does not admit its namespace: no command is sent to
+	// it, and what the saga did is compensated.
+	ReasonNamespaceNotAdmitted = "NamespaceNotAdmitted"
+
+	// ReasonParticipantNotRegistered surfaces on Blocked while a step's
+	// service has no Participant: nothing is sent until one is registered.
+	ReasonParticipantNotRegistered = "ParticipantNotRegistered"
+
+	// ReasonCommandNotDeclared surfaces on Blocked while a step's Participant
+	// does not declare its command or compensation.
+	ReasonCommandNotDeclared = "CommandNotDeclared"
+
+	// ReasonParticipantSuspended surfaces on Blocked while a step's
+	// Participant is suspended; the saga's timers are paused meanwhile.
+	ReasonParticipantSuspended = "ParticipantSuspended"
+
+	// ReasonBrokerUnavailable surfaces on Blocked while no command can leave
+	// (the broker is disconnected or blocks publishing); the saga's timers
+	// are paused meanwhile.
+	ReasonBrokerUnavailable = "BrokerUnavailable"
+)
+
+// Condition reasons of a Participant.
+const (
+	// ReasonConsuming surfaces on Ready (True): the queue is declared and
+	// bound and has at least one consumer.
+	ReasonConsuming = "Consuming"
+
+	// ReasonNoConsumer surfaces on Ready when no consumer is attached to the
+	// queue: commands wait there.
+	ReasonNoConsumer = "NoConsumer"
+
+	// ReasonSuspended surfaces on Ready while spec.suspend is set.
+	ReasonSuspended = "Suspended"
+
+	// ReasonTopologyFailed surfaces on Ready and Reconciling when the queue,
+	// the exchange or a binding could not be declared; the operator tries
+	// again.
+	ReasonTopologyFailed = "TopologyFailed"
+
+	// ReasonQueueArgumentsDiffer surfaces on Ready and Stalled when the
+	// queue exists with other arguments than the operator's (declared by an
+	// older SDK or by hand): a person drains and deletes it.
+	ReasonQueueArgumentsDiffer = "QueueArgumentsDiffer"
 )

@@ -49,6 +49,38 @@ func (t Topology) ReplyQueue() string { return protocol.ReplyQueue(t.Prefix) }
 // DeadLetterExchange receives replies that cannot be processed.
 func (t Topology) DeadLetterExchange() string { return t.Prefix + ".dead-letter" }
 
+// CommandDeadLetterExchange receives the commands a participant's queue
+// dead-letters: refused by the participant, or delivered too often.
+func (t Topology) CommandDeadLetterExchange() string { return t.Prefix + ".commands.dead-letter" }
+
+// CommandDeadLetterQueue keeps those commands for people to inspect.
+func (t Topology) CommandDeadLetterQueue() string { return t.Prefix + ".commands.dead" }
+
+// ParticipantQueue is the queue of a registered participant service, bound
+// to the command exchange with "<service>.<command>" for each command and
+// compensation it declares.
+func (t Topology) ParticipantQueue(service string) string { return t.CommandExchange() + "." + service }
+
+// participantQueueArgs are the arguments the operator declares a
+// participant's queue with: a quorum queue whose poison commands are
+// dead-lettered after DefaultCommandDeliveryLimit deliveries, with single
+// active consumer if the Participant asks for it.
+func (t Topology) participantQueueArgs(singleActiveConsumer bool) amqp.Table {
+	args := amqp.Table{
+		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
+		"x-dead-letter-exchange": t.CommandDeadLetterExchange(),
+		"x-delivery-limit":       int64(DefaultCommandDeliveryLimit),
+	}
+	if singleActiveConsumer {
+		args[amqp.SingleActiveConsumerArg] = true
+	}
+	return args
+}
+
+// DefaultCommandDeliveryLimit is how often a command is delivered to a
+// participant before its queue dead-letters it.
+const DefaultCommandDeliveryLimit = 20
+
 // DeadLetterQueue keeps the dead-lettered replies for people to inspect.
 func (t Topology) DeadLetterQueue() string { return t.Prefix + ".replies.dead" }
 
@@ -71,6 +103,15 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 	if err := ch.QueueBind(t.DeadLetterQueue(), "", t.DeadLetterExchange(), false, nil); err != nil {
 		return fmt.Errorf("bind queue %s: %w", t.DeadLetterQueue(), err)
 	}
+	if err := ch.ExchangeDeclare(t.CommandDeadLetterExchange(), amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", t.CommandDeadLetterExchange(), err)
+	}
+	if _, err := ch.QueueDeclare(t.CommandDeadLetterQueue(), true, false, false, false, quorum); err != nil {
+		return fmt.Errorf("declare queue %s: %w", t.CommandDeadLetterQueue(), err)
+	}
+	if err := ch.QueueBind(t.CommandDeadLetterQueue(), "", t.CommandDeadLetterExchange(), false, nil); err != nil {
+		return fmt.Errorf("bind queue %s: %w", t.CommandDeadLetterQueue(), err)
+	}
 	// A quorum queue counts deliveries: a reply that keeps coming back
 	// unacknowledged is dead-lettered instead of looping for ever.
 	replyArgs := amqp.Table{
@@ -86,12 +127,12 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 
 // Delete removes the topology, for tests and uninstallation.
 func (t Topology) Delete(ch *amqp.Channel) error {
-	for _, q := range []string{t.ReplyQueue(), t.DeadLetterQueue()} {
+	for _, q := range []string{t.ReplyQueue(), t.DeadLetterQueue(), t.CommandDeadLetterQueue()} {
 		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
 			return fmt.Errorf("delete queue %s: %w", q, err)
 		}
 	}
-	for _, x := range []string{t.CommandExchange(), t.DeadLetterExchange()} {
+	for _, x := range []string{t.CommandExchange(), t.DeadLetterExchange(), t.CommandDeadLetterExchange()} {
 		if err := ch.ExchangeDelete(x, false, false); err != nil {
 			return fmt.Errorf("delete exchange %s: %w", x, err)
 		}

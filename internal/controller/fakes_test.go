@@ -23,7 +23,9 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -34,6 +36,7 @@ import (
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/mediator"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
@@ -146,9 +149,19 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 	if err := ordersv1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace of the tests' sagas and the Participants of their
+	// services, registered unless a test removes them.
+	objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}})
+	for _, p := range fixtures.NewParticipants(participantUser) {
+		objs = append(objs, p)
+	}
 	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
 		WithStatusSubresource(&ordersv1alpha1.OrderSaga{}).
-		WithIndex(&ordersv1alpha1.OrderSaga{}, orderIDField, indexOrderID).Build()
+		WithIndex(&ordersv1alpha1.OrderSaga{}, orderIDField, indexOrderID).
+		WithIndex(&ordersv1alpha1.OrderSaga{}, stepServiceField, indexStepServices).Build()
 	var c client.Client = api
 	if cached != nil {
 		c = interceptor.NewClient(api, cached(api))

@@ -35,9 +35,11 @@ import (
 // back, the timers resume, moved later by the pause, before time is applied.
 func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (SagaAdvanced, error) {
 	obj := req.Saga
+	m := r.Machine
+	m.Participants = req.Participants
 	var out SagaAdvanced
 	apply := func(ev saga.Event) {
-		applied := r.Machine.Apply(obj, req.Now, ev)
+		applied := m.Apply(obj, req.Now, ev)
 		out.Transitions = append(out.Transitions, applied.Transitions...)
 		out.WakeAt = applied.RequeueAt
 	}
@@ -53,17 +55,32 @@ func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (S
 		if cancel != nil && obj.Status.Phase == ordersv1alpha1.PhasePending {
 			apply(*cancel) // it needs no message for that
 		}
-		apply(saga.PauseTimers{Since: since})
+		apply(saga.PauseTimers{Since: since, Reason: ordersv1alpha1.ReasonBrokerUnavailable,
+			Message: "No command can leave: the broker is disconnected or blocks publishing"})
 		// The broker watch wakes every saga when the broker is back; this
 		// is only the safety net.
 		out.WakeAt = req.Now.Add(pausedRecheckInterval)
 		return out, nil
 	}
-	apply(saga.ResumeTimers{})
 	if cancel != nil {
 		apply(*cancel)
 	}
+	// A suspended participant gets nothing and the saga's timers stay
+	// paused while the step it is at belongs to one; the Participant's
+	// resumption wakes the saga.
+	if _, suspended := suspendedParticipant(obj, req.Participants); !suspended {
+		apply(saga.ResumeTimers{})
+	}
 	apply(saga.Tick{})
+	if service, suspended := suspendedParticipant(obj, req.Participants); suspended {
+		apply(saga.PauseTimers{Since: req.Now, Reason: ordersv1alpha1.ReasonParticipantSuspended,
+			Message: "Participant " + service + " is suspended: nothing is sent to it and the saga's timers are paused"})
+		out.WakeAt = time.Time{}
+	} else if obj.Status.TimersPausedAt != nil {
+		// The saga moved on to a step whose participant is not suspended.
+		apply(saga.ResumeTimers{})
+		apply(saga.Tick{})
+	}
 	return out, nil
 }
 

@@ -158,6 +158,9 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ordersv1alpha1.OrderSaga{}, orderIDField, indexOrderID); err != nil {
 		return fmt.Errorf("index sagas by order id: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ordersv1alpha1.OrderSaga{}, stepServiceField, indexStepServices); err != nil {
+		return fmt.Errorf("index sagas by service: %w", err)
+	}
 	if err := r.buildBus(); err != nil {
 		return err
 	}
@@ -169,6 +172,8 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Events(), &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(source.Channel(watch.events, &handler.EnqueueRequestForObject{})).
+		Watches(&ordersv1alpha1.Participant{}, handler.EnqueueRequestsFromMapFunc(r.sagasOfParticipant),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Kind(mgr.GetCache(), &ordersv1alpha1.OrderSaga{}, r.retryRequests())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("ordersaga").

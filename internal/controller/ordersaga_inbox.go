@@ -18,8 +18,12 @@ package controller
 
 import (
 	"context"
+	"fmt"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 
 	"github.com/ordersaga/ordersaga-operator/internal/faults"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
@@ -32,8 +36,10 @@ import (
 // dead-lettered.
 func (r *OrderSagaReconciler) applyInbox(_ context.Context, req ApplyInbox) (InboxApplied, error) {
 	out := InboxApplied{Verdicts: make(map[*InboxItem]saga.Verdict, len(req.Items))}
+	m := r.Machine
+	m.Participants = req.Participants
 	for _, it := range req.Items {
-		applied := r.Machine.Apply(req.Saga, req.Now, it.Event)
+		applied := m.Apply(req.Saga, req.Now, it.Event)
 		out.Verdicts[it] = applied.Verdict
 		out.Transitions = append(out.Transitions, applied.Transitions...)
 		if applied.Verdict == saga.Unmatched && !req.Live {
@@ -53,11 +59,21 @@ func (r *OrderSagaReconciler) settleInbox(ctx context.Context, req SettleInbox) 
 			continue // a failed dispatch or a retry request: nothing to acknowledge
 		}
 		faults.Crash(faults.BeforeAck)
-		if req.Verdicts[it] == saga.Unmatched {
+		service := replyService(req.Saga, it)
+		switch req.Verdicts[it] {
+		case saga.Unmatched:
 			r.deadLetter(ctx, it, DeadLetterUnmatchedReply, "no message of the saga matches the reply's correlation id and headers")
+			r.replySettled(ctx, service, true)
+			out.DeadLettered++
+			continue
+		case saga.Unauthenticated:
+			r.deadLetter(ctx, it, DeadLetterUnauthenticatedReply,
+				fmt.Sprintf("the reply's user_id %q is not the broker user Participant %s registers", it.Delivery.UserId, service))
+			r.replySettled(ctx, service, true)
 			out.DeadLettered++
 			continue
 		}
+		r.replySettled(ctx, service, false)
 		// An ack fails only if the channel closed; the broker then
 		// redelivers the reply, which the next pass finds a duplicate.
 		if err := it.Delivery.Ack(false); err != nil {
@@ -67,8 +83,33 @@ func (r *OrderSagaReconciler) settleInbox(ctx context.Context, req SettleInbox) 
 		}
 		out.Acknowledged++
 	}
-	r.Inbox.Remove(req.Key, req.Items)
+	r.Inbox.Remove(client.ObjectKeyFromObject(req.Saga), req.Items)
 	return out, nil
+}
+
+// replyService is the service of the step a reply's headers name, if the
+// saga has that step.
+func replyService(obj *ordersv1alpha1.OrderSaga, it *InboxItem) string {
+	reply, ok := it.Event.(saga.ReplyReceived)
+	if !ok {
+		return ""
+	}
+	for _, step := range obj.Spec.Steps {
+		if step.Name == reply.Headers.Step {
+			return step.Service
+		}
+	}
+	return ""
+}
+
+// replySettled tells who follows a participant's replies (its status).
+func (r *OrderSagaReconciler) replySettled(ctx context.Context, service string, deadLettered bool) {
+	if service == "" {
+		return
+	}
+	if err := r.notify.replySettled(ctx, ReplySettled{Service: service, At: r.Clock.Now(), DeadLettered: deadLettered}); err != nil {
+		ctrl.LoggerFrom(ctx).Info("Reply subscriber failed", "service", service, "error", err.Error())
+	}
 }
 
 // deadLetter moves a reply nothing can apply to the dead-letter queue, with

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,6 +47,14 @@ type (
 		Dispatch saga.Dispatch
 		Err      error
 	}
+	// ReplySettled is a reply to a step of Service, acknowledged or
+	// dead-lettered, once the status that records it is written: the
+	// Participant's status follows it.
+	ReplySettled struct {
+		Service      string
+		At           time.Time
+		DeadLettered bool
+	}
 )
 
 // notifiers are the reconciler's publishers, resolved once.
@@ -53,6 +62,7 @@ type notifiers struct {
 	transitioned     mediator.Publisher[SagaTransitioned]
 	statusWritten    mediator.Publisher[StatusWritten]
 	commandPublished mediator.Publisher[CommandPublished]
+	replySettled     mediator.Publisher[ReplySettled]
 }
 
 func newNotifiers(bus *mediator.Mediator) notifiers {
@@ -60,6 +70,7 @@ func newNotifiers(bus *mediator.Mediator) notifiers {
 		transitioned:     mediator.PublisherFor[SagaTransitioned](bus),
 		statusWritten:    mediator.PublisherFor[StatusWritten](bus),
 		commandPublished: mediator.PublisherFor[CommandPublished](bus),
+		replySettled:     mediator.PublisherFor[ReplySettled](bus),
 	}
 }
 

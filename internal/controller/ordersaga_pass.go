@@ -20,7 +20,6 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -44,11 +43,16 @@ func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) (ctrl.Resul
 	if ensured.Added {
 		s.base = s.saga.DeepCopy() // the patch returned the new resourceVersion
 	}
-	applied, err := mediator.Call(ctx, r.bus, r.applyInbox, ApplyInbox{Saga: s.saga, Items: s.items, Now: s.now, Live: s.live})
+	found, err := mediator.Call(ctx, r.bus, r.lookupParticipants, LookupParticipants{Saga: s.saga})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	advanced, err := mediator.Call(ctx, r.bus, r.advanceSaga, AdvanceSaga{Saga: s.saga, Now: s.now})
+	applied, err := mediator.Call(ctx, r.bus, r.applyInbox, ApplyInbox{Saga: s.saga, Items: s.items, Now: s.now, Live: s.live,
+		Participants: found.Participants})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	advanced, err := mediator.Call(ctx, r.bus, r.advanceSaga, AdvanceSaga{Saga: s.saga, Now: s.now, Participants: found.Participants})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -58,7 +62,7 @@ func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	s.persisted = persisted.Written
 	r.announce(ctx, s.saga, persisted.Written, append(applied.Transitions, advanced.Transitions...))
-	if _, err := mediator.Call(ctx, r.bus, r.settleInbox, SettleInbox{Key: s.key, Items: s.items, Verdicts: applied.Verdicts}); err != nil {
+	if _, err := mediator.Call(ctx, r.bus, r.settleInbox, SettleInbox{Saga: s.saga, Items: s.items, Verdicts: applied.Verdicts}); err != nil {
 		return ctrl.Result{}, err
 	}
 	s.items = nil
@@ -81,14 +85,21 @@ type (
 	// FinalizerEnsured says whether the finalizer was added in this pass.
 	FinalizerEnsured struct{ Added bool }
 
+	// LookupParticipants reads the registry for the saga: the Participant
+	// of each service its steps name, from the cache.
+	LookupParticipants struct{ Saga *ordersv1alpha1.OrderSaga }
+	// ParticipantsFound is the saga's registry for this pass.
+	ParticipantsFound struct{ Participants saga.Participants }
+
 	// ApplyInbox applies the saga's inbox items (replies, failed dispatches,
 	// retry requests) to the working copy. Live says the saga was read from
-	// the apiserver.
+	// the apiserver; Participants decide who may reply.
 	ApplyInbox struct {
-		Saga  *ordersv1alpha1.OrderSaga
-		Items []*InboxItem
-		Now   time.Time
-		Live  bool
+		Saga         *ordersv1alpha1.OrderSaga
+		Items        []*InboxItem
+		Now          time.Time
+		Live         bool
+		Participants saga.Participants
 	}
 	// InboxApplied says what became of each item and what changed.
 	InboxApplied struct {
@@ -100,8 +111,9 @@ type (
 	// starts the saga, sends the next command, fires timeouts, retries and
 	// the deadline, and compensates.
 	AdvanceSaga struct {
-		Saga *ordersv1alpha1.OrderSaga
-		Now  time.Time
+		Saga         *ordersv1alpha1.OrderSaga
+		Now          time.Time
+		Participants saga.Participants
 	}
 	// SagaAdvanced lists what changed and when the saga next needs a pass
 	// if nothing else happens (zero: never).
@@ -120,7 +132,7 @@ type (
 	// and dead-letters those no message of the saga explains, then takes the
 	// items out of the inbox.
 	SettleInbox struct {
-		Key      types.NamespacedName
+		Saga     *ordersv1alpha1.OrderSaga
 		Items    []*InboxItem
 		Verdicts map[*InboxItem]saga.Verdict
 	}

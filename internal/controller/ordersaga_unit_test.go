@@ -26,6 +26,8 @@ import (
 
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,7 +41,12 @@ import (
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
-const testNamespace = "shop"
+const (
+	testNamespace = "shop"
+	// participantUser is the broker user the sample services' Participants
+	// register, and their replies come from.
+	participantUser = "svc"
+)
 
 func newSaga(name string, mutate ...func(*ordersv1alpha1.OrderSaga)) *ordersv1alpha1.OrderSaga {
 	s := fixtures.NewSaga(testNamespace, name)
@@ -80,15 +87,16 @@ func (h *harness) replyBecause(t *testing.T, msg sentMessage, status protocol.St
 		t.Fatalf("headers of %s: %v", msg.RoutingKey, err)
 	}
 	it := &InboxItem{
-		Delivery: &amqp.Delivery{Acknowledger: ack, DeliveryTag: tag, MessageId: fmt.Sprintf("reply-%d", tag), CorrelationId: msg.Message.MessageID},
-		Event: saga.ReplyReceived{Headers: headers, CorrelationID: msg.Message.MessageID,
+		Delivery: &amqp.Delivery{Acknowledger: ack, DeliveryTag: tag, MessageId: fmt.Sprintf("reply-%d", tag),
+			CorrelationId: msg.Message.MessageID, UserId: participantUser},
+		Event: saga.ReplyReceived{Headers: headers, CorrelationID: msg.Message.MessageID, UserID: participantUser,
 			Reply: protocol.Reply{Status: status, Reason: reason}},
 		Received: h.clock.Now(),
 	}
 	h.r.Inbox.Add(types.NamespacedName{Namespace: headers.SagaNamespace, Name: headers.SagaName}, it)
 }
 
-func routingKeys(msgs []sentMessage) []string {
+func sentKeys(msgs []sentMessage) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {
 		out[i] = m.RoutingKey
@@ -108,7 +116,7 @@ func TestReconcileStartsASagaAndSendsItsFirstCommand(t *testing.T) {
 	g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseRunning))
 	g.Expect(got.Status.Steps[0].State).To(Equal(ordersv1alpha1.StepRunning))
 	sent := h.publisher.messages()
-	g.Expect(routingKeys(sent)).To(Equal([]string{"inventory.ReserveInventory"}))
+	g.Expect(sentKeys(sent)).To(Equal([]string{"inventory.ReserveInventory"}))
 	g.Expect(sent[0].Exchange).To(Equal("test.commands"))
 	g.Expect(sent[0].Message.MessageID).To(Equal(got.Status.Steps[0].MessageID), "the status names the message before it leaves")
 	g.Expect(sent[0].Message.ReplyTo).To(Equal("test.replies"))
@@ -130,7 +138,7 @@ func TestReconcileAppliesAReplyThenAcknowledgesItAndSendsTheNextCommand(t *testi
 	got := h.get(t, keyOf(s))
 	g.Expect(got.Status.Steps[0].State).To(Equal(ordersv1alpha1.StepSucceeded))
 	g.Expect(got.Status.Steps[1].State).To(Equal(ordersv1alpha1.StepRunning))
-	g.Expect(routingKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory", "payment.ChargePayment"}))
+	g.Expect(sentKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory", "payment.ChargePayment"}))
 	g.Expect(ack.acked).To(Equal([]uint64{7}))
 	g.Expect(h.r.Inbox.Len()).To(BeZero())
 	g.Expect(h.deadLetters.letters).To(BeEmpty())
@@ -188,7 +196,7 @@ func TestReconcileReadsLiveWhenAReplyAnswersWhatTheCacheHasNotSeen(t *testing.T)
 	g.Expect(h2.deadLetters.letters).To(BeEmpty(), "the reply answers a command the live status records")
 	g.Expect(ack.acked).To(Equal([]uint64{3}))
 	g.Expect(h2.get(t, keyOf(s)).Status.Steps[0].State).To(Equal(ordersv1alpha1.StepSucceeded))
-	g.Expect(routingKeys(h2.publisher.messages())).To(Equal([]string{"payment.ChargePayment"}))
+	g.Expect(sentKeys(h2.publisher.messages())).To(Equal([]string{"payment.ChargePayment"}))
 }
 
 func TestReconcileResendsWhatTheStatusHasInFlightAfterARestart(t *testing.T) {
@@ -230,7 +238,7 @@ func TestReconcileRestartsOnceFromALiveReadWhenTheStatusWriteConflicts(t *testin
 
 	g.Expect(ack.acked).To(Equal([]uint64{9}), "acknowledged once, after the write that records it")
 	g.Expect(h2.get(t, keyOf(s)).Status.Steps[0].State).To(Equal(ordersv1alpha1.StepSucceeded))
-	g.Expect(routingKeys(h2.publisher.messages())).To(Equal([]string{"payment.ChargePayment"}))
+	g.Expect(sentKeys(h2.publisher.messages())).To(Equal([]string{"payment.ChargePayment"}))
 	g.Expect(slices.Contains(h2.reasons(), "StepSucceeded")).To(BeTrue())
 }
 
@@ -333,7 +341,7 @@ func TestReconcileReleasesADeletedSagaOnceCompensated(t *testing.T) {
 	h.reply(t, h.publisher.messages()[1], protocol.StatusSucceeded, ack, 1)
 	h.reconcile(t, keyOf(s))
 
-	g.Expect(routingKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory", "inventory.ReleaseInventory"}))
+	g.Expect(sentKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory", "inventory.ReleaseInventory"}))
 	err := h.api.Get(context.Background(), keyOf(s), &ordersv1alpha1.OrderSaga{})
 	g.Expect(client.IgnoreNotFound(err)).To(Succeed())
 	g.Expect(err).To(HaveOccurred(), "the finalizer is removed and the saga is gone")
@@ -401,7 +409,7 @@ func TestRequestRetry(t *testing.T) {
 	g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseCompensating))
 	g.Expect(got.Status.LastHandledRetry).To(Equal("t1"))
 	sent := h.publisher.messages()
-	g.Expect(routingKeys(sent)).To(Equal([]string{"inventory.ReserveInventory", "payment.ChargePayment",
+	g.Expect(sentKeys(sent)).To(Equal([]string{"inventory.ReserveInventory", "payment.ChargePayment",
 		"inventory.ReleaseInventory", "inventory.ReleaseInventory"}))
 	g.Expect(sent[3].Message.MessageID).NotTo(Equal(sent[2].Message.MessageID), "a new round, a new message")
 
@@ -538,4 +546,111 @@ func TestBrokerWatchWakesSagasInProgressWhenTheBrokerIsBack(t *testing.T) {
 	}
 	g.Expect(woken).To(ConsistOf("running", "pending"))
 	g.Consistently(w.events).WithTimeout(50*time.Millisecond).ShouldNot(Receive(), "a final saga is not woken")
+}
+
+func (h *harness) participant(t *testing.T, name string) *ordersv1alpha1.Participant {
+	t.Helper()
+	p := &ordersv1alpha1.Participant{}
+	if err := h.api.Get(context.Background(), types.NamespacedName{Name: name}, p); err != nil {
+		t.Fatalf("get participant %s: %v", name, err)
+	}
+	return p
+}
+
+func TestReconcileSendsNothingToAServiceThatIsNotRegistered(t *testing.T) {
+	g := NewWithT(t)
+	s := newSaga("order-14")
+	h := newHarness(t, nil, s)
+	payment := h.participant(t, "payment")
+	g.Expect(h.api.Delete(context.Background(), h.participant(t, "inventory"))).To(Succeed())
+
+	h.reconcile(t, keyOf(s))
+
+	got := h.get(t, keyOf(s))
+	g.Expect(h.publisher.messages()).To(BeEmpty())
+	g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseRunning))
+	blocked := meta.FindStatusCondition(got.Status.Conditions, ordersv1alpha1.ConditionBlocked)
+	g.Expect(blocked).NotTo(BeNil())
+	g.Expect(blocked.Reason).To(Equal(ordersv1alpha1.ReasonParticipantNotRegistered))
+	g.Expect(blocked.Message).To(ContainSubstring("no Participant inventory"))
+
+	// A Participant registered later (GitOps applied it after the saga)
+	// wakes the sagas that name it.
+	inventory := fixtures.NewParticipants(participantUser)[0]
+	g.Expect(h.api.Create(context.Background(), inventory)).To(Succeed())
+	g.Expect(h.r.sagasOfParticipant(context.Background(), inventory)).To(ConsistOf(ctrl.Request{NamespacedName: keyOf(s)}))
+	g.Expect(h.r.sagasOfParticipant(context.Background(), payment)).To(ConsistOf(ctrl.Request{NamespacedName: keyOf(s)}))
+	h.reconcile(t, keyOf(s))
+	g.Expect(sentKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory"}))
+	g.Expect(meta.FindStatusCondition(h.get(t, keyOf(s)).Status.Conditions, ordersv1alpha1.ConditionBlocked)).To(BeNil())
+}
+
+func TestReconcileFailsASagaInANamespaceAParticipantDoesNotAdmit(t *testing.T) {
+	g := NewWithT(t)
+	s := newSaga("order-15")
+	h := newHarness(t, nil, s)
+	payment := h.participant(t, "payment")
+	payment.Spec.NamespaceSelector = metav1.LabelSelector{MatchLabels: map[string]string{"payments": "allowed"}}
+	g.Expect(h.api.Update(context.Background(), payment)).To(Succeed())
+
+	h.reconcile(t, keyOf(s))
+
+	got := h.get(t, keyOf(s))
+	g.Expect(h.publisher.messages()).To(BeEmpty(), "no command is sent, not even to the services that admit it")
+	g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseCompensated))
+	g.Expect(h.reasons()).To(Equal([]string{string(ordersv1alpha1.TransitionNamespaceNotAdmitted)}))
+	g.Expect(<-h.recorder.Events).To(ContainSubstring("Participant payment does not admit namespace shop"))
+}
+
+func TestReconcilePausesASagaWhoseParticipantIsSuspended(t *testing.T) {
+	g := NewWithT(t)
+	s := newSaga("order-16")
+	h := newHarness(t, nil, s)
+	h.reconcile(t, keyOf(s))
+	sent := h.publisher.messages()
+	inventory := h.participant(t, "inventory")
+	inventory.Spec.Suspend = true
+	g.Expect(h.api.Update(context.Background(), inventory)).To(Succeed())
+
+	h.clock.SetTime(t0.Add(time.Second))
+	res := h.reconcile(t, keyOf(s))
+
+	paused := h.get(t, keyOf(s))
+	g.Expect(paused.Status.TimersPausedAt).NotTo(BeNil())
+	g.Expect(res.RequeueAfter).To(BeZero(), "the Participant's resumption wakes it")
+	blocked := meta.FindStatusCondition(paused.Status.Conditions, ordersv1alpha1.ConditionBlocked)
+	g.Expect(blocked).NotTo(BeNil())
+	g.Expect(blocked.Reason).To(Equal(ordersv1alpha1.ReasonParticipantSuspended))
+	g.Expect(blocked.Message).To(ContainSubstring("Participant inventory is suspended"))
+
+	// The reply to the command already sent is still recorded; the next
+	// step's participant is not suspended, so the saga goes on.
+	h.clock.SetTime(t0.Add(time.Minute)) // past the step's timeout: paused, it does not fire
+	h.reply(t, sent[0], protocol.StatusSucceeded, &fakeAcknowledger{}, 1)
+	h.reconcile(t, keyOf(s))
+	got := h.get(t, keyOf(s))
+	g.Expect(got.Status.Steps[0].State).To(Equal(ordersv1alpha1.StepSucceeded))
+	g.Expect(got.Status.TimersPausedAt).To(BeNil())
+	g.Expect(sentKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory", "payment.ChargePayment"}))
+}
+
+func TestReconcileDeadLettersAReplyFromAnotherBrokerUser(t *testing.T) {
+	g := NewWithT(t)
+	s := newSaga("order-17")
+	h := newHarness(t, nil, s)
+	h.reconcile(t, keyOf(s))
+	payment := h.participant(t, "payment")
+	payment.Spec.BrokerUser = "svc-payment"
+	g.Expect(h.api.Update(context.Background(), payment)).To(Succeed())
+	inventory := h.participant(t, "inventory")
+	inventory.Spec.BrokerUser = "svc-inventory"
+	g.Expect(h.api.Update(context.Background(), inventory)).To(Succeed())
+	ack := &fakeAcknowledger{}
+	h.reply(t, h.publisher.messages()[0], protocol.StatusSucceeded, ack, 4) // as "svc", not "svc-inventory"
+
+	h.reconcile(t, keyOf(s))
+
+	g.Expect(h.deadLetters.letters).To(Equal([]deadLetter{{MessageID: "reply-4", Reason: DeadLetterUnauthenticatedReply}}))
+	g.Expect(h.observed.deadLettered[DeadLetterUnauthenticatedReply]).To(Equal(1))
+	g.Expect(h.get(t, keyOf(s)).Status.Steps[0].State).To(Equal(ordersv1alpha1.StepRunning), "a forged reply changes nothing")
 }

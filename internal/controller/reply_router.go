@@ -40,6 +40,10 @@ const (
 	// DeadLetterUnmatchedReply: the saga exists but sent no message the reply
 	// answers (wrong uid, step, attempt or correlation id).
 	DeadLetterUnmatchedReply = "UnmatchedReply"
+	// DeadLetterUnauthenticatedReply: the reply answers a message of the saga
+	// but RabbitMQ validated another user than the one its Participant
+	// registers (spec.brokerUser), or none.
+	DeadLetterUnauthenticatedReply = "UnauthenticatedReply"
 )
 
 // DeadLetterer moves a reply that cannot be processed to the dead-letter

@@ -67,12 +67,11 @@ type Options struct {
 	// MinReconnectDelay and MaxReconnectDelay bound the broker reconnection
 	// backoff.
 	MinReconnectDelay, MaxReconnectDelay time.Duration
+	// ParticipantCheckInterval is how often each Participant's queue and
+	// bindings are checked (and restored) and its status refreshed.
+	ParticipantCheckInterval time.Duration
 	// Registerer receives the operator's metrics; nil uses controller-runtime's.
 	Registerer prometheus.Registerer
-	// ReplyUserPrefix, when VerifyReplyUser is set, makes the operator accept
-	// a reply to a step only from the broker user "<prefix><service>".
-	VerifyReplyUser bool
-	ReplyUserPrefix string
 	// Subscribe, when set, registers further subscribers of the
 	// reconciler's notifications: the test suites count with it.
 	Subscribe func(*mediator.Builder)
@@ -88,14 +87,15 @@ type Options struct {
 // in code.
 func DefaultOptions() Options {
 	return Options{
-		TopologyPrefix:          protocol.DefaultTopologyPrefix,
-		Prefetch:                amqpconn.DefaultPrefetch,
-		ReplyDeliveryLimit:      broker.DefaultReplyDeliveryLimit,
-		MaxConcurrentReconciles: 4,
-		Events:                  controller.DefaultEventPolicy,
-		BrokerRetryInterval:     time.Second,
-		MinReconnectDelay:       amqpconn.DefaultMinReconnectDelay,
-		MaxReconnectDelay:       amqpconn.DefaultMaxReconnectDelay,
+		TopologyPrefix:           protocol.DefaultTopologyPrefix,
+		Prefetch:                 amqpconn.DefaultPrefetch,
+		ReplyDeliveryLimit:       broker.DefaultReplyDeliveryLimit,
+		MaxConcurrentReconciles:  4,
+		Events:                   controller.DefaultEventPolicy,
+		BrokerRetryInterval:      time.Second,
+		ParticipantCheckInterval: 2 * time.Second,
+		MinReconnectDelay:        amqpconn.DefaultMinReconnectDelay,
+		MaxReconnectDelay:        amqpconn.DefaultMaxReconnectDelay,
 	}
 }
 
@@ -117,6 +117,7 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	setDuration(&o.BrokerRetryInterval, d.BrokerRetryInterval)
+	setDuration(&o.ParticipantCheckInterval, d.ParticipantCheckInterval)
 	setDuration(&o.MinReconnectDelay, d.MinReconnectDelay)
 	setDuration(&o.MaxReconnectDelay, d.MaxReconnectDelay)
 	if o.TopologyPrefix == "" {
@@ -187,6 +188,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("add reply consumer: %w", err)
 	}
 
+	activity := controller.NewParticipantActivity()
 	behaviours, err := mediator.Standard(o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("mediator behaviours: %w", err)
@@ -206,14 +208,12 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		Events:                  o.Events,
 		BrokerRetryInterval:     o.BrokerRetryInterval,
 		Behaviours:              behaviours,
-		Subscribers:             []func(*mediator.Builder){metricsSubscribers(m)},
+		Subscribers: []func(*mediator.Builder){metricsSubscribers(m), func(b *mediator.Builder) {
+			mediator.Subscribe(b, activity.Observe)
+		}},
 	}
 	if o.Subscribe != nil {
 		r.Subscribers = append(r.Subscribers, o.Subscribe)
-	}
-	if o.VerifyReplyUser {
-		prefix := o.ReplyUserPrefix
-		r.Machine.ReplyUser = func(service string) string { return prefix + service }
 	}
 	if o.WrapClient != nil {
 		r.Client = o.WrapClient(r.Client)
@@ -223,6 +223,16 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
+	}
+	participants := &controller.ParticipantReconciler{
+		Client:        mgr.GetClient(),
+		Queues:        participantQueues{broker: b, topology: topology},
+		Activity:      activity,
+		Recorder:      mgr.GetEventRecorder("ordersaga-participant-controller"),
+		CheckInterval: o.ParticipantCheckInterval,
+	}
+	if err := participants.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up participant controller: %w", err)
 	}
 	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
 }
@@ -244,6 +254,21 @@ func metricsSubscribers(m *metrics.Metrics) func(*mediator.Builder) {
 			return nil
 		})
 	}
+}
+
+// participantQueues declares participants' queues in the operator's
+// topology.
+type participantQueues struct {
+	broker   *broker.Broker
+	topology broker.Topology
+}
+
+func (q participantQueues) QueueName(service string) string {
+	return q.topology.ParticipantQueue(service)
+}
+
+func (q participantQueues) Ensure(ctx context.Context, queue string, singleActiveConsumer bool, bind, unbind []string) (broker.QueueState, error) {
+	return q.broker.EnsureParticipantQueue(ctx, q.topology, queue, singleActiveConsumer, bind, unbind)
 }
 
 // deadLetterer sends unusable replies to the operator's dead-letter exchange.

@@ -68,10 +68,10 @@ func (r *run) compensate() {
 			if r.saga.Spec.Steps[i].Compensation == nil {
 				continue // a step without a compensation is not undone
 			}
+			r.st.CurrentStep = rec.Name // the step the saga is at, paused or not
 			if r.paused() {
 				return // sent once the timers resume
 			}
-			r.st.CurrentStep = rec.Name
 			r.dispatch(i, protocol.KindCompensation, 1)
 			return
 		}
@@ -107,6 +107,17 @@ func (r *run) cancel(reason string) {
 	case ordersv1alpha1.PhaseRunning:
 		r.beginCompensation(reason, message)
 	}
+}
+
+// reject ends a pending saga before it sends anything, because the
+// participant of one of its steps does not admit its namespace.
+func (r *run) reject(service string) {
+	message := notAdmitted(r.saga, service) + ": no command was sent"
+	for i := range r.st.Steps {
+		r.st.Steps[i].State = ordersv1alpha1.StepSkipped
+	}
+	r.setCompensating(metav1.ConditionFalse, ordersv1alpha1.ReasonNamespaceNotAdmitted, message)
+	r.setPhase(ordersv1alpha1.PhaseCompensated, ordersv1alpha1.TransitionNamespaceNotAdmitted, true, message)
 }
 
 // retry gives a failed compensation a new round of attempts, once per new

@@ -24,13 +24,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // syncConditions derives Ready, Reconciling and Stalled from the phase, the
 // kstatus way: Ready is always present; Reconciling and Stalled only while
 // true. Compensating is set by the transitions that start and end
 // compensation.
-func syncConditions(saga *ordersv1alpha1.OrderSaga) {
+func syncConditions(saga *ordersv1alpha1.OrderSaga, attemptLimit func(i int, kind protocol.Kind) int32) {
 	st := &saga.Status
 	st.ObservedGeneration = saga.Generation
 	set := func(t string, s metav1.ConditionStatus, reason, message string) {
@@ -52,9 +53,9 @@ func syncConditions(saga *ordersv1alpha1.OrderSaga) {
 	case "", ordersv1alpha1.PhasePending:
 		inProgress(ordersv1alpha1.ReasonPending, "No command sent yet")
 	case ordersv1alpha1.PhaseRunning:
-		inProgress(ordersv1alpha1.ReasonRunning, currentStepMessage(saga, "Running"))
+		inProgress(ordersv1alpha1.ReasonRunning, currentStepMessage(saga, "Running", attemptLimit))
 	case ordersv1alpha1.PhaseCompensating:
-		inProgress(ordersv1alpha1.ReasonCompensating, currentStepMessage(saga, "Compensating"))
+		inProgress(ordersv1alpha1.ReasonCompensating, currentStepMessage(saga, "Compensating", attemptLimit))
 	case ordersv1alpha1.PhaseCompleted:
 		set(ordersv1alpha1.ConditionReady, metav1.ConditionTrue, ordersv1alpha1.ReasonCompleted,
 			fmt.Sprintf("All %d steps succeeded", len(st.Steps)))
@@ -67,7 +68,7 @@ func syncConditions(saga *ordersv1alpha1.OrderSaga) {
 	}
 }
 
-func currentStepMessage(saga *ordersv1alpha1.OrderSaga, verb string) string {
+func currentStepMessage(saga *ordersv1alpha1.OrderSaga, verb string, attemptLimit func(i int, kind protocol.Kind) int32) string {
 	if at := saga.Status.TimersPausedAt; at != nil {
 		return fmt.Sprintf("%s: timers paused since %s; no message is sent and no timeout, retry or deadline comes due until they resume",
 			verb, at.UTC().Format(time.RFC3339))
@@ -76,9 +77,9 @@ func currentStepMessage(saga *ordersv1alpha1.OrderSaga, verb string) string {
 		if rec.Name != saga.Status.CurrentStep {
 			continue
 		}
-		attempt, limit := rec.Attempts, maxAttempts(saga.Spec.Steps[i].Retry)
+		attempt, limit := rec.Attempts, attemptLimit(i, protocol.KindCommand)
 		if verb == "Compensating" {
-			attempt = rec.CompensationAttempts
+			attempt, limit = rec.CompensationAttempts, attemptLimit(i, protocol.KindCompensation)
 		}
 		if rec.NextAttemptAt != nil {
 			return fmt.Sprintf("%s step %s: waiting to send attempt %d of %d", verb, rec.Name, attempt+1, limit)

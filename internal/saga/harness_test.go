@@ -145,9 +145,21 @@ func (h *harness) replyAttempt(step string, kind protocol.Kind, round, attempt i
 		Headers: protocol.Headers{SagaNamespace: h.saga.Namespace, SagaName: h.saga.Name, SagaUID: string(h.saga.UID),
 			Step: step, Kind: kind, Round: round, Attempt: attempt},
 		CorrelationID: protocol.MessageID(string(h.saga.UID), step, kind, round, attempt),
+		UserID:        h.brokerUser(step),
 		Reply:         protocol.Reply{Status: status, Reason: reason, Message: "from the participant", Result: result},
 	}
 	return h.apply(ev).Verdict
+}
+
+// brokerUser is the user the participant of step replies as: the one its
+// Participant registers, if the harness has a registry.
+func (h *harness) brokerUser(step string) string {
+	for _, s := range h.saga.Spec.Steps {
+		if s.Name == step {
+			return h.m.Participants[s.Service].Spec.BrokerUser
+		}
+	}
+	return ""
 }
 
 func (h *harness) record(step string) ordersv1alpha1.StepStatus {

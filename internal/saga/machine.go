@@ -46,6 +46,9 @@ type PauseTimers struct {
 	// Since is when the operator lost the broker; zero (or later than now)
 	// means now. A timer due before Since still fires on resume.
 	Since time.Time
+	// Reason and Message, when set, are the Blocked condition's while the
+	// timers stay paused (for example ParticipantSuspended).
+	Reason, Message string
 }
 
 // ResumeTimers ends a pause: every timeout and backoff still running, and
@@ -103,6 +106,9 @@ const (
 	// Duplicate: the event answers a message whose outcome is already known,
 	// or an earlier attempt; it changes nothing and can be acknowledged.
 	Duplicate
+	// Unauthenticated: the reply answers a message of the saga but does not
+	// come from the broker user its participant registered; it is not taken.
+	Unauthenticated
 	// Unmatched: no message recorded in the status is answered by the event.
 	// Either the status read is older than the command (read it again) or
 	// the reply is not genuine (dead-letter it).
@@ -117,6 +123,8 @@ func (v Verdict) String() string {
 		return "Duplicate"
 	case Unmatched:
 		return "Unmatched"
+	case Unauthenticated:
+		return "Unauthenticated"
 	default:
 		return "NotAReply"
 	}
@@ -177,10 +185,10 @@ type Machine struct {
 	// Jitter returns a number in [0, 1) that spreads retries; nil uses
 	// math/rand. Tests fix it.
 	Jitter func() float64
-	// ReplyUser, when set, gives the broker user a reply to a step of the
-	// service must come from: a reply whose validated user_id differs is
-	// not accepted, so that one participant cannot answer for another.
-	ReplyUser func(service string) string
+	// Participants is the registry for the saga of this Apply: it gates
+	// what may be sent, says who may reply, and gives per-command defaults.
+	// Nil lets everything through.
+	Participants Participants
 }
 
 // Apply applies ev to saga at time now, updating saga.Status in place, and
@@ -193,6 +201,9 @@ func (m Machine) Apply(saga *ordersv1alpha1.OrderSaga, now time.Time, ev Event) 
 		r.tick()
 	case PauseTimers:
 		r.pauseTimers(e.Since)
+		if e.Reason != "" && r.paused() {
+			r.blockTimers(e.Reason, e.Message)
+		}
 	case ResumeTimers:
 		r.resumeTimers()
 	case Cancel:
@@ -205,7 +216,7 @@ func (m Machine) Apply(saga *ordersv1alpha1.OrderSaga, now time.Time, ev Event) 
 		r.out.Verdict = r.dispatchFailed(e)
 	}
 	r.out.RequeueAt = r.nextWake()
-	syncConditions(saga)
+	syncConditions(saga, r.attemptLimit)
 	return r.out
 }
 
@@ -216,6 +227,9 @@ type run struct {
 	st   *ordersv1alpha1.OrderSagaStatus
 	now  time.Time
 	out  Outcome
+	// blocked says a step could not be sent in this Apply (see gate): no
+	// timer of its wakes the saga, its participant's change does.
+	blocked bool
 }
 
 func (r *run) jitter() float64 {
@@ -253,6 +267,7 @@ func (r *run) setPhase(to ordersv1alpha1.SagaPhase, reason ordersv1alpha1.Transi
 	r.st.Phase = to
 	if to.IsFinal() {
 		r.endPause() // a finished saga has no timer to pause
+		r.unblock()  // nor anything left to send
 		r.st.CurrentStep = ""
 		r.st.CompletionTime = ptrMicro(r.now)
 	} else {
@@ -296,5 +311,8 @@ func Initialize(saga *ordersv1alpha1.OrderSaga) {
 	if saga.Status.Phase == "" {
 		saga.Status.Phase = ordersv1alpha1.PhasePending
 	}
-	syncConditions(saga)
+	syncConditions(saga, r.attemptLimit)
 }
+
+// attemptLimit is how many attempts step i's command or compensation gets.
+func (r *run) attemptLimit(i int, kind protocol.Kind) int32 { return maxAttempts(r.policy(i, kind)) }

@@ -695,24 +695,3 @@ func TestDispatchFailureForAMessageTheStatusDoesNotShowIsUnmatched(t *testing.T)
 		t.Fatalf("verdict %s, want Unmatched (the status read may be stale)", out.Verdict)
 	}
 }
-
-func TestReplyFromAnotherParticipantsUserIsNotAccepted(t *testing.T) {
-	h := newHarness(t)
-	h.m.ReplyUser = func(service string) string { return "svc-" + service }
-	h.tick()
-	reply := func(user string) Verdict {
-		return h.apply(ReplyReceived{
-			Headers: protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1",
-				Step: reserve, Kind: protocol.KindCommand, Attempt: 1},
-			CorrelationID: h.record(reserve).MessageID, UserID: user,
-			Reply: protocol.Reply{Status: protocol.StatusSucceeded},
-		}).Verdict
-	}
-	if v := reply("svc-payment"); v != Unmatched {
-		t.Fatalf("a reply from the payment service's user for an inventory step: verdict %s", v)
-	}
-	h.expectStates(running, pending, pending)
-	if v := reply("svc-inventory"); v != Applied {
-		t.Fatalf("a reply from the inventory service's user: verdict %s", v)
-	}
-}

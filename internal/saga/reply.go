@@ -34,8 +34,8 @@ func (r *run) reply(e ReplyReceived) Verdict {
 	if verdict != Applied {
 		return verdict
 	}
-	if r.m.ReplyUser != nil && e.UserID != r.m.ReplyUser(r.saga.Spec.Steps[i].Service) {
-		return Unmatched // from a user other than the step's participant
+	if !r.authentic(i, e.UserID) {
+		return Unauthenticated // from a user other than the step's participant
 	}
 	if r.refusedStaleCopy(i, e) {
 		return Duplicate

@@ -26,6 +26,10 @@ import (
 
 func (r *run) tick() {
 	if r.st.Phase == "" || r.st.Phase == ordersv1alpha1.PhasePending {
+		if service, ok := r.admitted(); !ok {
+			r.reject(service)
+			return
+		}
 		r.st.StartTime = ptrMicro(r.now)
 		r.setPhase(ordersv1alpha1.PhaseRunning, ordersv1alpha1.TransitionStarted, false,
 			fmt.Sprintf("Saga for order %s started with %d steps", r.saga.Spec.Order.ID, len(r.saga.Spec.Steps)))
@@ -53,10 +57,10 @@ func (r *run) advance() {
 		case ordersv1alpha1.StepSucceeded:
 			continue
 		case ordersv1alpha1.StepPending:
+			r.st.CurrentStep = rec.Name // the step the saga is at, paused or not
 			if r.paused() {
 				return // sent once the timers resume
 			}
-			r.st.CurrentStep = rec.Name
 			r.dispatch(i, protocol.KindCommand, 1)
 		case ordersv1alpha1.StepRunning:
 			r.st.CurrentStep = rec.Name
@@ -87,7 +91,7 @@ func (r *run) progress(i int, kind protocol.Kind, attempts int32) {
 			rec.TimedOutAttempts++
 		}
 		r.attemptFailed(i, kind, ordersv1alpha1.StepReasonTimeout,
-			fmt.Sprintf("No reply to attempt %d within %s", attempts, r.timeout(i)), true)
+			fmt.Sprintf("No reply to attempt %d within %s", attempts, r.timeout(i, kind)), true)
 	}
 }
 
@@ -95,6 +99,9 @@ func (r *run) progress(i int, kind protocol.Kind, attempts int32) {
 // now, and lists it for sending. The status is written before the message
 // is sent, so the message id is known before anyone can answer it.
 func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
+	if !r.gate(i, kind) {
+		return
+	}
 	rec := &r.st.Steps[i]
 	step := r.saga.Spec.Steps[i]
 	from := rec.State
@@ -112,7 +119,7 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 	rec.MessageID = protocol.MessageID(string(r.saga.UID), rec.Name, kind, r.st.RetryRound, attempt)
 	rec.DispatchedAt = now
 	rec.NextAttemptAt = nil
-	rec.TimeoutAt = ptrMicro(r.timerNow().Add(r.timeout(i)))
+	rec.TimeoutAt = ptrMicro(r.timerNow().Add(r.timeout(i, kind)))
 	if attempt > 1 {
 		// The retry was announced when the attempt failed; count it quietly.
 		reason := ordersv1alpha1.TransitionStepRetried
@@ -137,7 +144,7 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 // whether the attempt may have taken effect (a timeout).
 func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, unknown bool) {
 	rec := &r.st.Steps[i]
-	policy := r.saga.Spec.Steps[i].Retry
+	policy := r.policy(i, kind)
 	attempts := rec.Attempts
 	if kind == protocol.KindCompensation {
 		attempts = rec.CompensationAttempts

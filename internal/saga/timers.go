@@ -65,6 +65,9 @@ func (r *run) pauseTimers(since time.Time) {
 // length of the pause, which is added to timersPausedFor (and so to the
 // deadline).
 func (r *run) resumeTimers() {
+	if r.paused() {
+		r.unblock() // the pause's reason, if it gave one, is over
+	}
 	d := r.endPause()
 	if d == 0 {
 		return
@@ -115,9 +118,8 @@ func Deadline(saga *ordersv1alpha1.OrderSaga, now time.Time) (time.Time, bool) {
 	return at, true
 }
 
-func (r *run) timeout(i int) time.Duration { return stepTimeout(r.saga.Spec.Steps[i]) }
-
-// stepTimeout is the wait for the reply to one attempt of the step.
+// stepTimeout is the wait for the reply to one attempt of the step, as the
+// step alone says it (statuses written before timeoutAt existed).
 func stepTimeout(step ordersv1alpha1.SagaStep) time.Duration {
 	if d := step.Timeout.Get(); d > 0 {
 		return d
@@ -140,6 +142,14 @@ func replyDue(rec ordersv1alpha1.StepStatus, step ordersv1alpha1.SagaStep) time.
 // whoever paused them resumes them.
 func (r *run) nextWake() time.Time {
 	if r.paused() {
+		return time.Time{}
+	}
+	if r.blocked {
+		// Only the deadline can end the wait: a change of the participant
+		// wakes the saga otherwise.
+		if d, ok := Deadline(r.saga, r.now); ok && r.st.Phase == ordersv1alpha1.PhaseRunning {
+			return d
+		}
 		return time.Time{}
 	}
 	var wake time.Time

@@ -263,12 +263,14 @@ func RedactURL(rawURL string) string {
 	return rawURL[:start] + user + ":***" + rawURL[at:]
 }
 
-// isConfigurationError tells errors a retry cannot fix: access refused, or a
-// queue declared before with other arguments (PRECONDITION_FAILED).
+// isConfigurationError tells errors a retry cannot fix without someone's
+// action: access refused, a queue declared before with other arguments
+// (PRECONDITION_FAILED), or a queue that does not exist (NOT_FOUND: a
+// participant not registered yet).
 func isConfigurationError(err error) bool {
 	if amqpErr, ok := errors.AsType[*amqp.Error](err); ok {
 		return amqpErr.Code == amqp.AccessRefused || amqpErr.Code == amqp.PreconditionFailed ||
-			amqpErr.Code == amqp.NotAllowed
+			amqpErr.Code == amqp.NotAllowed || amqpErr.Code == amqp.NotFound
 	}
 	return false
 }

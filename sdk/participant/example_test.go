@@ -53,7 +53,8 @@ func Example() {
 	defer stop()
 	go func() { _ = p.Run(ctx) }()
 
-	// What the operator does, to show the reply.
+	// What the operator does once a Participant registers the service, then
+	// for a saga's step, to show the reply.
 	fmt.Println(sendAsTheOperator("example.commands", "inventory.ReserveInventory"))
 	// Output: succeeded map[reservationId:res-ORD-1]
 }
@@ -65,6 +66,9 @@ func sendAsTheOperator(exchange, key string) string {
 	defer func() { _ = conn.Close() }()
 	ch, _ := conn.Channel()
 	_ = ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil)
+	// The service's queue, which the operator declares and binds.
+	_, _ = ch.QueueDeclare(exchange+".inventory", true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
+	_ = ch.QueueBind(exchange+".inventory", "inventory.*", exchange, false, nil)
 	replies, _ := ch.QueueDeclare("", false, true, true, false, nil)
 	defer func() {
 		_, _ = ch.QueueDelete("example.commands.inventory", false, false, false)
@@ -75,21 +79,19 @@ func sendAsTheOperator(exchange, key string) string {
 	body := (`{"messageId":"m-1","kind":"command","name":"ReserveInventory","step":"reserve-inventory",
 		"order":{"id":"ORD-1","items":[{"sku":"SKU-1","quantity":2,"unitPrice":"1.00"}]}}`)
 	deliveries, _ := ch.Consume(replies.Name, "", true, false, false, false, nil)
-	for {
-		// The participant's queue may not be bound yet: publish until it is.
-		err := ch.Publish(exchange, key, true, false, amqp.Publishing{MessageId: "m-1", ReplyTo: replies.Name,
-			ContentType: protocol.ContentType, Headers: h.Table(), Body: []byte(body)})
+	err := ch.Publish(exchange, key, true, false, amqp.Publishing{MessageId: "m-1", ReplyTo: replies.Name,
+		ContentType: protocol.ContentType, Headers: h.Table(), Body: []byte(body)})
+	if err != nil {
+		return err.Error()
+	}
+	select {
+	case d := <-deliveries:
+		r, err := protocol.DecodeReply(d.ContentType, d.Body)
 		if err != nil {
 			return err.Error()
 		}
-		select {
-		case d := <-deliveries:
-			r, err := protocol.DecodeReply(d.ContentType, d.Body)
-			if err != nil {
-				return err.Error()
-			}
-			return fmt.Sprint(r.Status, " ", r.Result)
-		case <-time.After(200 * time.Millisecond):
-		}
+		return fmt.Sprint(r.Status, " ", r.Result)
+	case <-time.After(time.Minute):
+		return "no reply"
 	}
 }

@@ -44,15 +44,6 @@ type Options struct {
 	CommandExchange string
 	// Queue is the service's queue; default "<CommandExchange>.<Service>".
 	Queue string
-	// SingleActiveConsumer declares the queue with RabbitMQ's single active
-	// consumer: of the instances of a service that share the queue, one
-	// consumes and the others stand by to take over. Set it when a service
-	// runs several instances without a Store they share: then the SDK's
-	// promises (one saga's commands one at a time and in order, a
-	// compensation after its command, duplicates answered from the record)
-	// hold across instances. An existing queue keeps the arguments it was
-	// declared with: RabbitMQ refuses to declare it again with others.
-	SingleActiveConsumer bool
 	// Concurrency is how many commands are handled at once; default 4. The
 	// commands of one saga are always handled one at a time, in order.
 	Concurrency int
@@ -166,24 +157,23 @@ func sagaKey(d amqp.Delivery) string {
 	return d.MessageId
 }
 
-// declare declares the command exchange (as the operator does), the
-// service's durable queue, and one binding per registered command.
+// declare checks, passively, that the service's queue exists: the
+// operator declares and binds it once a Participant registers the service.
+// A participant declares nothing on the broker, so that it needs no
+// permission to change shared topology. While the queue is missing the
+// connection is retried, with the reason logged.
 func (p *Participant) declare(ch *amqp.Channel) error {
-	if err := ch.ExchangeDeclare(p.opts.CommandExchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", p.opts.CommandExchange, err)
-	}
-	args := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-	if p.opts.SingleActiveConsumer {
-		args[amqp.SingleActiveConsumerArg] = true
-	}
-	if _, err := ch.QueueDeclare(p.opts.Queue, true, false, false, false, args); err != nil {
-		return fmt.Errorf("declare queue %s: %w", p.opts.Queue, err)
-	}
-	for k := range p.handlers {
-		key := p.opts.Service + "." + k.name
-		if err := ch.QueueBind(p.opts.Queue, key, p.opts.CommandExchange, false, nil); err != nil {
-			return fmt.Errorf("bind %s: %w", key, err)
+	if _, err := ch.QueueDeclarePassive(p.opts.Queue, true, false, false, false, nil); err != nil {
+		if amqpErr, ok := errors.AsType[*amqp.Error](err); ok && amqpErr.Code == amqp.NotFound {
+			return fmt.Errorf("%w: participant %s is not registered: its queue %s does not exist (apply a Participant named %s): %w",
+				ErrNotRegistered, p.opts.Service, p.opts.Queue, p.opts.Service, err)
 		}
+		return fmt.Errorf("check queue %s: %w", p.opts.Queue, err)
 	}
 	return nil
 }
+
+// ErrNotRegistered means the service's queue does not exist: no Participant
+// registers the service with the operator (or the operator has not declared
+// its queue yet).
+var ErrNotRegistered = errors.New("participant not registered")

@@ -50,13 +50,37 @@ type fakeOperator struct {
 
 func newFakeOperator(t *testing.T) *fakeOperator {
 	t.Helper()
+	return newFakeOperatorWith(t, nil)
+}
+
+// newFakeOperatorWith is a fake operator that has registered the inventory
+// service: it declared the command exchange and the service's queue, with
+// the operator's queue arguments plus args, bound to every inventory
+// command.
+func newFakeOperatorWith(t *testing.T, args amqp.Table) *fakeOperator {
+	t.Helper()
+	g := NewWithT(t)
 	o := newFakeOperatorWithoutExchange(t, rabbittest.Name("sdk"))
-	NewWithT(t).Expect(o.ch.ExchangeDeclare(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).To(Succeed())
+	g.Expect(o.ch.ExchangeDeclare(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).To(Succeed())
+	o.register(g, args)
 	return o
 }
 
+// register declares the inventory service's queue and binds it, as the
+// operator does for a Participant.
+func (o *fakeOperator) register(g Gomega, args amqp.Table) {
+	queueArgs := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	for k, v := range args {
+		queueArgs[k] = v
+	}
+	_, err := o.ch.QueueDeclare(o.exchange+".inventory", true, false, false, false, queueArgs)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.ch.QueueBind(o.exchange+".inventory", "inventory.*", o.exchange, false, nil)).To(Succeed())
+}
+
 // newFakeOperatorWithoutExchange is a fake operator of topology prefix
-// prefix that has not declared its command exchange yet.
+// prefix that has declared neither its command exchange nor the service's
+// queue yet.
 func newFakeOperatorWithoutExchange(t *testing.T, prefix string) *fakeOperator {
 	t.Helper()
 	g := NewWithT(t)

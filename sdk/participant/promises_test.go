@@ -18,10 +18,13 @@ package participant_test
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -144,16 +147,17 @@ func TestAnExpiredCommandIsNotRun(t *testing.T) {
 	g.Expect(calls.Load()).To(BeEquivalentTo(1))
 }
 
-// Two instances that share a queue with SingleActiveConsumer: one takes
-// every command, the other takes over when it stops.
+// Two instances that share a queue the operator declared with single active
+// consumer (the Participant's spec.singleActiveConsumer): one takes every
+// command, the other takes over when it stops.
 func TestSingleActiveConsumerKeepsOneInstanceConsuming(t *testing.T) {
 	g := NewWithT(t)
-	o := newFakeOperator(t)
+	o := newFakeOperatorWith(t, amqp.Table{amqp.SingleActiveConsumerArg: true})
 	var first, second atomic.Int32
 	handler := func(n *atomic.Int32) participant.Handler {
 		return func(context.Context, *participant.Command) (participant.Result, error) { n.Add(1); return nil, nil }
 	}
-	opts := participant.Options{CommandExchange: o.exchange, SingleActiveConsumer: true}
+	opts := participant.Options{CommandExchange: o.exchange}
 	stopFirst := startParticipantWith(t, opts, func(p *participant.Participant) { p.Handle("ReserveInventory", handler(&first)) })
 	startParticipantWith(t, opts, func(p *participant.Participant) { p.Handle("ReserveInventory", handler(&second)) })
 	for i, step := range []string{"a", "b", "c", "d"} {
@@ -169,24 +173,44 @@ func TestSingleActiveConsumerKeepsOneInstanceConsuming(t *testing.T) {
 	g.Expect(second.Load()).To(BeEquivalentTo(1), "the second took over")
 }
 
-// A participant may start before the operator has declared the command
-// exchange: it declares the exchange itself, as the operator does, and
-// binds its queue, so that the first command is routed.
-func TestAParticipantStartedBeforeTheOperatorDeclaresTheExchange(t *testing.T) {
+// A participant may start before the operator has registered it: it
+// declares nothing, says it is not registered, and starts consuming once
+// the operator has declared and bound its queue.
+func TestAParticipantStartedBeforeItIsRegisteredWaitsForItsQueue(t *testing.T) {
 	g := NewWithT(t)
 	o := newFakeOperatorWithoutExchange(t, rabbittest.Name("early"))
-	startParticipant(t, o, func(p *participant.Participant) {
-		p.Handle("ReserveInventory", func(context.Context, *participant.Command) (participant.Result, error) { return nil, nil })
-	})
-	conn, err := amqp.Dial(brokerURL())
+	var logged sync.Map
+	opts := participant.Options{URL: brokerURL(), Service: "inventory", CommandExchange: o.exchange, Concurrency: 2,
+		Log: funcr.New(func(_, args string) { logged.Store(args, true) }, funcr.Options{})}
+	p, err := participant.New(opts)
 	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = conn.Close() }()
-	ch, err := conn.Channel()
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(ch.ExchangeDeclarePassive(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).To(Succeed())
+	p.Handle("ReserveInventory", func(context.Context, *participant.Command) (participant.Result, error) { return nil, nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 
-	// What the operator declares on its start is the same exchange.
+	notRegistered := func() bool {
+		found := false
+		logged.Range(func(k, _ any) bool {
+			found = found || strings.Contains(k.(string), "participant inventory is not registered")
+			return !found
+		})
+		return found
+	}
+	g.Eventually(notRegistered).WithTimeout(10*time.Second).Should(BeTrue(), "it says why it does not consume")
+	g.Expect(p.Ready()).To(BeFalse())
+	probe, err := amqp.Dial(brokerURL())
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = probe.Close() }()
+	probeCh, err := probe.Channel()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(probeCh.ExchangeDeclarePassive(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).NotTo(Succeed(),
+		"it declared no exchange")
+
 	g.Expect(o.ch.ExchangeDeclare(o.exchange, amqp.ExchangeTopic, true, false, false, false, nil)).To(Succeed())
+	o.register(g, nil)
+	g.Eventually(p.Ready).WithTimeout(30 * time.Second).Should(BeTrue())
 	g.Expect(o.send(o.ch, "m-1", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
 	g.Expect(o.awaitReplies(g, 1)["m-1"]).To(ConsistOf(HaveField("Status", protocol.StatusSucceeded)))
 }
