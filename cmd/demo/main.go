@@ -36,6 +36,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -53,6 +54,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
 	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
 )
 
@@ -91,6 +93,10 @@ func run(nonInteractive bool) (err error) {
 	if err := d.start(ctx); err != nil {
 		return err
 	}
+	fmt.Println("==> kubectl get participants")
+	if err := d.showParticipants(ctx); err != nil {
+		return err
+	}
 	fmt.Println("==> Applying config/samples")
 	out, err := d.run("apply", "-k", filepath.Join(controlplane.RepoRoot(), "config", "samples"))
 	if err != nil {
@@ -105,6 +111,9 @@ func run(nonInteractive bool) (err error) {
 	}
 	fmt.Println("\n==> kubectl get osaga")
 	out, _ = d.run("get", "osaga", "-o", "wide")
+	fmt.Print(out)
+	fmt.Println("\n==> kubectl get participants")
+	out, _ = d.run("get", "participants")
 	fmt.Print(out)
 	fmt.Println("\n==> kubectl describe osaga order-1002")
 	out, _ = d.run("describe", "osaga", "order-1002")
@@ -189,6 +198,16 @@ func (d *demo) start(ctx context.Context) error {
 		return fmt.Errorf("operator did not connect to the broker: %w", err)
 	}
 
+	fmt.Println("==> Registering the sample services (config/samples/participants.yaml)")
+	out, err := d.run("apply", "-f", filepath.Join(controlplane.RepoRoot(), "config", "samples", "participants.yaml"))
+	if err != nil {
+		return fmt.Errorf("kubectl apply: %w\n%s", err, out)
+	}
+	fmt.Print(out)
+	if err := registry.WaitBound(ctx, d.k8s, "inventory", "payment", "shipping"); err != nil {
+		return err
+	}
+
 	fmt.Println("==> Starting the sample services (inventory, payment declining above 1000.00, shipping)")
 	d.services, err = samples.Start(rabbitmq.BrokerURL(), d.topology.CommandExchange(),
 		[]string{"inventory", "payment", "shipping"},
@@ -248,6 +267,31 @@ func progress(s *ordersv1alpha1.OrderSaga) string {
 		parts = append(parts, rec.Name+"="+string(rec.State))
 	}
 	return strings.Join(parts, " ")
+}
+
+// showParticipants prints "kubectl get participants" once the three
+// services show Ready, with their consumers: the operator refreshes their
+// status every couple of seconds.
+func (d *demo) showParticipants(ctx context.Context) error {
+	ready := func() bool {
+		list := &ordersv1alpha1.ParticipantList{}
+		if err := d.k8s.List(ctx, list); err != nil {
+			return false
+		}
+		n := 0
+		for i := range list.Items {
+			if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, ordersv1alpha1.ConditionReady) {
+				n++
+			}
+		}
+		return n == 3
+	}
+	if err := poll.Until(ctx, 30*time.Second, ready); err != nil {
+		return fmt.Errorf("participants not ready: %w", err)
+	}
+	out, err := d.run("get", "participants")
+	fmt.Print(out)
+	return err
 }
 
 func (d *demo) run(args ...string) (string, error) {

@@ -48,7 +48,9 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/metricscrape"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
 	"github.com/ordersaga/ordersaga-operator/sdk/participant"
 )
 
@@ -174,6 +176,11 @@ func (b *bench) startParticipants() error {
 		{"payment", "ChargePayment", "RefundPayment"},
 		{"shipping", "ScheduleShipment", "CancelShipment"},
 	} {
+		err := registry.Register(b.ctx, b.k8s, fixtures.NewParticipant(svc.service, "guest",
+			[]string{svc.command}, []string{svc.compensation}))
+		if err != nil {
+			return err
+		}
 		p, err := participant.New(participant.Options{URL: rabbitmq.BrokerURL(), Service: svc.service,
 			CommandExchange: b.topology.CommandExchange(), Concurrency: 16, Prefetch: 64})
 		if err != nil {

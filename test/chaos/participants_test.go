@@ -28,7 +28,9 @@ import (
 	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/gomega"
 
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
 	"github.com/ordersaga/ordersaga-operator/sdk/participant"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
@@ -102,6 +104,8 @@ func startParticipants() *participants {
 		"shipping":  {"ScheduleShipment", "CancelShipment"},
 	}
 	for service, commands := range services {
+		Expect(registry.Register(ctx, k8sClient,
+			fixtures.NewParticipant(service, "guest", commands[:1], commands[1:]))).To(Succeed())
 		sp, err := participant.New(participant.Options{URL: rabbitmq.BrokerURL(), Service: service,
 			CommandExchange: topology.CommandExchange(), Concurrency: 8, Log: p.logger()})
 		Expect(err).NotTo(HaveOccurred())

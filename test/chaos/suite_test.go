@@ -123,7 +123,11 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	proxy, err = faultproxy.Start(u.Host)
 	Expect(err).NotTo(HaveOccurred())
+	// An operator runs while the participants are registered: it declares
+	// and binds their queues, which outlive it for the scenarios' operators.
+	registrar := startInProcess(nil, nil)
 	crew = startParticipants()
+	registrar.stop()
 })
 
 var _ = AfterSuite(func() {

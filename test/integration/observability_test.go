@@ -24,13 +24,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/metricscrape"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
 	"github.com/ordersaga/ordersaga-operator/sdk/participant"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 	"github.com/ordersaga/ordersaga-operator/sdk/sagatrace"
@@ -131,6 +132,11 @@ var _ = Describe("Observability", func() {
 	It("carries the trace context to a participant and back on the reply", func() {
 		var mu sync.Mutex
 		var seen oteltrace.SpanContext
+		Expect(registry.Register(ctx, k8sClient, &ordersv1alpha1.Participant{
+			ObjectMeta: metav1.ObjectMeta{Name: "audit"},
+			Spec: ordersv1alpha1.ParticipantSpec{BrokerUser: "guest",
+				Commands: []ordersv1alpha1.ParticipantCommand{{Name: "RecordOrder"}}},
+		})).To(Succeed())
 		p, err := participant.New(participant.Options{URL: rabbitmq.BrokerURL(), Service: "audit",
 			CommandExchange: topology.CommandExchange()})
 		Expect(err).NotTo(HaveOccurred())
@@ -146,7 +152,6 @@ var _ = Describe("Observability", func() {
 		DeferCleanup(func() {
 			stop()
 			<-done
-			withChannel(func(ch *amqp.Channel) { _, _ = ch.QueueDelete(p.Queue(), false, false, false) })
 		})
 		Eventually(p.Ready).Should(BeTrue())
 

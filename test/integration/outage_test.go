@@ -47,7 +47,7 @@ var _ = Describe("A broker outage", func() {
 		})
 		s := createSaga(ns, "order-outage", func(s *ordersv1alpha1.OrderSaga) {
 			for i := range s.Spec.Steps {
-				s.Spec.Steps[i].Timeout = "2s"
+				s.Spec.Steps[i].Timeout = "4s"
 				s.Spec.Steps[i].Retry.MaxAttempts = 1 // one timeout would fail the step
 			}
 		})
@@ -65,18 +65,24 @@ var _ = Describe("A broker outage", func() {
 			if !started {
 				_, _ = rabbitmq.Ctl("start_app")
 			}
+			// The next test starts with the operator connected again.
+			Eventually(running.Broker.Connected).WithTimeout(time.Minute).Should(BeTrue())
 		})
+		// RabbitMQ takes a moment to close its connections: the operator has
+		// lost it once it is not connected any more.
+		Eventually(running.Broker.Connected).WithTimeout(time.Minute).Should(BeFalse())
 		got := &ordersv1alpha1.OrderSaga{}
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), got)).To(Succeed())
 			g.Expect(got.Status.TimersPausedAt).NotTo(BeNil())
+			g.Expect(stepState(got, "charge-payment").State).To(Equal(ordersv1alpha1.StepRunning))
 		}).Should(Succeed(), "the step's timer is paused")
 		By("keeping it stopped for twice the step's timeout")
 		Consistently(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), got)).To(Succeed())
 			g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseRunning))
 			g.Expect(stepState(got, "charge-payment").State).To(Equal(ordersv1alpha1.StepRunning))
-		}).WithTimeout(4 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+		}).WithTimeout(8 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 		By("starting RabbitMQ again")
 		_, err = rabbitmq.Ctl("start_app")

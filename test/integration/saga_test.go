@@ -25,12 +25,17 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/simparticipant"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
@@ -204,16 +209,31 @@ var _ = Describe("An OrderSaga", func() {
 		waitForPhase(createSaga(newNamespace(), "order-after-noise"), ordersv1alpha1.PhaseCompleted)
 	})
 
-	It("fails a step whose command no queue takes", func() {
-		s := createSaga(newNamespace(), "order-unroutable", func(s *ordersv1alpha1.OrderSaga) {
-			s.Spec.Steps[1].Service = "nobody"
-			s.Spec.Steps[1].Retry.MaxAttempts = 2
+	It("waits for a service that is not registered, says so, and goes on once a Participant registers it", func() {
+		service := "late-" + rand.String(4)
+		s := createSaga(newNamespace(), "order-unregistered", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[1].Service = service
 		})
-		done := waitForPhase(s, ordersv1alpha1.PhaseCompensated)
-		Expect(stepState(done, "charge-payment")).To(And(
-			HaveField("State", ordersv1alpha1.StepFailed), HaveField("Attempts", BeEquivalentTo(2)),
-			HaveField("Reason", ordersv1alpha1.StepReasonUnroutable), HaveField("Message", ContainSubstring("nobody.ChargePayment"))))
-		Expect(sequence(done.UID)).To(Equal([]string{"ReserveInventory#1", "ReleaseInventory#1"}))
+		Eventually(func(g Gomega) {
+			got := &ordersv1alpha1.OrderSaga{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), got)).To(Succeed())
+			blocked := meta.FindStatusCondition(got.Status.Conditions, ordersv1alpha1.ConditionBlocked)
+			g.Expect(blocked).NotTo(BeNil())
+			g.Expect(blocked.Reason).To(Equal(ordersv1alpha1.ReasonParticipantNotRegistered))
+			g.Expect(blocked.Message).To(ContainSubstring("no Participant " + service))
+			g.Expect(stepState(got, "charge-payment").State).To(Equal(ordersv1alpha1.StepPending))
+			g.Expect(eventReasons(g, got)).To(ContainElement(string(ordersv1alpha1.TransitionStepBlocked)))
+		}).Should(Succeed())
+
+		late := fixtures.NewParticipants("guest")[1] // payment's commands, under the late service's name
+		late.Name = service
+		Expect(registry.Register(ctx, k8sClient, late)).To(Succeed())
+		p, err := simparticipant.Start(rabbitmq.BrokerURL(), topology.CommandExchange(), service, simparticipant.Succeed)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(p.Stop)
+
+		done := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
+		Expect(meta.FindStatusCondition(done.Status.Conditions, ordersv1alpha1.ConditionBlocked)).To(BeNil())
 	})
 
 	It("is finished by a new manager after the first one stops mid-saga", func() {

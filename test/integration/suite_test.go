@@ -53,7 +53,9 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/faultproxy"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/simparticipant"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
@@ -111,6 +113,7 @@ var _ = BeforeSuite(func() {
 	proxy, err = faultproxy.Start(brokerURL.Host)
 	Expect(err).NotTo(HaveOccurred())
 	running = startOperator()
+	Expect(registry.Register(ctx, k8sClient, fixtures.NewParticipants("guest")...)).To(Succeed())
 	for _, service := range []string{"inventory", "payment", "shipping"} {
 		p, err := simparticipant.Start(rabbitmq.BrokerURL(), topology.CommandExchange(), service, script.behave(service))
 		Expect(err).NotTo(HaveOccurred())

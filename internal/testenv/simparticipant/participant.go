@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	neturl "net/url"
 	"sync"
 	"time"
 
@@ -57,6 +58,7 @@ type Participant struct {
 	Queue   string
 
 	url, exchange string
+	user          string
 	stop          chan struct{}
 	stopped       chan struct{}
 
@@ -66,11 +68,17 @@ type Participant struct {
 	received  []Received
 }
 
-// Start declares the service's queue, binds it to every command of the
-// service ("<service>.*") and starts answering.
+// Start starts answering the commands of the service's queue, which the
+// operator declares and binds once a Participant registers the service:
+// register it, and wait for its status to name the queue, first. Its replies carry the broker user of url as user_id, as the
+// SDK's do.
 func Start(url, commandExchange, service string, behaviour Behaviour) (*Participant, error) {
+	user := "guest" // amqp091-go's default when the URL names no user
+	if u, err := neturl.Parse(url); err == nil && u.User != nil && u.User.Username() != "" {
+		user = u.User.Username()
+	}
 	p := &Participant{Service: service, Queue: commandExchange + "." + service, url: url, exchange: commandExchange,
-		behaviour: behaviour, stop: make(chan struct{}), stopped: make(chan struct{})}
+		user: user, behaviour: behaviour, stop: make(chan struct{}), stopped: make(chan struct{})}
 	ch, deliveries, err := p.connect()
 	if err != nil {
 		return nil, err
@@ -92,11 +100,10 @@ func (p *Participant) connect() (*amqp.Channel, <-chan amqp.Delivery, error) {
 	if err != nil {
 		return fail("open channel", err)
 	}
-	if _, err := ch.QueueDeclare(p.Queue, true, false, false, false, nil); err != nil {
-		return fail("declare queue", err)
-	}
-	if err := ch.QueueBind(p.Queue, p.Service+".*", p.exchange, false, nil); err != nil {
-		return fail("bind queue", err)
+	// The operator declares and binds the queue once a Participant
+	// registers the service: check that it is there, as the SDK does.
+	if _, err := ch.QueueDeclarePassive(p.Queue, true, false, false, false, nil); err != nil {
+		return fail("queue of a registered participant", err)
 	}
 	deliveries, err := ch.Consume(p.Queue, "", false, false, false, false, nil)
 	if err != nil {
@@ -162,15 +169,16 @@ func (p *Participant) serve(ch *amqp.Channel, deliveries <-chan amqp.Delivery) {
 		behaviour := p.behaviour
 		p.mu.Unlock()
 		if reply := behaviour(cmd); reply != nil {
-			_ = Reply(ch, d, *reply)
+			_ = Reply(ch, d, p.user, *reply)
 		}
 		_ = d.Ack(false)
 	}
 }
 
 // Reply sends reply to the command d, as docs/protocol.md says: to its
-// reply_to queue, correlated with its message id, with its saga headers.
-func Reply(ch *amqp.Channel, d amqp.Delivery, reply protocol.Reply) error {
+// reply_to queue, correlated with its message id, with its saga headers,
+// as broker user user (RabbitMQ checks it is the connection's).
+func Reply(ch *amqp.Channel, d amqp.Delivery, user string, reply protocol.Reply) error {
 	body, err := json.Marshal(reply)
 	if err != nil {
 		return err
@@ -178,6 +186,7 @@ func Reply(ch *amqp.Channel, d amqp.Delivery, reply protocol.Reply) error {
 	headers := maps.Clone(d.Headers)
 	return ch.PublishWithContext(context.Background(), "", d.ReplyTo, false, false, amqp.Publishing{
 		MessageId:     d.MessageId + "-reply",
+		UserId:        user,
 		CorrelationId: d.MessageId,
 		Type:          protocol.ReplyType,
 		ContentType:   protocol.ContentType,
