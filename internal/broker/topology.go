@@ -51,10 +51,11 @@ func (t Topology) DeadLetterExchange() string { return t.Prefix + ".dead-letter"
 
 // CommandDeadLetterExchange receives the commands a participant's queue
 // dead-letters: refused by the participant, or delivered too often.
-func (t Topology) CommandDeadLetterExchange() string { return t.Prefix + ".commands.dead-letter" }
+// It is outside "<prefix>.commands.*", the names of participants' queues.
+func (t Topology) CommandDeadLetterExchange() string { return t.Prefix + ".commands-dead-letter" }
 
 // CommandDeadLetterQueue keeps those commands for people to inspect.
-func (t Topology) CommandDeadLetterQueue() string { return t.Prefix + ".commands.dead" }
+func (t Topology) CommandDeadLetterQueue() string { return t.Prefix + ".commands-dead" }
 
 // ParticipantQueue is the queue of a registered participant service, bound
 // to the command exchange with "<service>.<command>" for each command and

@@ -16,15 +16,18 @@ limitations under the License.
 
 // Package permissions_test checks that the broker permissions
 // docs/security.md gives the operator and a participant are enough for what
-// each does: the operator declares its topology, publishes commands, consumes
-// replies and dead-letters one; the participant declares and binds its queue,
-// takes the command and replies. It runs against the real RabbitMQ, in a
+// each does, and no more: the operator declares its topology and a
+// registered participant's queue and bindings, publishes commands, consumes
+// replies and dead-letters one; the participant takes the command from its
+// queue and replies, and can neither change the topology, nor publish a
+// command, nor reply as another user. It runs against the real RabbitMQ, in a
 // virtual host of its own with users of its own, all removed afterwards.
 package permissions_test
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"sync"
 	"testing"
@@ -46,14 +49,14 @@ import (
 // default topology prefix "ordersaga" and the service "payment".
 var (
 	operatorPermissions = []string{
-		`^ordersaga\.(commands|dead-letter|replies|replies\.dead)$`,
-		`^ordersaga\.(commands|dead-letter|replies\.dead)$`,
-		`^ordersaga\.(dead-letter|replies)$`,
+		`^ordersaga\.(commands(\..+)?|commands-dead(-letter)?|dead-letter|replies(\.dead)?)$`,
+		`^ordersaga\.(commands(\..+)?|commands-dead(-letter)?|dead-letter|replies\.dead)$`,
+		`^ordersaga\.(commands(\..+)?|commands-dead-letter|dead-letter|replies)$`,
 	}
 	paymentPermissions = []string{
-		`^ordersaga\.commands(\.payment)?$`,
-		`^(amq\.default|ordersaga\.commands\.payment)$`,
-		`^ordersaga\.commands(\.payment)?$`,
+		`^$`,
+		`^amq\.default$`,
+		`^ordersaga\.commands\.payment$`,
 	}
 )
 
@@ -80,6 +83,9 @@ func TestDocumentedPermissionsAreEnough(t *testing.T) {
 	running.Go(func() { _ = op.Start(ctx) })
 	running.Go(func() { _ = consumer.Start(ctx) })
 	g.Eventually(op.Connected).WithTimeout(10*time.Second).Should(BeTrue(), "the operator declares its topology")
+	_, err := op.EnsureParticipantQueue(ctx, topology, topology.ParticipantQueue("payment"), false,
+		[]string{"payment.ChargePayment", "payment.RefundPayment"}, nil)
+	g.Expect(err).NotTo(HaveOccurred(), "the operator declares and binds a registered participant's queue")
 
 	// The participant, with the SDK's defaults for that prefix.
 	p, err := participant.New(participant.Options{URL: paymentURL, Service: "payment", Log: testr.New(t)})
@@ -88,7 +94,7 @@ func TestDocumentedPermissionsAreEnough(t *testing.T) {
 		return participant.Result{"paymentId": "p-1"}, nil
 	})
 	running.Go(func() { _ = p.Run(ctx) })
-	g.Eventually(p.Ready).WithTimeout(10*time.Second).Should(BeTrue(), "the participant declares and binds its queue")
+	g.Eventually(p.Ready).WithTimeout(10*time.Second).Should(BeTrue(), "the participant finds its queue and consumes it")
 
 	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "charge",
 		Kind: protocol.KindCommand, Attempt: 1, Deadline: time.Now().Add(time.Minute)}
@@ -119,6 +125,49 @@ func TestDocumentedPermissionsAreEnough(t *testing.T) {
 		d, _, err := ch.Get(topology.DeadLetterQueue(), true)
 		return d.CorrelationId, err
 	}).Should(Equal(id), "the dead-lettered reply reached the dead-letter queue")
+
+	// What the participant's user cannot do, each refused by the broker.
+	refused := func(what string, do func(ch *amqp.Channel) error) {
+		t.Helper()
+		conn, err := amqp.Dial(paymentURL)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = conn.Close() }()
+		ch, err := conn.Channel()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(ch.Confirm(false)).To(Succeed())
+		closed := ch.NotifyClose(make(chan *amqp.Error, 1))
+		err = do(ch)
+		if err == nil {
+			// A refused publish closes the channel asynchronously.
+			select {
+			case amqpErr := <-closed:
+				err = amqpErr
+			case <-time.After(5 * time.Second):
+			}
+		}
+		g.Expect(err).To(HaveOccurred(), "the payment service's user can %s", what)
+		var amqpErr *amqp.Error
+		g.Expect(errors.As(err, &amqpErr)).To(BeTrue(), "%s: %v", what, err)
+		g.Expect(amqpErr.Code).To(BeElementOf(amqp.AccessRefused, amqp.PreconditionFailed), "%s: %v", what, err)
+	}
+	refused("delete the command exchange", func(ch *amqp.Channel) error {
+		return ch.ExchangeDelete(topology.CommandExchange(), false, false)
+	})
+	refused("delete its own queue", func(ch *amqp.Channel) error {
+		_, err := ch.QueueDelete(topology.ParticipantQueue("payment"), false, false, false)
+		return err
+	})
+	refused("bind another key to its queue", func(ch *amqp.Channel) error {
+		return ch.QueueBind(topology.ParticipantQueue("payment"), "inventory.*", topology.CommandExchange(), false, nil)
+	})
+	refused("publish a command", func(ch *amqp.Channel) error {
+		return ch.PublishWithContext(ctx, topology.CommandExchange(), "inventory.ReserveInventory", false, false,
+			amqp.Publishing{MessageId: "forged-command", Body: []byte("{}")})
+	})
+	refused("reply as another user", func(ch *amqp.Channel) error {
+		return ch.PublishWithContext(ctx, "", topology.ReplyQueue(), false, false,
+			amqp.Publishing{MessageId: "forged-reply", UserId: operatorUser, Body: []byte("{}")})
+	})
 }
 
 func rabbitmqctl(t *testing.T, args ...string) {
