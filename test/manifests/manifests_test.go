@@ -19,11 +19,6 @@ limitations under the License.
 package manifests
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -32,7 +27,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
@@ -43,28 +37,11 @@ import (
 // the envtest assets.
 func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	assets, err := controlplane.AssetsDir()
+	objs, err := controlplane.Render(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(controlplane.RepoRoot(), dir)).Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v", dir, err)
-	}
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs
-			}
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
+	return objs
 }
 
 func convert[T any](t *testing.T, u *unstructured.Unstructured) *T {
@@ -128,6 +105,7 @@ var operatorGrants = map[string][]string{
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas":                 {"get", "list", "patch", "watch"},
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas/status":          {"get", "patch"},
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas/finalizers":      {"update"},
+	"ordersaga-abandon-role orders.ordersaga.io/ordersagas":                 {"abandon"},
 	"ordersaga-manager-role events.k8s.io/events":                           {"create", "patch"},
 	"ordersaga-leader-election-role coordination.k8s.io/leases":             {"create", "get", "update"},
 	"ordersaga-leader-election-role /events":                                {"create", "patch"},
