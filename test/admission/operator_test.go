@@ -150,7 +150,7 @@ func operatorWrites(s *ordersv1alpha1.OrderSaga) []string {
 	var out []string
 	for _, mf := range s.ManagedFields {
 		if mf.Manager == operatorFieldManager && mf.Subresource == "" && mf.FieldsV1 != nil {
-			out = append(out, string(mf.FieldsV1.Raw))
+			out = append(out, mf.FieldsV1.GetRawString())
 		}
 	}
 	return out

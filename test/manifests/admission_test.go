@@ -55,7 +55,7 @@ func matchesSagas(rules []admissionregistrationv1.NamedRuleWithOperations, op ad
 // finalizer out of editors' reach, bound, cluster-wide, about the finalizer
 // the operator knows.
 func TestAdmissionPoliciesAreDeployed(t *testing.T) {
-	objs := render(t, "config/default")
+	objs := render(t)
 	for _, o := range byKind(objs, "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
 		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding") {
 		if o.GetNamespace() != "" {
@@ -107,7 +107,7 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 // The right the validating policy asks for, "abandon" on ordersagas, is
 // granted to the operator's service account and to no one else.
 func TestOnlyTheOperatorMayAbandonSagas(t *testing.T) {
-	objs := render(t, "config/default")
+	objs := render(t)
 	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, one(t, objs, "ValidatingAdmissionPolicy"))
 	if len(validating.Spec.Validations) != 1 || !strings.Contains(validating.Spec.Validations[0].Expression, ".check('abandon')") {
 		t.Fatalf("the validating policy must ask the authorizer for the verb abandon: %+v", validating.Spec.Validations)

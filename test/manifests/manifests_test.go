@@ -33,11 +33,11 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
-// render returns the objects of a kustomization, rendered by the kubectl of
-// the envtest assets.
-func render(t *testing.T, dir string) []*unstructured.Unstructured {
+// render returns the objects of config/default, as "make deploy" applies
+// them, rendered by the kubectl of the envtest assets.
+func render(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	objs, err := controlplane.Render(dir)
+	objs, err := controlplane.Render("config/default")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func byKind(objs []*unstructured.Unstructured, kinds ...string) []*unstructured.
 }
 
 func TestDeploymentMeetsTheRestrictedPodSecurityStandard(t *testing.T) {
-	objs := render(t, "config/default")
+	objs := render(t)
 	deployments := byKind(objs, "Deployment")
 	if len(deployments) != 1 {
 		t.Fatalf("want one Deployment, got %d", len(deployments))
@@ -166,7 +166,7 @@ func checkSecretVolumes(t *testing.T, spec *corev1.PodSpec) {
 
 // The operator's roles grant only what it uses: no wildcard, no Secret.
 func TestRBACGrantsOnlyWhatTheOperatorUses(t *testing.T) {
-	objs := render(t, "config/default")
+	objs := render(t)
 	roles := byKind(objs, "Role", "ClusterRole")
 	if len(roles) == 0 {
 		t.Fatal("no roles rendered")

@@ -63,7 +63,11 @@ func InstallAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := createAll(ctx, c, objs); err != nil {
+	policies := make([]client.Object, len(objs))
+	for i, o := range objs {
+		policies[i] = o
+	}
+	if err := createAll(ctx, c, policies...); err != nil {
 		return fmt.Errorf("install the admission policies: %w", err)
 	}
 	return waitForPolicies(ctx, cfg, objs, true)
@@ -99,7 +103,7 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured
 	if err != nil {
 		return err
 	}
-	defer p.stop()
+	defer func() { _ = p.stop() }()
 	var lastErr error
 	check := func() bool {
 		mutated, err := p.mutated(ctx)
@@ -114,7 +118,8 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured
 		return false
 	}
 	if err := poll.Until(ctx, policyLoadTimeout, check); err != nil {
-		return fmt.Errorf("admission policies still not %s (last probe error: %v): %w", map[bool]string{true: "in force", false: "gone"}[inForce], lastErr, err)
+		state := map[bool]string{true: "in force", false: "gone"}[inForce]
+		return fmt.Errorf("admission policies still not %s: %w", state, errors.Join(err, lastErr))
 	}
 	return p.stop()
 }

@@ -25,6 +25,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,18 +53,16 @@ func Editor(ctx context.Context, cfg *rest.Config, namespace, user string) (*res
 		return nil, errors.New("config/default renders no ClusterRole aggregated to edit")
 	}
 	role := objs[i]
-	binding := &unstructured.Unstructured{}
-	binding.SetUnstructuredContent(map[string]any{
-		"apiVersion": rbacv1.SchemeGroupVersion.String(), "kind": "RoleBinding",
-		"metadata": map[string]any{"namespace": namespace, "name": role.GetName() + "-" + user},
-		"roleRef":  map[string]any{"apiGroup": rbacv1.GroupName, "kind": "ClusterRole", "name": role.GetName()},
-		"subjects": []any{map[string]any{"apiGroup": rbacv1.GroupName, "kind": rbacv1.UserKind, "name": user}},
-	})
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: role.GetName() + "-" + user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: role.GetKind(), Name: role.GetName()},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
 	c, err := newClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := createAll(ctx, c, []*unstructured.Unstructured{role, binding}); err != nil {
+	if err := createAll(ctx, c, role, binding); err != nil {
 		return nil, fmt.Errorf("grant %s the editor role: %w", user, err)
 	}
 	id := rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
@@ -85,7 +84,7 @@ func OperatorServiceAccount(ctx context.Context, cfg *rest.Config) (*rest.Config
 		return nil, err
 	}
 	var namespace, name string
-	var rbac []*unstructured.Unstructured
+	var rbac []client.Object
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "Deployment":
@@ -102,7 +101,7 @@ func OperatorServiceAccount(ctx context.Context, cfg *rest.Config) (*rest.Config
 	if err != nil {
 		return nil, err
 	}
-	if err := createAll(ctx, c, rbac); err != nil {
+	if err := createAll(ctx, c, rbac...); err != nil {
 		return nil, fmt.Errorf("apply the operator's RBAC: %w", err)
 	}
 	// The user name and groups the apiserver gives a service account's token.
@@ -133,7 +132,7 @@ func waitUntilAllowed(ctx context.Context, c client.Client, id rest.Impersonatio
 		return lastErr == nil && review.Status.Allowed
 	}
 	if err := poll.Until(ctx, rbacLoadTimeout, allowed); err != nil {
-		return fmt.Errorf("%s may still not %s ordersagas in %q (last error: %v): %w", id.UserName, verb, namespace, lastErr, err)
+		return fmt.Errorf("%s may still not %s ordersagas in %q: %w", id.UserName, verb, namespace, errors.Join(err, lastErr))
 	}
 	return nil
 }

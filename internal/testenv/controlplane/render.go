@@ -63,10 +63,10 @@ func Render(dir string) ([]*unstructured.Unstructured, error) {
 }
 
 // createAll creates objs, leaving alone those that exist already.
-func createAll(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
+func createAll(ctx context.Context, c client.Client, objs ...client.Object) error {
 	for _, o := range objs {
-		if err := c.Create(ctx, o.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create %s %s: %w", o.GetKind(), o.GetName(), err)
+		if err := c.Create(ctx, o.DeepCopyObject().(client.Object)); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
 		}
 	}
 	return nil
