@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -32,7 +33,9 @@ import (
 
 // ensureFinalizer adds the finalizer with a patch that carries the
 // resourceVersion read: on a stale view it conflicts and the pass starts
-// again from a live read.
+// again from a live read. The admission policy of config/admission adds it
+// at creation; a saga without it says the policy is missing, which is
+// logged once per process.
 func (r *OrderSagaReconciler) ensureFinalizer(ctx context.Context, req EnsureFinalizer) (FinalizerEnsured, error) {
 	obj := req.Saga
 	if !obj.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {
@@ -43,8 +46,14 @@ func (r *OrderSagaReconciler) ensureFinalizer(ctx context.Context, req EnsureFin
 	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return FinalizerEnsured{}, staleView(fmt.Errorf("add finalizer: %w", err))
 	}
+	missingPolicyLogged.Do(func() {
+		ctrl.LoggerFrom(ctx).Info("Finalizer added by the operator: the admission policy that adds it at creation seems not installed")
+	})
 	return FinalizerEnsured{Added: true}, nil
 }
+
+// missingPolicyLogged makes the missing admission policy a single log line.
+var missingPolicyLogged sync.Once
 
 // finalizeSaga removes the finalizer of a deleted saga that has nothing left
 // to undo. A saga that failed compensation is released too: deleting it is a

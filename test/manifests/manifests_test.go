@@ -19,11 +19,6 @@ limitations under the License.
 package manifests
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -32,39 +27,21 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
-// render returns the objects of a kustomization, rendered by the kubectl of
-// the envtest assets.
-func render(t *testing.T, dir string) []*unstructured.Unstructured {
+// render returns the objects of config/default, as "make deploy" applies
+// them, rendered by the kubectl of the envtest assets.
+func render(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	assets, err := controlplane.AssetsDir()
+	objs, err := controlplane.Render("config/default")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(controlplane.RepoRoot(), dir)).Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v", dir, err)
-	}
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs
-			}
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
+	return objs
 }
 
 func convert[T any](t *testing.T, u *unstructured.Unstructured) *T {
@@ -87,7 +64,7 @@ func byKind(objs []*unstructured.Unstructured, kinds ...string) []*unstructured.
 }
 
 func TestDeploymentMeetsTheRestrictedPodSecurityStandard(t *testing.T) {
-	objs := render(t, "config/default")
+	objs := render(t)
 	deployments := byKind(objs, "Deployment")
 	if len(deployments) != 1 {
 		t.Fatalf("want one Deployment, got %d", len(deployments))
@@ -128,6 +105,7 @@ var operatorGrants = map[string][]string{
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas":                 {"get", "list", "patch", "watch"},
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas/status":          {"get", "patch"},
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas/finalizers":      {"update"},
+	"ordersaga-abandon-role orders.ordersaga.io/ordersagas":                 {"abandon"},
 	"ordersaga-manager-role events.k8s.io/events":                           {"create", "patch"},
 	"ordersaga-manager-role orders.ordersaga.io/participants":               {"get", "list", "watch"},
 	"ordersaga-manager-role orders.ordersaga.io/participants/status":        {"get", "patch"},
@@ -191,7 +169,7 @@ func checkSecretVolumes(t *testing.T, spec *corev1.PodSpec) {
 
 // The operator's roles grant only what it uses: no wildcard, no Secret.
 func TestRBACGrantsOnlyWhatTheOperatorUses(t *testing.T) {
-	objs := render(t, "config/default")
+	objs := render(t)
 	roles := byKind(objs, "Role", "ClusterRole")
 	if len(roles) == 0 {
 		t.Fatal("no roles rendered")

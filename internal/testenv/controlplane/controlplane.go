@@ -15,11 +15,13 @@ limitations under the License.
 */
 
 // Package controlplane starts the envtest control plane (a real
-// kube-apiserver and etcd) with the project's CRDs installed, for the
-// integration suites.
+// kube-apiserver and etcd) with the project's CRDs and admission policies
+// installed, for the integration suites, the demo and the benchmark, and
+// gives the suites the identities the policies tell apart.
 package controlplane
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -58,7 +60,9 @@ func AssetsDir() (string, error) {
 	return dir, nil
 }
 
-// Start starts a control plane with the OrderSaga CRD installed.
+// Start starts a control plane with the OrderSaga CRD installed and the
+// admission policies of config/admission in force, as "make deploy" leaves a
+// cluster.
 func Start() (*envtest.Environment, *rest.Config, error) {
 	assets, err := AssetsDir()
 	if err != nil {
@@ -72,6 +76,12 @@ func Start() (*envtest.Environment, *rest.Config, error) {
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, fmt.Errorf("start envtest: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*policyLoadTimeout)
+	defer cancel()
+	if err := InstallAdmissionPolicies(ctx, cfg); err != nil {
+		_ = env.Stop()
+		return nil, nil, err
 	}
 	return env, cfg, nil
 }

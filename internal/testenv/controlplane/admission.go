@@ -1,0 +1,249 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/rand"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
+)
+
+// policyLoadTimeout bounds the wait for the apiserver to apply a change of
+// the policies: it loads policies and bindings through informers, so a
+// policy just created is not in force at once, nor gone once deleted.
+const policyLoadTimeout = 30 * time.Second
+
+// AdmissionPolicies returns the admission policies and bindings of
+// config/admission, as "make deploy" installs them (without its name prefix).
+func AdmissionPolicies() ([]*unstructured.Unstructured, error) {
+	return Render("config/admission")
+}
+
+// InstallAdmissionPolicies creates the admission policies and waits until
+// both are in force: a new saga gets the finalizer, and removing it from a
+// saga that has not finished is refused to a user who may not abandon sagas.
+func InstallAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
+	objs, err := AdmissionPolicies()
+	if err != nil {
+		return err
+	}
+	c, err := newClient(cfg)
+	if err != nil {
+		return err
+	}
+	policies := make([]client.Object, len(objs))
+	for i, o := range objs {
+		policies[i] = o
+	}
+	if err := createAll(ctx, c, policies...); err != nil {
+		return fmt.Errorf("install the admission policies: %w", err)
+	}
+	return waitForPolicies(ctx, cfg, objs, true)
+}
+
+// RemoveAdmissionPolicies deletes the admission policies and waits until
+// neither is in force any more, for tests of an installation without them.
+func RemoveAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
+	objs, err := AdmissionPolicies()
+	if err != nil {
+		return err
+	}
+	c, err := newClient(cfg)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := c.Delete(ctx, o.DeepCopy()); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+	}
+	return waitForPolicies(ctx, cfg, objs, false)
+}
+
+// waitForPolicies probes until both policies are in force (or both are
+// not), judging by their effects.
+func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, inForce bool) error {
+	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "ValidatingAdmissionPolicy" })
+	if i < 0 {
+		return errors.New("config/admission renders no ValidatingAdmissionPolicy")
+	}
+	p, err := startProbe(ctx, cfg, objs[i].GetName())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = p.stop() }()
+	var lastErr error
+	check := func() bool {
+		mutated, err := p.mutated(ctx)
+		if err == nil && mutated == inForce {
+			var refused bool
+			refused, err = p.refused(ctx)
+			if err == nil && refused == inForce {
+				return true
+			}
+		}
+		lastErr = err
+		return false
+	}
+	if err := poll.Until(ctx, policyLoadTimeout, check); err != nil {
+		state := map[bool]string{true: "in force", false: "gone"}[inForce]
+		return fmt.Errorf("admission policies still not %s: %w", state, errors.Join(err, lastErr))
+	}
+	return p.stop()
+}
+
+// probeUser may read and patch sagas in probeNamespace, and nothing else:
+// the validating policy refuses it the finalizer's removal.
+const (
+	probeUser      = "ordersaga-admission-probe"
+	probeNamespace = metav1.NamespaceDefault
+)
+
+// probe tells whether the policies are in force by their effects on a saga
+// of its own.
+type probe struct {
+	admin, user client.Client
+	// saga is stored, with the finalizer and no status: a saga that has not
+	// finished.
+	saga *ordersv1alpha1.OrderSaga
+	// denial is how the apiserver's refusal by the validating policy starts.
+	denial string
+	rbac   []client.Object
+}
+
+func startProbe(ctx context.Context, cfg *rest.Config, validatingPolicy string) (*probe, error) {
+	admin, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	userCfg := rest.CopyConfig(cfg)
+	userCfg.Impersonate = rest.ImpersonationConfig{UserName: probeUser}
+	user, err := newClient(userCfg)
+	if err != nil {
+		return nil, err
+	}
+	name := "admission-probe-" + rand.String(5)
+	p := &probe{admin: admin, user: user, denial: fmt.Sprintf("ValidatingAdmissionPolicy '%s'", validatingPolicy),
+		saga: fixtures.NewSaga(probeNamespace, name)}
+	p.rbac = []client.Object{
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: probeNamespace, Name: name},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{ordersv1alpha1.GroupVersion.Group},
+				Resources: []string{"ordersagas"}, Verbs: []string{"get", "patch"}}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: probeNamespace, Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: probeUser}}},
+	}
+	for _, o := range p.rbac {
+		if err := admin.Create(ctx, o); err != nil {
+			_ = p.stop()
+			return nil, fmt.Errorf("create the probe's %T: %w", o, err)
+		}
+	}
+	// The finalizer is set here, so that the mutating policy (which adds it
+	// only if missing) changes nothing and the validating one has something
+	// to guard whether or not either is in force.
+	controllerutil.AddFinalizer(p.saga, ordersv1alpha1.Finalizer)
+	if err := admin.Create(ctx, p.saga); err != nil {
+		_ = p.stop()
+		return nil, fmt.Errorf("create the probe saga: %w", err)
+	}
+	return p, nil
+}
+
+// mutated reports whether a saga created now gets the finalizer at
+// admission (a dry run: nothing is stored).
+func (p *probe) mutated(ctx context.Context) (bool, error) {
+	s := fixtures.NewSaga(probeNamespace, p.saga.Name+"-new")
+	if err := p.admin.Create(ctx, s, client.DryRunAll); err != nil {
+		return false, fmt.Errorf("create a saga (dry run): %w", err)
+	}
+	return controllerutil.ContainsFinalizer(s, ordersv1alpha1.Finalizer), nil
+}
+
+// refused reports whether the validating policy refuses the probe user the
+// removal of the finalizer (a dry run). Until the user's RBAC is in force,
+// RBAC refuses it instead: that is not the policy.
+func (p *probe) refused(ctx context.Context) (bool, error) {
+	s := p.saga.DeepCopy()
+	base := s.DeepCopy()
+	controllerutil.RemoveFinalizer(s, ordersv1alpha1.Finalizer)
+	err := p.user.Patch(ctx, s, client.MergeFrom(base), client.DryRunAll)
+	switch {
+	case err == nil:
+		return false, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), p.denial):
+		return true, nil
+	default:
+		return false, fmt.Errorf("remove the finalizer (dry run): %w", err)
+	}
+}
+
+// stop deletes the probe's saga and RBAC; it may run more than once.
+func (p *probe) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	if p.saga.UID != "" {
+		base := p.saga.DeepCopy()
+		controllerutil.RemoveFinalizer(p.saga, ordersv1alpha1.Finalizer)
+		if err := p.admin.Patch(ctx, p.saga, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("release the probe saga: %w", err))
+		} else if err := p.admin.Delete(ctx, p.saga); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("delete the probe saga: %w", err))
+		}
+	}
+	for _, o := range p.rbac {
+		if err := p.admin.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("delete the probe's %T: %w", o, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// newClient returns a client of cfg that knows the project's types.
+func newClient(cfg *rest.Config) (client.Client, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := ordersv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
+	}
+	return c, nil
+}
