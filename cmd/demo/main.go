@@ -204,7 +204,7 @@ func (d *demo) start(ctx context.Context) error {
 		return fmt.Errorf("kubectl apply: %w\n%s", err, out)
 	}
 	fmt.Print(out)
-	if err := registry.WaitBound(ctx, d.k8s, "inventory", "payment", "shipping"); err != nil {
+	if err := registry.WaitBound(ctx, d.k8s, d.topology.CommandExchange(), "inventory", "payment", "shipping"); err != nil {
 		return err
 	}
 

@@ -43,6 +43,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/simparticipant"
 	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
@@ -210,6 +211,7 @@ func startOperator(namespace string) *runningOperator {
 func (op *runningOperator) startParticipants(behaviours map[string]simparticipant.Behaviour) map[string]*simparticipant.Participant {
 	GinkgoHelper()
 	op.participants = map[string]*simparticipant.Participant{}
+	Expect(registry.Register(ctx, k8sClient, op.topology.CommandExchange(), fixtures.NewParticipants("guest")...)).To(Succeed())
 	for _, service := range []string{"inventory", "payment", "shipping"} {
 		behaviour := behaviours[service]
 		if behaviour == nil {

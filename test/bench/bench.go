@@ -176,7 +176,7 @@ func (b *bench) startParticipants() error {
 		{"payment", "ChargePayment", "RefundPayment"},
 		{"shipping", "ScheduleShipment", "CancelShipment"},
 	} {
-		err := registry.Register(b.ctx, b.k8s, fixtures.NewParticipant(svc.service, "guest",
+		err := registry.Register(b.ctx, b.k8s, b.topology.CommandExchange(), fixtures.NewParticipant(svc.service, "guest",
 			[]string{svc.command}, []string{svc.compensation}))
 		if err != nil {
 			return err

@@ -104,7 +104,7 @@ func startParticipants() *participants {
 		"shipping":  {"ScheduleShipment", "CancelShipment"},
 	}
 	for service, commands := range services {
-		Expect(registry.Register(ctx, k8sClient,
+		Expect(registry.Register(ctx, k8sClient, topology.CommandExchange(),
 			fixtures.NewParticipant(service, "guest", commands[:1], commands[1:]))).To(Succeed())
 		sp, err := participant.New(participant.Options{URL: rabbitmq.BrokerURL(), Service: service,
 			CommandExchange: topology.CommandExchange(), Concurrency: 8, Log: p.logger()})

@@ -132,7 +132,7 @@ var _ = Describe("Observability", func() {
 	It("carries the trace context to a participant and back on the reply", func() {
 		var mu sync.Mutex
 		var seen oteltrace.SpanContext
-		Expect(registry.Register(ctx, k8sClient, &ordersv1alpha1.Participant{
+		Expect(registry.Register(ctx, k8sClient, topology.CommandExchange(), &ordersv1alpha1.Participant{
 			ObjectMeta: metav1.ObjectMeta{Name: "audit"},
 			Spec: ordersv1alpha1.ParticipantSpec{BrokerUser: "guest",
 				Commands: []ordersv1alpha1.ParticipantCommand{{Name: "RecordOrder"}}},

@@ -227,7 +227,7 @@ var _ = Describe("An OrderSaga", func() {
 
 		late := fixtures.NewParticipants("guest")[1] // payment's commands, under the late service's name
 		late.Name = service
-		Expect(registry.Register(ctx, k8sClient, late)).To(Succeed())
+		Expect(registry.Register(ctx, k8sClient, topology.CommandExchange(), late)).To(Succeed())
 		p, err := simparticipant.Start(rabbitmq.BrokerURL(), topology.CommandExchange(), service, simparticipant.Succeed)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(p.Stop)

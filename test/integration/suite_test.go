@@ -113,7 +113,7 @@ var _ = BeforeSuite(func() {
 	proxy, err = faultproxy.Start(brokerURL.Host)
 	Expect(err).NotTo(HaveOccurred())
 	running = startOperator()
-	Expect(registry.Register(ctx, k8sClient, fixtures.NewParticipants("guest")...)).To(Succeed())
+	Expect(registry.Register(ctx, k8sClient, topology.CommandExchange(), fixtures.NewParticipants("guest")...)).To(Succeed())
 	for _, service := range []string{"inventory", "payment", "shipping"} {
 		p, err := simparticipant.Start(rabbitmq.BrokerURL(), topology.CommandExchange(), service, script.behave(service))
 		Expect(err).NotTo(HaveOccurred())

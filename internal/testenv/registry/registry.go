@@ -31,9 +31,10 @@ import (
 )
 
 // Register creates (or updates) the Participants and waits until the
-// operator has declared and bound each one's queue (its status names the
-// queue and every routing key), so that a participant can start consuming.
-func Register(ctx context.Context, c client.Client, participants ...*ordersv1alpha1.Participant) error {
+// operator of commandExchange has declared and bound each one's queue (its
+// status names the queue and every routing key), so that a participant can
+// start consuming.
+func Register(ctx context.Context, c client.Client, commandExchange string, participants ...*ordersv1alpha1.Participant) error {
 	for _, p := range participants {
 		existing := &ordersv1alpha1.Participant{}
 		err := c.Get(ctx, types.NamespacedName{Name: p.Name}, existing)
@@ -52,16 +53,18 @@ func Register(ctx context.Context, c client.Client, participants ...*ordersv1alp
 	for i, p := range participants {
 		names[i] = p.Name
 	}
-	return WaitBound(ctx, c, names...)
+	return WaitBound(ctx, c, commandExchange, names...)
 }
 
-// WaitBound waits until the operator has declared and bound the queue of
-// each named Participant: its status names the queue and every routing key.
-func WaitBound(ctx context.Context, c client.Client, names ...string) error {
+// WaitBound waits until the operator of commandExchange has declared and
+// bound the queue of each named Participant: its status names that
+// operator's queue and every routing key. (Participants are cluster-scoped:
+// another operator, of another topology, may have written their status.)
+func WaitBound(ctx context.Context, c client.Client, commandExchange string, names ...string) error {
 	for _, name := range names {
 		bound := func() bool {
 			got := &ordersv1alpha1.Participant{}
-			return c.Get(ctx, types.NamespacedName{Name: name}, got) == nil && got.Status.Queue != "" &&
+			return c.Get(ctx, types.NamespacedName{Name: name}, got) == nil && got.Status.Queue == commandExchange+"."+name &&
 				len(got.Status.RoutingKeys) == len(got.Spec.Commands)+len(got.Spec.Compensations)
 		}
 		if err := poll.Until(ctx, 30*time.Second, bound); err != nil {
