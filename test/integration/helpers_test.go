@@ -68,6 +68,16 @@ func waitForPhase(s *ordersv1alpha1.OrderSaga, phase ordersv1alpha1.SagaPhase) *
 	return out
 }
 
+// waitForFinalPhase waits until the saga is in a final phase, and returns it.
+func waitForFinalPhase(s *ordersv1alpha1.OrderSaga) *ordersv1alpha1.OrderSaga {
+	out := &ordersv1alpha1.OrderSaga{}
+	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), out)).To(Succeed())
+		g.Expect(out.Status.Phase.IsFinal()).To(BeTrue(), "phase %s, steps: %+v", out.Status.Phase, out.Status.Steps)
+	}).WithTimeout(2 * time.Minute).Should(Succeed())
+	return out
+}
+
 func stepState(s *ordersv1alpha1.OrderSaga, step string) ordersv1alpha1.StepStatus {
 	for _, rec := range s.Status.Steps {
 		if rec.Name == step {

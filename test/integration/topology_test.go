@@ -1,0 +1,110 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package integration_test
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/types"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
+)
+
+var _ = Describe("The operator's topology", func() {
+	It("is restored when the command exchange and then a participant's queue are deleted under load", func() {
+		ns := newNamespace()
+		stop := make(chan struct{})
+		var load sync.WaitGroup
+		var created []*ordersv1alpha1.OrderSaga
+		var mu sync.Mutex
+		load.Go(func() {
+			defer GinkgoRecover()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond): // a saga every 100 ms while the topology is broken
+				}
+				s := createSaga(ns, fmt.Sprintf("order-load-%03d", i))
+				mu.Lock()
+				created = append(created, s)
+				mu.Unlock()
+			}
+		})
+		DeferCleanup(func() {
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+			load.Wait()
+		})
+
+		By("deleting the command exchange")
+		withChannel(func(ch *amqp.Channel) {
+			Expect(ch.ExchangeDelete(topology.CommandExchange(), false, false)).To(Succeed())
+		})
+		Eventually(func() error { return exchangeExists(topology.CommandExchange()) }).WithTimeout(10 * time.Second).
+			Should(Succeed(), "the operator declares the exchange again")
+
+		By("deleting the payment service's queue")
+		queue := topology.ParticipantQueue("payment")
+		withChannel(func(ch *amqp.Channel) {
+			_, err := ch.QueueDelete(queue, false, false, false)
+			Expect(err).NotTo(HaveOccurred())
+		})
+		Eventually(func(g Gomega) {
+			got := &ordersv1alpha1.Participant{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Name: "payment"}, got)).To(Succeed())
+			g.Expect(got.Status.Consumers).To(BeNumerically(">=", 1), "its participant consumes the restored queue")
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+
+		close(stop)
+		load.Wait()
+		By("a saga created once the topology is restored completes")
+		waitForPhase(createSaga(ns, "order-after-restore"), ordersv1alpha1.PhaseCompleted)
+		mu.Lock()
+		defer mu.Unlock()
+		Expect(created).NotTo(BeEmpty())
+		for _, s := range created {
+			done := waitForFinalPhase(s)
+			Expect(done.Status.Phase).To(BeElementOf(ordersv1alpha1.PhaseCompleted, ordersv1alpha1.PhaseCompensated),
+				"saga %s ends cleanly: done, or undone after its command was lost with the queue", s.Name)
+		}
+	})
+})
+
+// exchangeExists checks, on a channel of its own (a missing exchange closes
+// it), that the exchange exists.
+func exchangeExists(name string) error {
+	conn, err := amqp.Dial(rabbitmq.BrokerURL())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close() }()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	return ch.ExchangeDeclarePassive(name, amqp.ExchangeTopic, true, false, false, false, nil)
+}
