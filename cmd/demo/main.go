@@ -211,7 +211,8 @@ func (d *demo) start(ctx context.Context) error {
 	fmt.Println("==> Starting the sample services (inventory, payment declining above 1000.00, shipping)")
 	d.services, err = samples.Start(rabbitmq.BrokerURL(), d.topology.CommandExchange(),
 		[]string{"inventory", "payment", "shipping"},
-		samples.Options{PaymentLimit: "1000.00", Stock: 1000, Latency: 700 * time.Millisecond}, ctrl.Log.WithName("samples"))
+		samples.Options{PaymentLimit: "1000.00", Stock: 1000, Latency: 700 * time.Millisecond,
+			OperatorUser: amqpconn.URLUser(rabbitmq.BrokerURL())}, ctrl.Log.WithName("samples"))
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ func main() {
 	flag.DurationVar(&opts.Latency, "latency", 0, "Latency added to every command.")
 	flag.DurationVar(&opts.ShippingLatency, "shipping-latency", 0, "Latency added to shipping commands.")
 	flag.IntVar(&opts.Stock, "stock", 1000, "Initial stock of every SKU.")
+	flag.StringVar(&opts.OperatorUser, "operator-user", "", "Broker user of the operator: commands from any other user are dropped (empty: take every command).")
 	otlpEndpoint := flag.String("otlp-endpoint", "", "OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none.")
 	otlpInsecure := flag.Bool("otlp-insecure", false, "Export spans without TLS.")
 	zapOpts := zap.Options{Development: true}

@@ -182,6 +182,7 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 		DeadLetters:         h.deadLetters,
 		CommandExchange:     "test.commands",
 		ReplyQueue:          "test.replies",
+		CommandUser:         "operator",
 		Inbox:               NewInbox(),
 		Clock:               h.clock,
 		ReplyObserver:       h.observed,

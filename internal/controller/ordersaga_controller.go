@@ -66,9 +66,13 @@ type OrderSagaReconciler struct {
 	// CommandExchange and ReplyQueue name the broker topology commands go
 	// to and replies come from.
 	CommandExchange, ReplyQueue string
-	Inbox                       *Inbox
-	Machine                     saga.Machine
-	Clock                       clock.PassiveClock
+	// CommandUser is the broker user the operator connects as, stamped on
+	// commands as user_id (RabbitMQ validates it), so that a participant
+	// can tell the operator's commands from anyone else's.
+	CommandUser string
+	Inbox       *Inbox
+	Machine     saga.Machine
+	Clock       clock.PassiveClock
 	// ReplyObserver counts dead-lettered replies.
 	ReplyObserver ReplyObserver
 	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.

@@ -99,6 +99,7 @@ func (r *OrderSagaReconciler) publish(ctx context.Context, obj *ordersv1alpha1.O
 	if err != nil {
 		return err
 	}
+	msg.UserID = r.CommandUser
 	ctx, span := sagatrace.Tracer().Start(sagatrace.SagaContext(ctx, string(obj.UID)), "publish "+key,
 		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 			attribute.String("ordersaga.saga", obj.Namespace+"/"+obj.Name),

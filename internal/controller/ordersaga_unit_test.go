@@ -120,6 +120,7 @@ func TestReconcileStartsASagaAndSendsItsFirstCommand(t *testing.T) {
 	g.Expect(sent[0].Exchange).To(Equal("test.commands"))
 	g.Expect(sent[0].Message.MessageID).To(Equal(got.Status.Steps[0].MessageID), "the status names the message before it leaves")
 	g.Expect(sent[0].Message.ReplyTo).To(Equal("test.replies"))
+	g.Expect(sent[0].Message.UserID).To(Equal("operator"), "participants can tell the operator's commands by their user_id")
 	g.Expect(h.reasons()).To(Equal([]string{"Started", "StepStarted"}))
 	g.Expect(res.RequeueAfter).To(BeNumerically("~", 5*time.Second, 10*time.Millisecond), "woken at the step's timeout")
 	g.Expect(h.recorder.Events).To(HaveLen(2))

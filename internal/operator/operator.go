@@ -201,6 +201,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		DeadLetters:             deadLetters,
 		CommandExchange:         topology.CommandExchange(),
 		ReplyQueue:              topology.ReplyQueue(),
+		CommandUser:             amqpconn.URLUser(o.BrokerURL),
 		Inbox:                   inbox,
 		Clock:                   clock.RealClock{},
 		ReplyObserver:           m,

@@ -45,7 +45,7 @@ func Start(url, commandExchange string, names []string, opts Options, log logr.L
 	s := &Services{cancel: cancel}
 	for _, name := range names {
 		p, err := participant.New(participant.Options{URL: url, Service: name, CommandExchange: commandExchange,
-			Log: log.WithName(name)})
+			OperatorUser: opts.OperatorUser, Log: log.WithName(name)})
 		if err != nil {
 			cancel()
 			return nil, err

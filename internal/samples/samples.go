@@ -47,6 +47,9 @@ type Options struct {
 	ShippingLatency time.Duration
 	// Stock is the initial stock of every SKU.
 	Stock int
+	// OperatorUser, when set, is the broker user of the operator: commands
+	// from any other user are dropped (participant.Options.OperatorUser).
+	OperatorUser string
 }
 
 // shortID derives a stable id from an idempotency key, so that a replayed

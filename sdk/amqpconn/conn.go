@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -246,6 +247,16 @@ func hidePassword(err error, rawURL string) error {
 		return err
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), rawURL, RedactURL(rawURL)))
+}
+
+// URLUser is the broker user an AMQP URL connects as: the one it names, or
+// "guest", amqp091-go's default. RabbitMQ checks a message's user_id
+// against it.
+func URLUser(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil && u.User.Username() != "" {
+		return u.User.Username()
+	}
+	return "guest"
 }
 
 // RedactURL returns an AMQP URL with its password replaced by "***", for

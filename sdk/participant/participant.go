@@ -21,7 +21,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/url"
 
 	"github.com/go-logr/logr"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -44,6 +43,13 @@ type Options struct {
 	CommandExchange string
 	// Queue is the service's queue; default "<CommandExchange>.<Service>".
 	Queue string
+	// OperatorUser, when set, is the broker user the operator publishes
+	// commands as: a command whose user_id (which RabbitMQ validates) is
+	// another is dropped unanswered and dead-lettered by the queue, since
+	// anyone allowed to write to the default exchange can put a message in
+	// the service's queue. Set it so that the headers of a command (its
+	// saga's namespace, say) can be trusted.
+	OperatorUser string
 	// Concurrency is how many commands are handled at once; default 4. The
 	// commands of one saga are always handled one at a time, in order.
 	Concurrency int
@@ -93,11 +99,7 @@ func New(opts Options) (*Participant, error) {
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
 	}
-	user := "guest" // amqp091-go's default when the URL names no user
-	if u, err := url.Parse(opts.URL); err == nil && u.User != nil && u.User.Username() != "" {
-		user = u.User.Username()
-	}
-	p := &Participant{opts: opts, user: user, handlers: map[handlerKey]Handler{}}
+	p := &Participant{opts: opts, user: amqpconn.URLUser(opts.URL), handlers: map[handlerKey]Handler{}}
 	name := "ordersaga-participant-" + opts.Service
 	p.conn = amqpconn.New(amqpconn.Config{
 		URL: opts.URL, TLS: opts.TLS, Topology: amqpconn.DeclarerFunc(p.declare), ConnectionName: name,

@@ -46,6 +46,8 @@ type fakeOperator struct {
 	conn     *amqp.Connection
 	ch       *amqp.Channel
 	uid      string
+	// userID is the user_id its commands carry: none unless a test sets it.
+	userID string
 }
 
 func newFakeOperator(t *testing.T) *fakeOperator {
@@ -120,7 +122,7 @@ func (o *fakeOperator) sendUntil(ch *amqp.Channel, id, step string, kind protoco
 		Step: step, Kind: kind, Name: name, Attempt: attempt, IdempotencyKey: protocol.IdempotencyKey(o.uid, step, kind, 0),
 		Deadline: h.Deadline})
 	return ch.PublishWithContext(context.Background(), o.exchange, "inventory."+name, true, false, amqp.Publishing{
-		MessageId: id, ReplyTo: o.replies, Type: protocol.CommandType, ContentType: protocol.ContentType,
+		MessageId: id, ReplyTo: o.replies, Type: protocol.CommandType, ContentType: protocol.ContentType, UserId: o.userID,
 		Headers: h.Table(), Body: body, DeliveryMode: amqp.Persistent,
 	})
 }

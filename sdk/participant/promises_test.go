@@ -214,3 +214,28 @@ func TestAParticipantStartedBeforeItIsRegisteredWaitsForItsQueue(t *testing.T) {
 	g.Expect(o.send(o.ch, "m-1", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
 	g.Expect(o.awaitReplies(g, 1)["m-1"]).To(ConsistOf(HaveField("Status", protocol.StatusSucceeded)))
 }
+
+// With OperatorUser set, only commands the operator's broker user published
+// (user_id, which RabbitMQ validates) are carried out: anyone allowed to
+// write to the default exchange could put a message in the queue.
+func TestOnlyTheOperatorsCommandsAreCarriedOut(t *testing.T) {
+	g := NewWithT(t)
+	o := newFakeOperator(t)
+	var calls atomic.Int32
+	opts := participant.Options{CommandExchange: o.exchange, OperatorUser: "guest"}
+	startParticipantWith(t, opts, func(p *participant.Participant) {
+		p.Handle("ReserveInventory", func(context.Context, *participant.Command) (participant.Result, error) {
+			calls.Add(1)
+			return nil, nil
+		})
+	})
+
+	g.Expect(o.send(o.ch, "m-anonymous", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
+	g.Consistently(o.collect, 500*time.Millisecond).WithArguments(o.ch).Should(BeEmpty(), "a command without the operator's user_id gets no reply")
+	g.Expect(calls.Load()).To(BeZero())
+
+	o.userID = "guest"
+	g.Expect(o.send(o.ch, "m-operator", "reserve", protocol.KindCommand, "ReserveInventory", 1)).To(Succeed())
+	g.Expect(o.awaitReplies(g, 1)["m-operator"]).To(ConsistOf(HaveField("Status", protocol.StatusSucceeded)))
+	g.Expect(calls.Load()).To(BeEquivalentTo(1))
+}

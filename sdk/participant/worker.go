@@ -48,6 +48,9 @@ func (p *Participant) process(ctx context.Context, d amqp.Delivery) {
 	if err == nil && (d.ReplyTo == "" || d.MessageId == "") {
 		err = fmt.Errorf("reply_to or message_id missing")
 	}
+	if err == nil && p.opts.OperatorUser != "" && d.UserId != p.opts.OperatorUser {
+		err = fmt.Errorf("user_id %q is not the operator's %q", d.UserId, p.opts.OperatorUser)
+	}
 	if err != nil {
 		// Nobody can be answered: drop it, loudly.
 		log.Error(err, "Command dropped: not a valid ordersaga command")
