@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -72,9 +73,7 @@ func newFakeOperatorWith(t *testing.T, args amqp.Table) *fakeOperator {
 // operator does for a Participant.
 func (o *fakeOperator) register(g Gomega, args amqp.Table) {
 	queueArgs := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-	for k, v := range args {
-		queueArgs[k] = v
-	}
+	maps.Copy(queueArgs, args)
 	_, err := o.ch.QueueDeclare(o.exchange+".inventory", true, false, false, false, queueArgs)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(o.ch.QueueBind(o.exchange+".inventory", "inventory.*", o.exchange, false, nil)).To(Succeed())

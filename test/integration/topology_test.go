@@ -64,7 +64,7 @@ var _ = Describe("The operator's topology", func() {
 		withChannel(func(ch *amqp.Channel) {
 			Expect(ch.ExchangeDelete(topology.CommandExchange(), false, false)).To(Succeed())
 		})
-		Eventually(func() error { return exchangeExists(topology.CommandExchange()) }).WithTimeout(10 * time.Second).
+		Eventually(func() error { return exchangeExists(topology.CommandExchange()) }).WithTimeout(10*time.Second).
 			Should(Succeed(), "the operator declares the exchange again")
 
 		By("deleting the payment service's queue")
