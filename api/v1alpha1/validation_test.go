@@ -240,15 +240,18 @@ var _ = Describe("OrderSaga admission", func() {
 		Expect(err.Error()).To(ContainSubstring("spec.steps[1].timeout in body should match"))
 	})
 
-	It("fills in the defaults of timeout and retry", func() {
+	It("leaves timeout and retry unset, for the Participant's defaults, and fills in a retry policy that is set", func() {
 		saga := newSaga()
+		saga.Spec.Steps[1].Retry = ordersv1alpha1.RetryPolicy{MaxAttempts: 5}
 		Expect(k8sClient.Create(ctx, saga)).To(Succeed())
-		step := saga.Spec.Steps[0]
-		Expect(step.Timeout.Get()).To(Equal(30 * time.Second))
-		Expect(step.Retry.MaxAttempts).To(BeEquivalentTo(3))
-		Expect(step.Retry.Factor).To(BeEquivalentTo(2))
-		Expect(step.Retry.InitialDelay.Get()).To(Equal(time.Second))
-		Expect(step.Retry.MaxDelay.Get()).To(Equal(time.Minute))
+		unset := saga.Spec.Steps[0]
+		Expect(unset.Timeout).To(BeEmpty(), "resolved when sent: the step's, its Participant's, or 30s")
+		Expect(unset.Retry).To(BeZero(), "resolved when an attempt fails: the step's, its Participant's, or the defaults")
+		set := saga.Spec.Steps[1].Retry
+		Expect(set.MaxAttempts).To(BeEquivalentTo(5))
+		Expect(set.Factor).To(BeEquivalentTo(2))
+		Expect(set.InitialDelay.Get()).To(Equal(time.Second))
+		Expect(set.MaxDelay.Get()).To(Equal(time.Minute))
 	})
 
 	Describe("updates", func() {
