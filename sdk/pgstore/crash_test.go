@@ -47,7 +47,7 @@ const (
 	crashKills    = 20
 	crashInFlight = 30
 	// A process is killed at a random time within this after its first
-	// handler started (its start takes about half a second here).
+	// handler made its effect (its start takes about half a second here).
 	crashKillWithin = 600 * time.Millisecond
 )
 
@@ -73,7 +73,7 @@ func TestWithTheMemoryStoreTheSameCrashesDoubleEffects(t *testing.T) {
 type crashRun struct {
 	store       string
 	sent, kills int
-	interrupted int // handlers in progress at the kills
+	interrupted int // handlers between their effect and their return at the kills
 
 	took    time.Duration
 	effects map[string]int // by idempotency key
@@ -95,7 +95,7 @@ func (r crashRun) String() string {
 	for _, n := range r.doubled() {
 		extra += n - 1
 	}
-	return fmt.Sprintf("%d commands (%d in flight), %d kills in %s interrupting %d handlers: %d keys took effect, %d of them more than once (%d effects too many)",
+	return fmt.Sprintf("%d commands (%d in flight), %d kills in %s interrupting %d handlers after their effect: %d keys took effect, %d of them more than once (%d effects too many)",
 		r.sent, crashInFlight, r.kills, r.took.Round(100*time.Millisecond), r.interrupted, len(r.effects), len(r.doubled()), extra)
 }
 
@@ -135,7 +135,7 @@ func runCrashTest(t *testing.T, store string) crashRun {
 	outstanding := map[string]bool{}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	timeout := time.After(50 * time.Second)
+	timeout := time.After(90 * time.Second)
 	for run.kills < crashKills || len(outstanding) > 0 {
 		select {
 		case <-timeout:
@@ -155,8 +155,9 @@ func runCrashTest(t *testing.T, store string) crashRun {
 				SagaUID: fmt.Sprintf("saga-%d", run.sent), Step: "charge", Deadline: time.Now().Add(10 * time.Minute)})).To(Succeed())
 			outstanding[id] = true
 		}
-		// A kill is due, and a command is in progress: kill now, start again.
-		if first := progress.firstStarted(); run.kills < crashKills && !first.IsZero() &&
+		// A kill is due, and a command has made its effect and not returned:
+		// kill now, start again.
+		if first := progress.firstEffect(); run.kills < crashKills && !first.IsZero() &&
 			time.Since(first) > killAfter && progress.count() > 0 {
 			run.interrupted += progress.count()
 			g.Expect(proc.Process.Signal(syscall.SIGKILL)).To(Succeed())
@@ -184,9 +185,9 @@ func runCrashTest(t *testing.T, store string) crashRun {
 	return run
 }
 
-// inProgress reads a crashparticipant's standard output ("started <key>",
-// "finished <key>") and keeps the keys whose handler is running, and when
-// the first one started.
+// inProgress reads a crashparticipant's standard output ("effect <key>",
+// "finished <key>") and keeps the keys whose handler has made its effect
+// and not returned, and when the first effect was made.
 type inProgress struct {
 	mu      sync.Mutex
 	partial []byte
@@ -205,7 +206,7 @@ func (p *inProgress) Write(b []byte) (int, error) {
 		}
 		verb, key, _ := strings.Cut(string(p.partial[:i]), " ")
 		switch verb {
-		case "started":
+		case "effect":
 			p.keys[key] = true
 			if p.first.IsZero() {
 				p.first = time.Now()
@@ -217,7 +218,7 @@ func (p *inProgress) Write(b []byte) (int, error) {
 	}
 }
 
-func (p *inProgress) firstStarted() time.Time {
+func (p *inProgress) firstEffect() time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.first

@@ -78,6 +78,11 @@ limitations under the License.
 // participant's Concurrency, and twice as many if handlers also query the
 // pool outside their transaction.
 //
+// A participant that dies with a transaction open holds its key until
+// PostgreSQL notices that the connection is gone: at once when the socket
+// closes (the process was killed), after the server's TCP keepalives when
+// the network is lost; until then, its redelivered commands wait.
+//
 // Records are kept until Store.Forget deletes them: call it now and then
 // (docs/protocol.md, "How long to remember", says how far back; days are
 // safe).

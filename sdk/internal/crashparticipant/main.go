@@ -22,8 +22,9 @@ limitations under the License.
 // service without a transactional store writes its effects, and outcomes
 // are remembered in memory.
 //
-// It prints "started <key>" when a handler starts and "finished <key>" when
-// it returns, so that the test knows which commands are in progress.
+// It prints "effect <key>" once a handler has made its effect and
+// "finished <key>" when the handler returns, so that the test knows which
+// commands are between the two.
 package main
 
 import (
@@ -72,6 +73,11 @@ func run() error {
 		return err
 	}
 	defer pool.Close()
+	// Connect before taking commands: a handler that had to connect first
+	// (a new PostgreSQL backend each) could be killed before its effect.
+	if err := warmUp(ctx, pool, *concurrency+1); err != nil {
+		return err
+	}
 
 	var store participant.Store
 	var recordEffect func(ctx context.Context, cmd *participant.Command) error
@@ -107,11 +113,11 @@ func run() error {
 		return err
 	}
 	p.Handle("Charge", func(ctx context.Context, cmd *participant.Command) (participant.Result, error) {
-		fmt.Println("started", cmd.IdempotencyKey)
 		defer fmt.Println("finished", cmd.IdempotencyKey)
 		if err := recordEffect(ctx, cmd); err != nil {
 			return nil, err
 		}
+		fmt.Println("effect", cmd.IdempotencyKey)
 		// The work that follows the effect: a kill in the middle of it
 		// finds the effect made and the command not answered.
 		select {
@@ -122,4 +128,22 @@ func run() error {
 		return participant.Result{"pid": os.Getpid()}, nil
 	})
 	return p.Run(ctx)
+}
+
+// warmUp opens n of pool's connections.
+func warmUp(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	conns := make([]*pgxpool.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for range n {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return nil
 }
