@@ -48,7 +48,7 @@ const (
 	crashInFlight = 30
 	// A process is killed at a random time within this after its first
 	// handler made its effect (its start takes about half a second here).
-	crashKillWithin = 600 * time.Millisecond
+	crashKillWithin = 400 * time.Millisecond
 )
 
 func TestAParticipantKilledInTheMiddleOfCommandsDoublesNoEffect(t *testing.T) {

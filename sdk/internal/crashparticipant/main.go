@@ -56,7 +56,7 @@ func run() error {
 	database := flag.String("database", "", "PostgreSQL URL of the service's database, with a table effects (key text, message_id text, pid int)")
 	exchange := flag.String("exchange", "", "the command exchange")
 	storeKind := flag.String("store", "postgres", "where outcomes are recorded: postgres or memory")
-	concurrency := flag.Int("concurrency", 16, "commands handled at once")
+	concurrency := flag.Int("concurrency", 8, "commands handled at once")
 	prefetch := flag.Int("prefetch", 30, "commands taken from the broker at once")
 	work := flag.Duration("work", 100*time.Millisecond, "mean time a command takes, after its effect")
 	flag.Parse()
