@@ -29,7 +29,7 @@ import (
 // Store remembers what a participant did, so that a redelivered command or
 // a retried attempt is answered without doing the work twice.
 //
-// In production, give Run a persistent Store that is a TxStore, such as
+// In production, set Options.Store to a persistent TxStore, such as
 // sdk/pgstore's PostgreSQL store: the handler's own writes and the record of
 // its outcome then commit in one transaction, so that neither a restart nor
 // a crash in the middle of a command can make its effect happen twice. The
