@@ -69,7 +69,7 @@ lint-fix: ## Run golangci-lint on both modules and apply its fixes.
 	cd $(SDK_DIR) && $(GOLANGCI_LINT) run --config ../.golangci.yml --fix
 
 .PHONY: test
-test: envtest broker verify-generated vet ## Run every test of both modules against envtest and the local RabbitMQ, then the demo non-interactively.
+test: envtest broker postgres verify-generated vet ## Run every test of both modules against envtest, the local RabbitMQ and PostgreSQL, then the demo non-interactively.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test -p 1 -count=1 $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 	cd $(SDK_DIR) && go test -p 1 -count=1 $(GO_TEST_FLAGS) ./... -coverprofile ../cover-sdk.out
 	$(MAKE) --no-print-directory demo DEMO_EXIT=1
@@ -163,3 +163,7 @@ envtest: ## Provide kube-apiserver, etcd and kubectl for envtest (cached; built 
 .PHONY: broker
 broker: ## Make sure RabbitMQ accepts connections on 127.0.0.1:5672 (start or install it if needed).
 	@hack/ensure-rabbitmq.sh
+
+.PHONY: postgres
+postgres: ## Make sure PostgreSQL lets the tests in on 127.0.0.1:5432 (start or install it if needed).
+	@hack/ensure-postgres.sh

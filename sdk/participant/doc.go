@@ -37,9 +37,20 @@ limitations under the License.
 //   - rides out broker restarts, and on shutdown lets the handlers in flight
 //     finish while the commands not yet started go back to the queue.
 //
+// What the participant remembers is in Options.Store. The default,
+// MemoryStore, is for tests and demos: a participant killed in the middle of
+// a command forgets what it did, and does it again when the command is
+// redelivered (it says so in its log when it starts). In production use
+// sdk/pgstore, a TxStore in PostgreSQL: the handler writes through the
+// command's transaction (pgstore.Tx), its writes commit with the record of
+// the outcome, and a crash leaves both or neither (docs/protocol.md,
+// "Records that survive a crash").
+//
 // These promises hold within one process. Instances of a service that share
-// a queue keep them with Options.SingleActiveConsumer, or with a Store they
-// share and effects idempotent by key (docs/protocol.md, "Several instances").
+// a queue keep them with Options.SingleActiveConsumer, or with a shared
+// sdk/pgstore (one instance at a time holds a key), or with another Store
+// they share and effects idempotent by key (docs/protocol.md, "Several
+// instances").
 //
 // docs/protocol.md is the contract this package implements.
 package participant

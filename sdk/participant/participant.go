@@ -56,7 +56,9 @@ type Options struct {
 	// Prefetch bounds the commands taken from the broker and not yet
 	// acknowledged; default 2 × Concurrency.
 	Prefetch int
-	// Store remembers outcomes; default NewMemoryStore(100000).
+	// Store remembers outcomes; default NewMemoryStore(100000), which is
+	// for tests and demos: in production use a persistent TxStore such as
+	// sdk/pgstore's.
 	Store Store
 	// Log receives the participant's log lines; default discards them.
 	Log logr.Logger
@@ -138,6 +140,7 @@ func (p *Participant) Run(ctx context.Context) error {
 	if len(p.handlers) == 0 {
 		return errors.New("participant: no handler registered")
 	}
+	warnIfInMemory(p.opts.Log, p.opts.Store)
 	// The connection outlives ctx, so that the handlers in flight can still
 	// reply while the participant shuts down.
 	connCtx, stopConn := context.WithCancel(context.WithoutCancel(ctx))

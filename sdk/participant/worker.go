@@ -95,33 +95,29 @@ func (p *Participant) process(ctx context.Context, d amqp.Delivery) {
 // outcome returns the reply to a command: the one recorded for its message
 // id, the outcome recorded for its idempotency key, or the handler's. The
 // first final outcome recorded for a key wins: a participant that shares
-// its Store with other instances replies what the first one did.
+// its Store with other instances replies what the first one did. With a
+// TxStore all of it happens in one transaction (outcomeInTx).
 func (p *Participant) outcome(ctx context.Context, d amqp.Delivery, h protocol.Headers, cmd protocol.Command) (protocol.Reply, error) {
+	key := idempotencyKey(h, cmd)
+	if txStore, ok := p.opts.Store.(TxStore); ok {
+		return p.outcomeInTx(ctx, txStore, d, h, cmd, key)
+	}
 	store := p.opts.Store
 	if reply, ok, err := store.Reply(ctx, d.MessageId); err != nil || ok {
 		return reply, err
-	}
-	key := cmd.IdempotencyKey
-	if key == "" {
-		key = protocol.IdempotencyKey(h.SagaUID, h.Step, h.Kind, h.Round)
 	}
 	if reply, ok, err := store.Outcome(ctx, key); err != nil {
 		return reply, err
 	} else if ok {
 		return reply, store.Record(ctx, d.MessageId, key, reply)
 	}
-	if h.Kind == protocol.KindCommand && !h.Deadline.IsZero() && time.Now().After(h.Deadline) {
-		// A copy that waited past its deadline (in the queue, or while this
-		// service was down): the operator has stopped waiting for it or will
-		// send it again. Not running it is what makes forgetting old records
-		// safe; not recording the refusal lets a later copy run.
-		return protocol.Reply{Status: protocol.StatusRetryable, Reason: ReasonCommandExpired,
-			Message: "the command's deadline " + h.Deadline.UTC().Format(time.RFC3339) + " passed before it was started"}, nil
+	if reply, ok := expired(h); ok {
+		return reply, nil
 	}
 	var commandOutcome *protocol.Reply
 	if h.Kind == protocol.KindCompensation {
 		var err error
-		if commandOutcome, err = p.compensating(ctx, h); err != nil {
+		if commandOutcome, err = compensating(ctx, store, h); err != nil {
 			return protocol.Reply{}, err
 		}
 	}
@@ -136,19 +132,102 @@ func (p *Participant) outcome(ctx context.Context, d amqp.Delivery, h protocol.H
 	return reply, store.Record(ctx, d.MessageId, key, reply)
 }
 
-// compensating returns the outcome recorded here for the command that a
+// outcomeInTx is outcome in one transaction of a TxStore, which holds the
+// command's key from the first read to the commit: the handler's writes and
+// the record of a final outcome commit together, before the reply is sent.
+// A retryable outcome is rolled back and recorded nowhere: nothing took
+// effect, so a copy of the message may run again.
+func (p *Participant) outcomeInTx(ctx context.Context, store TxStore, d amqp.Delivery, h protocol.Headers, cmd protocol.Command, key string) (protocol.Reply, error) {
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		return protocol.Reply{}, fmt.Errorf("begin the command's transaction: %w", err)
+	}
+	// Rolling back after a commit does nothing; a failed rollback leaves
+	// nothing behind either, since the transaction did not commit.
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := tx.Lock(ctx, key); err != nil {
+		return protocol.Reply{}, fmt.Errorf("lock idempotency key %s: %w", key, err)
+	}
+	if reply, ok, err := tx.Reply(ctx, d.MessageId); err != nil || ok {
+		return reply, err
+	}
+	reply, recorded, err := tx.Outcome(ctx, key)
+	if err != nil {
+		return protocol.Reply{}, err
+	}
+	if !recorded {
+		if reply, ok := expired(h); ok {
+			return reply, nil
+		}
+		var commandOutcome *protocol.Reply
+		if h.Kind == protocol.KindCompensation {
+			if commandOutcome, err = compensating(ctx, tx, h); err != nil {
+				return protocol.Reply{}, err
+			}
+		}
+		c := &Command{Command: cmd, Headers: h, Redelivered: d.Redelivered, CommandOutcome: commandOutcome}
+		reply, err = tx.Handle(ctx, func(ctx context.Context) protocol.Reply { return p.call(ctx, c) })
+		if err != nil {
+			// The handler's writes are lost with the transaction: nothing
+			// took effect, and a later attempt may succeed.
+			return protocol.Reply{Status: protocol.StatusRetryable, Reason: ReasonHandlerError,
+				Message: protocol.Truncate("the handler's transaction failed: "+err.Error(), protocol.MaxMessageLength)}, nil
+		}
+		if reply.Status == protocol.StatusRetryable {
+			return reply, nil
+		}
+		if reply, err = tx.RecordOutcomeIfAbsent(ctx, key, reply); err != nil {
+			return protocol.Reply{}, err
+		}
+	}
+	if err := tx.Record(ctx, d.MessageId, key, reply); err != nil {
+		return protocol.Reply{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		// Committed or not, the redelivery finds out: it is answered from
+		// the record, or runs again.
+		return protocol.Reply{}, fmt.Errorf("commit the command's transaction: %w", err)
+	}
+	return reply, nil
+}
+
+// idempotencyKey is the command's key, or the one the protocol derives from
+// its headers if the body names none.
+func idempotencyKey(h protocol.Headers, cmd protocol.Command) string {
+	if cmd.IdempotencyKey != "" {
+		return cmd.IdempotencyKey
+	}
+	return protocol.IdempotencyKey(h.SagaUID, h.Step, h.Kind, h.Round)
+}
+
+// expired returns the refusal of a command whose deadline has passed. A copy
+// that waited past its deadline (in the queue, or while this service was
+// down): the operator has stopped waiting for it or will send it again. Not
+// running it is what makes forgetting old records safe; not recording the
+// refusal lets a later copy run.
+func expired(h protocol.Headers) (protocol.Reply, bool) {
+	if h.Kind != protocol.KindCommand || h.Deadline.IsZero() || !time.Now().After(h.Deadline) {
+		return protocol.Reply{}, false
+	}
+	return protocol.Reply{Status: protocol.StatusRetryable, Reason: ReasonCommandExpired,
+		Message: "the command's deadline " + h.Deadline.UTC().Format(time.RFC3339) + " passed before it was started"}, true
+}
+
+// compensating returns the outcome recorded in store for the command that a
 // compensation undoes, or nil if the command never ran here; then it
 // records a tombstone, so that the command, if it arrives later, is refused.
 // (The commands of one saga are handled one at a time, so a command still
-// running here when its compensation arrives has finished by now.)
-func (p *Participant) compensating(ctx context.Context, h protocol.Headers) (*protocol.Reply, error) {
+// running here when its compensation arrives has finished by now; with a
+// TxStore, one running on another instance holds its key, and recording the
+// tombstone waits for it.)
+func compensating(ctx context.Context, store Store, h protocol.Headers) (*protocol.Reply, error) {
 	commandKey := protocol.IdempotencyKey(h.SagaUID, h.Step, protocol.KindCommand, h.Round)
-	if outcome, ok, err := p.opts.Store.Outcome(ctx, commandKey); err != nil || ok {
+	if outcome, ok, err := store.Outcome(ctx, commandKey); err != nil || ok {
 		return &outcome, err
 	}
 	tombstone := protocol.Reply{Status: protocol.StatusFailed, Reason: ReasonAlreadyCompensated,
 		Message: "the step was compensated before its command arrived"}
-	outcome, err := p.opts.Store.RecordOutcomeIfAbsent(ctx, commandKey, tombstone)
+	outcome, err := store.RecordOutcomeIfAbsent(ctx, commandKey, tombstone)
 	if err != nil || (outcome.Status == tombstone.Status && outcome.Reason == tombstone.Reason) {
 		return nil, err
 	}
