@@ -111,7 +111,7 @@ var _ = Describe("Faults", Ordered, func() {
 			l := startLoad(sagasPerRun, "5s", customerOf)
 			Eventually(func() int { return len(book.of(string(l.sagas[len(l.sagas)-1].UID))) }).Should(BeNumerically(">=", 1))
 			rabbitmqctl("stop_app")
-			rabbitmqctl("start_app")
+			Expect(rabbitmq.StartApp()).To(Succeed())
 			r.faults++
 			finish(r, l, 3*time.Minute)
 		})
@@ -265,6 +265,7 @@ var _ = Describe("Faults", Ordered, func() {
 				rabbitmqctl("eval", fmt.Sprintf("application:set_env(rabbit, consumer_timeout, %s), application:set_env(rabbit, channel_tick_interval, %s).", timeout, tick))
 				rabbitmqctl("close_all_connections", "restoring the consumer timeout")
 			}()
+			rabbitmqctl("await_startup") // another suite may have restarted the shared broker
 			rabbitmqctl("close_all_connections", "applying a short consumer timeout")
 			crew.slow.Store(int64(3 * time.Second))
 			defer crew.slow.Store(0)

@@ -63,7 +63,7 @@ var _ = Describe("A broker outage", func() {
 		started := false
 		DeferCleanup(func() {
 			if !started {
-				_, _ = rabbitmq.Ctl("start_app")
+				_ = rabbitmq.StartApp()
 			}
 			// The next test starts with the operator connected again.
 			Eventually(running.Broker.Connected).WithTimeout(time.Minute).Should(BeTrue())
@@ -85,8 +85,7 @@ var _ = Describe("A broker outage", func() {
 		}).WithTimeout(8 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 		By("starting RabbitMQ again")
-		_, err = rabbitmq.Ctl("start_app")
-		Expect(err).NotTo(HaveOccurred())
+		Expect(rabbitmq.StartApp()).To(Succeed())
 		started = true
 		close(release)
 		released = true

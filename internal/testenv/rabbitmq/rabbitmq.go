@@ -64,3 +64,13 @@ func rabbitmqctlPath() (string, error) {
 	}
 	return "", errors.New("rabbitmqctl not found: run hack/ensure-rabbitmq.sh (make broker) to install RabbitMQ")
 }
+
+// StartApp starts the broker's application after a stop_app, and waits
+// until it accepts connections and commands again.
+func StartApp() error {
+	if _, err := Ctl("start_app"); err != nil {
+		return err
+	}
+	_, err := Ctl("await_startup")
+	return err
+}
