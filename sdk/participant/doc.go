@@ -16,9 +16,10 @@ limitations under the License.
 
 // Package participant is the Go SDK for services that take part in
 // ordersaga sagas. Register a handler per command and per compensation, then
-// Run: the SDK declares the command exchange (so that the service may start
-// before the operator) and the service's queue, binds the queue to the
-// exchange, and for every command it
+// Run: the SDK consumes the service's queue, which the operator declares and
+// binds once a Participant resource registers the service (the SDK declares
+// nothing, and says the service is not registered until the queue exists),
+// and for every command it
 //
 //   - handles the commands of one saga one at a time, in order, so that a
 //     duplicate or a retried attempt of a command still running, or its
@@ -47,7 +48,8 @@ limitations under the License.
 // "Records that survive a crash").
 //
 // These promises hold within one process. Instances of a service that share
-// a queue keep them with Options.SingleActiveConsumer, or with a shared
+// a queue keep them when the Participant asks for a single active consumer
+// (spec.singleActiveConsumer), or with a shared
 // sdk/pgstore (one instance at a time holds a key), or with another Store
 // they share and effects idempotent by key (docs/protocol.md, "Several
 // instances").

@@ -38,7 +38,7 @@ import (
 //
 // A persistent Store may forget an entry once no copy of its message can
 // still be started: docs/protocol.md ("How long to remember") says when.
-// Instances of a service that share a queue without SingleActiveConsumer
+// Instances of a service that share a queue without a single active consumer
 // must share their Store, and RecordOutcomeIfAbsent must then be atomic.
 //
 // storetest.Run checks that a Store keeps this contract.
