@@ -43,9 +43,9 @@ func (d *recordingDeadLetterer) DeadLetter(_ context.Context, delivery amqp.Deli
 // says why, and queues the others in their saga's inbox: the properties and
 // header types participants in other languages send are accepted.
 func TestReplyRouterChecksTypeHeadersAndBody(t *testing.T) {
-	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "pay",
+	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: testUID, Step: "pay",
 		Kind: protocol.KindCommand, Round: 0, Attempt: 1, Deadline: time.Now()}
-	correlation := protocol.MessageID("uid-1", "pay", protocol.KindCommand, 0, 1)
+	correlation := protocol.MessageID(testUID, "pay", protocol.KindCommand, 0, 1)
 	withHeader := func(key string, v any) amqp.Table {
 		table := amqp.Table(headers.Table())
 		table[key] = v

@@ -46,10 +46,10 @@ func TestReceiveReplySpan(t *testing.T) {
 	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder)))
 
 	participantSpan := trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: sagatrace.SagaTraceID("uid-1"), SpanID: trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+		TraceID: sagatrace.SagaTraceID(testUID), SpanID: trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
 		TraceFlags: trace.FlagsSampled, Remote: true,
 	})
-	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "pay",
+	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: testUID, Step: "pay",
 		Kind: protocol.KindCompensation, Round: 1, Attempt: 2, Deadline: time.Now().Add(time.Minute)}.Table()
 	sagatrace.Inject(trace.ContextWithRemoteSpanContext(context.Background(), participantSpan), headers)
 
