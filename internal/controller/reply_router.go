@@ -19,7 +19,9 @@ package controller
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -62,12 +64,31 @@ func (nopReplyObserver) ReplyDeadLettered(string) {}
 // ReplyRouter takes replies off the reply queue: it checks each one and
 // queues it in the inbox of its saga, which wakes that saga's reconcile.
 // Nothing else is read or listed: the headers name the saga.
+//
+// A reply it refuses is dead-lettered in the background, so that a flood of
+// bad replies costs the good ones behind it no confirm round trip each; at
+// most maxDeadLettersInFlight are in flight, then Handle waits.
 type ReplyRouter struct {
 	Inbox       *Inbox
 	DeadLetters DeadLetterer
 	Observer    ReplyObserver
 	Log         logr.Logger
+
+	startOnce     sync.Once
+	deadLettering chan struct{} // a slot per dead-letter in flight
+	inFlight      sync.WaitGroup
 }
+
+const (
+	// maxDeadLettersInFlight bounds the refused replies being dead-lettered
+	// at once. Each holds an unacknowledged delivery, so the consumer's
+	// prefetch bounds them too.
+	maxDeadLettersInFlight = 64
+	// maxDeadLetterDetail bounds the detail header of a dead-lettered reply:
+	// it quotes what the participant sent, and must not make the
+	// dead-letter publish exceed the broker's frame size.
+	maxDeadLetterDetail = 1024
+)
 
 // Handle is the reply consumer's handler.
 func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
@@ -77,7 +98,7 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 		observer = nopReplyObserver{}
 	}
 	if err := protocol.CheckReplyType(d.Type); err != nil {
-		r.deadLetter(ctx, d, protocol.RejectReason(err), err)
+		r.refuse(ctx, d, err)
 		return
 	}
 	headers, err := protocol.ParseHeaders(d.Headers)
@@ -85,12 +106,12 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 		err = &protocol.RejectError{Reason: protocol.RejectMissingHeaders, Err: errors.New("correlation_id missing")}
 	}
 	if err != nil {
-		r.deadLetter(ctx, d, protocol.RejectReason(err), err)
+		r.refuse(ctx, d, err)
 		return
 	}
 	reply, err := protocol.DecodeReply(d.ContentType, d.Body)
 	if err != nil {
-		r.deadLetter(ctx, d, protocol.RejectReason(err), err)
+		r.refuse(ctx, d, err)
 		return
 	}
 	observer.ReplyReceived(string(reply.Status))
@@ -114,13 +135,38 @@ func (r *ReplyRouter) Handle(ctx context.Context, d amqp.Delivery) {
 	})
 }
 
-func (r *ReplyRouter) deadLetter(ctx context.Context, d amqp.Delivery, reason string, cause error) {
+// refuse counts a reply that cannot be routed and dead-letters it with the
+// reason of cause, a *protocol.RejectError, in the background.
+func (r *ReplyRouter) refuse(ctx context.Context, d amqp.Delivery, cause error) {
+	reason := protocol.RejectReason(cause)
 	if r.Observer != nil {
 		r.Observer.ReplyDeadLettered(reason)
 	}
 	log := r.Log.WithValues("messageID", d.MessageId, "correlationID", d.CorrelationId, "reason", reason)
-	log.Info("Reply dead-lettered", "detail", cause.Error())
-	if err := r.DeadLetters.DeadLetter(ctx, d, reason, cause.Error()); err != nil {
-		log.Info("Reply rejected to the queue's dead-letter policy", "error", err.Error())
+	detail := cut(cause.Error(), maxDeadLetterDetail)
+	log.Info("Reply dead-lettered", "detail", detail)
+	r.startOnce.Do(func() { r.deadLettering = make(chan struct{}, maxDeadLettersInFlight) })
+	r.deadLettering <- struct{}{}
+	r.inFlight.Go(func() {
+		defer func() { <-r.deadLettering }()
+		// Not cut short by the consumer stopping: the publish has its own
+		// timeout, and a reply left unacknowledged is redelivered anyway.
+		if err := r.DeadLetters.DeadLetter(context.WithoutCancel(ctx), d, reason, detail); err != nil {
+			log.Info("Reply rejected to the queue's dead-letter policy", "error", err.Error())
+		}
+	})
+}
+
+// Wait returns once the dead-letters in flight are done.
+func (r *ReplyRouter) Wait() { r.inFlight.Wait() }
+
+// cut shortens s to at most n bytes, on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
