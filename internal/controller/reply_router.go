@@ -54,12 +54,15 @@ type DeadLetterer interface {
 type ReplyObserver interface {
 	ReplyReceived(status string)
 	ReplyDeadLettered(reason string)
+	// ReplyReturned: a reply was returned to the broker (ReplyReturner).
+	ReplyReturned()
 }
 
 type nopReplyObserver struct{}
 
 func (nopReplyObserver) ReplyReceived(string)     {}
 func (nopReplyObserver) ReplyDeadLettered(string) {}
+func (nopReplyObserver) ReplyReturned()           {}
 
 // ReplyRouter takes replies off the reply queue: it checks each one and
 // queues it in the inbox of its saga, which wakes that saga's reconcile.

@@ -102,6 +102,7 @@ type reasonCounter struct {
 }
 
 func (c *reasonCounter) ReplyReceived(string) {}
+func (c *reasonCounter) ReplyReturned()       {}
 func (c *reasonCounter) ReplyDeadLettered(reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
