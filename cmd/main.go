@@ -120,6 +120,8 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&op.Prefetch, "reply-prefetch", op.Prefetch, "Replies taken from the broker and not yet acknowledged, at most.")
 	flag.IntVar(&op.ReplyDeliveryLimit, "reply-delivery-limit", op.ReplyDeliveryLimit,
 		"Deliveries of one reply before the broker dead-letters it as poison.")
+	flag.DurationVar(&op.ReplySettleTimeout, "reply-settle-timeout", op.ReplySettleTimeout,
+		"How long a reply whose saga's passes keep failing stays unsettled before it goes back to the broker (one delivery); /readyz fails at twice that.")
 	flag.StringVar(&o.events, "events", string(op.Events),
 		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",

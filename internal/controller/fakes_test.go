@@ -104,10 +104,12 @@ func (d *fakeDeadLetters) DeadLetter(_ context.Context, delivery amqp.Delivery, 
 	return nil
 }
 
-// fakeAcknowledger records the acknowledgements of deliveries.
+// fakeAcknowledger records the acknowledgements of deliveries, and those
+// returned to the queue (nacked with requeue).
 type fakeAcknowledger struct {
-	mu    sync.Mutex
-	acked []uint64
+	mu       sync.Mutex
+	acked    []uint64
+	requeued []uint64
 }
 
 func (a *fakeAcknowledger) Ack(tag uint64, _ bool) error {
@@ -116,15 +118,26 @@ func (a *fakeAcknowledger) Ack(tag uint64, _ bool) error {
 	a.acked = append(a.acked, tag)
 	return nil
 }
-func (a *fakeAcknowledger) Nack(uint64, bool, bool) error { return nil }
-func (a *fakeAcknowledger) Reject(uint64, bool) error     { return nil }
+func (a *fakeAcknowledger) Nack(tag uint64, _, requeue bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if requeue {
+		a.requeued = append(a.requeued, tag)
+	}
+	return nil
+}
+func (a *fakeAcknowledger) Reject(uint64, bool) error { return nil }
 
-type countingReplyObserver struct{ deadLettered map[string]int }
+type countingReplyObserver struct {
+	deadLettered map[string]int
+	returned     int
+}
 
 func (o *countingReplyObserver) ReplyReceived(string) {}
 func (o *countingReplyObserver) ReplyDeadLettered(reason string) {
 	o.deadLettered[reason]++
 }
+func (o *countingReplyObserver) ReplyReturned() { o.returned++ }
 
 // harness is a reconciler wired to fakes.
 type harness struct {

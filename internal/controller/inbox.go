@@ -37,6 +37,13 @@ type InboxItem struct {
 	// Event is a saga.ReplyReceived or a saga.DispatchFailed.
 	Event    saga.Event
 	Received time.Time
+
+	// seq numbers the items in the order they were added: a pass that
+	// started after an item was added had it in view.
+	seq uint64
+	// failedPasses counts the passes that had the item in view and ended
+	// without settling it (an error, a panic, a view stale twice).
+	failedPasses int
 }
 
 // Inbox holds the items of each saga until a reconcile pass has dealt with
@@ -44,15 +51,27 @@ type InboxItem struct {
 // consumer's prefetch (replies are acknowledged only when taken out), plus
 // the deliveries of a consumer channel that closed, which stay until their
 // saga's next pass settles them with the redelivered copies.
+//
+// It also knows which sagas have a pass running (StartPass), so that a reply
+// is returned to the broker (ReplyReturner) only when its saga's passes
+// failed to settle it, and never while a pass may still settle it.
 type Inbox struct {
-	mu     sync.Mutex
-	items  map[types.NamespacedName][]*InboxItem
+	mu    sync.Mutex
+	items map[types.NamespacedName][]*InboxItem
+	// passes holds the sagas with a pass running, each with the seq of the
+	// last item added when the pass started.
+	passes map[types.NamespacedName]uint64
+	seq    uint64
 	events chan event.GenericEvent
 }
 
 // NewInbox returns an empty Inbox.
 func NewInbox() *Inbox {
-	return &Inbox{items: map[types.NamespacedName][]*InboxItem{}, events: make(chan event.GenericEvent, 1024)}
+	return &Inbox{
+		items:  map[types.NamespacedName][]*InboxItem{},
+		passes: map[types.NamespacedName]uint64{},
+		events: make(chan event.GenericEvent, 1024),
+	}
 }
 
 // Events is the channel that triggers reconciles; the controller watches it.
@@ -63,9 +82,33 @@ func (in *Inbox) Events() <-chan event.GenericEvent { return in.events }
 // dropping anything.
 func (in *Inbox) Add(key types.NamespacedName, item *InboxItem) {
 	in.mu.Lock()
+	in.seq++
+	item.seq = in.seq
 	in.items[key] = append(in.items[key], item)
 	in.mu.Unlock()
 	in.wake(key)
+}
+
+// StartPass records that a pass over the saga begins, and returns the
+// function that records its end; call it deferred, so that a pass that
+// panics ends too. The items the pass had in view and left unsettled count
+// a failed pass each; until it ends, none of the saga's replies is returned
+// to the broker.
+func (in *Inbox) StartPass(key types.NamespacedName) (end func()) {
+	in.mu.Lock()
+	in.passes[key] = in.seq
+	in.mu.Unlock()
+	return func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		inView := in.passes[key]
+		delete(in.passes, key)
+		for _, it := range in.items[key] {
+			if it.seq <= inView {
+				it.failedPasses++
+			}
+		}
+	}
 }
 
 func (in *Inbox) wake(key types.NamespacedName) {
@@ -102,6 +145,84 @@ func (in *Inbox) Remove(key types.NamespacedName, done []*InboxItem) {
 		return
 	}
 	in.items[key] = kept
+}
+
+// UnsettledReplies returns how many replies are held, not yet acknowledged,
+// dead-lettered or returned, and when the oldest of them was received (zero
+// if none).
+func (in *Inbox) UnsettledReplies() (n int, oldest time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, items := range in.items {
+		for _, it := range items {
+			if it.Delivery == nil {
+				continue
+			}
+			n++
+			if oldest.IsZero() || it.Received.Before(oldest) {
+				oldest = it.Received
+			}
+		}
+	}
+	return n, oldest
+}
+
+// overdue says an item is a reply received before cutoff that a failed
+// pass left unsettled. The caller holds the lock and has checked that the
+// saga has no pass running.
+func overdue(it *InboxItem, cutoff time.Time) bool {
+	return it.Delivery != nil && it.failedPasses > 0 && it.Received.Before(cutoff)
+}
+
+// countOverdue counts the overdue replies of sagas with no pass running.
+func (in *Inbox) countOverdue(cutoff time.Time) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for key, items := range in.items {
+		if _, running := in.passes[key]; running {
+			continue
+		}
+		for _, it := range items {
+			if overdue(it, cutoff) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// takeBackOverdue takes the overdue replies of sagas with no pass running
+// out of the inbox, and returns them.
+func (in *Inbox) takeBackOverdue(cutoff time.Time) []returnedReply {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var out []returnedReply
+	for key, items := range in.items {
+		if _, running := in.passes[key]; running {
+			continue
+		}
+		kept := items[:0]
+		for _, it := range items {
+			if overdue(it, cutoff) {
+				out = append(out, returnedReply{key: key, item: it})
+			} else {
+				kept = append(kept, it)
+			}
+		}
+		if len(kept) == 0 {
+			delete(in.items, key)
+		} else {
+			in.items[key] = kept
+		}
+	}
+	return out
+}
+
+// returnedReply is a reply taken back from a saga's inbox.
+type returnedReply struct {
+	key  types.NamespacedName
+	item *InboxItem
 }
 
 // Len returns the number of pending items, for metrics and tests.

@@ -105,6 +105,10 @@ type OrderSagaReconciler struct {
 // its view of the saga stale starts once more from a live read, the pass's
 // only restart point; a saga that is gone has its pending replies released.
 func (r *OrderSagaReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// Replies the pass leaves unsettled, however it ends, may be returned
+	// to the broker (ReplyReturner); none is while it runs.
+	endPass := r.Inbox.StartPass(req.NamespacedName)
+	defer endPass()
 	s, err := r.load(ctx, req.NamespacedName)
 	if errors.Is(err, errSagaGone) {
 		return r.forget(ctx, req.NamespacedName)

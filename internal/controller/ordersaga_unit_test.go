@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -50,7 +51,7 @@ const (
 
 func newSaga(name string, mutate ...func(*ordersv1alpha1.OrderSaga)) *ordersv1alpha1.OrderSaga {
 	s := fixtures.NewSaga(testNamespace, name)
-	s.UID = types.UID("uid-" + name)
+	s.UID = uuid.NewUUID() // replies are checked for a uid the apiserver could give
 	for i := range s.Spec.Steps {
 		s.Spec.Steps[i].Timeout = "5s"
 		s.Spec.Steps[i].Retry = ordersv1alpha1.RetryPolicy{MaxAttempts: 1}

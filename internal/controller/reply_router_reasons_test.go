@@ -19,6 +19,7 @@ package controller_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,9 +44,9 @@ func (d *recordingDeadLetterer) DeadLetter(_ context.Context, delivery amqp.Deli
 // says why, and queues the others in their saga's inbox: the properties and
 // header types participants in other languages send are accepted.
 func TestReplyRouterChecksTypeHeadersAndBody(t *testing.T) {
-	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "pay",
+	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: testUID, Step: "pay",
 		Kind: protocol.KindCommand, Round: 0, Attempt: 1, Deadline: time.Now()}
-	correlation := protocol.MessageID("uid-1", "pay", protocol.KindCommand, 0, 1)
+	correlation := protocol.MessageID(testUID, "pay", protocol.KindCommand, 0, 1)
 	withHeader := func(key string, v any) amqp.Table {
 		table := amqp.Table(headers.Table())
 		table[key] = v
@@ -84,6 +85,20 @@ func TestReplyRouterChecksTypeHeadersAndBody(t *testing.T) {
 			body: body(`{"status":"failed","reason":"CardDeclined","result":{"paymentId":"p-1"}}`), deadLetter: protocol.RejectInvalid},
 		{name: "an object in a result", typ: protocol.ReplyType, headers: headers.Table(),
 			body: body(`{"status":"succeeded","result":{"card":{"last4":"4242"}}}`), deadLetter: protocol.RejectInvalid},
+		// Saga headers that name no object the apiserver could hold: before
+		// they were refused, a live read of such a name failed for ever.
+		{name: "namespace ..", typ: protocol.ReplyType, headers: withHeader(protocol.HeaderSagaNamespace, ".."),
+			body: succeeded, deadLetter: protocol.RejectInvalidHeader},
+		{name: "name a/b", typ: protocol.ReplyType, headers: withHeader(protocol.HeaderSagaName, "a/b"),
+			body: succeeded, deadLetter: protocol.RejectInvalidHeader},
+		{name: "name x%2f", typ: protocol.ReplyType, headers: withHeader(protocol.HeaderSagaName, "x%2f"),
+			body: succeeded, deadLetter: protocol.RejectInvalidHeader},
+		{name: "uid not a UUID", typ: protocol.ReplyType, headers: withHeader(protocol.HeaderSagaUID, "uid-1"),
+			body: succeeded, deadLetter: protocol.RejectInvalidHeader},
+		{name: "uppercase uid", typ: protocol.ReplyType, headers: withHeader(protocol.HeaderSagaUID, strings.ToUpper(testUID)),
+			body: succeeded, deadLetter: protocol.RejectInvalidHeader},
+		{name: "step not as the API names steps", typ: protocol.ReplyType, headers: withHeader(protocol.HeaderStep, "Pay"),
+			body: succeeded, deadLetter: protocol.RejectInvalidHeader},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +110,7 @@ func TestReplyRouterChecksTypeHeadersAndBody(t *testing.T) {
 				d.CorrelationId = ""
 			}
 			router.Handle(context.Background(), d)
+			router.Wait()
 
 			items := router.Inbox.Peek(types.NamespacedName{Namespace: "shop", Name: "order-1"})
 			if tt.deadLetter != "" {

@@ -18,6 +18,9 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,10 +49,10 @@ func TestReceiveReplySpan(t *testing.T) {
 	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder)))
 
 	participantSpan := trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: sagatrace.SagaTraceID("uid-1"), SpanID: trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+		TraceID: sagatrace.SagaTraceID(testUID), SpanID: trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
 		TraceFlags: trace.FlagsSampled, Remote: true,
 	})
-	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "pay",
+	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: testUID, Step: "pay",
 		Kind: protocol.KindCompensation, Round: 1, Attempt: 2, Deadline: time.Now().Add(time.Minute)}.Table()
 	sagatrace.Inject(trace.ContextWithRemoteSpanContext(context.Background(), participantSpan), headers)
 
@@ -75,4 +78,66 @@ func TestReceiveReplySpan(t *testing.T) {
 		attribute.String("messaging.message.id", "reply-1"),
 		attribute.String("messaging.message.correlation_id", "command-1"),
 	))
+}
+
+// blockingDeadLetterer holds every dead-letter until released, as a broker
+// slow to confirm would.
+type blockingDeadLetterer struct {
+	release chan struct{}
+	mu      sync.Mutex
+	details []string
+}
+
+func (d *blockingDeadLetterer) DeadLetter(_ context.Context, _ amqp.Delivery, _, detail string) error {
+	<-d.release
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.details = append(d.details, detail)
+	return nil
+}
+
+type reasonCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *reasonCounter) ReplyReceived(string) {}
+func (c *reasonCounter) ReplyReturned()       {}
+func (c *reasonCounter) ReplyDeadLettered(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[reason]++
+}
+
+// Bad replies are counted at once and dead-lettered in the background: a
+// good reply behind a flood of them reaches its saga's inbox before any of
+// their dead-letters is confirmed, and what the participant sent is quoted
+// only briefly in the dead-letter's detail.
+func TestReplyRouterDeadLettersWithoutHoldingUpGoodReplies(t *testing.T) {
+	g := NewWithT(t)
+	dead := &blockingDeadLetterer{release: make(chan struct{})}
+	counter := &reasonCounter{counts: map[string]int{}}
+	inbox := controller.NewInbox()
+	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: dead, Observer: counter, Log: logr.Discard()}
+	good := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: testUID, Step: "pay",
+		Kind: protocol.KindCommand, Attempt: 1}
+	forged := []string{"..", "a/b", "x%2f", "kube-system/../x", strings.Repeat("n", 100_000)}
+	for i := range 50 {
+		headers := good.Table()
+		headers[protocol.HeaderSagaNamespace] = forged[i%len(forged)]
+		router.Handle(context.Background(), amqp.Delivery{MessageId: fmt.Sprintf("bad-%d", i), CorrelationId: "c",
+			ContentType: protocol.ContentType, Headers: headers, Body: []byte(`{"status":"succeeded"}`)})
+	}
+	router.Handle(context.Background(), amqp.Delivery{MessageId: "good", CorrelationId: "c",
+		ContentType: protocol.ContentType, Headers: good.Table(), Body: []byte(`{"status":"succeeded"}`)})
+
+	g.Expect(inbox.Len()).To(Equal(1), "the good reply is queued while the dead-letters wait for their confirms")
+	g.Expect(counter.counts).To(Equal(map[string]int{protocol.RejectInvalidHeader: 50}))
+	close(dead.release)
+	router.Wait()
+	g.Expect(dead.details).To(HaveLen(50))
+	for _, detail := range dead.details {
+		g.Expect(len(detail)).To(BeNumerically("<=", 1024+len("…")))
+		g.Expect(detail).To(ContainSubstring(protocol.HeaderSagaNamespace))
+	}
 }

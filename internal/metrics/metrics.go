@@ -53,6 +53,8 @@ type Metrics struct {
 	PublishConfirmTime  prometheus.Histogram
 	RepliesReceived     *prometheus.CounterVec
 	RepliesDeadLettered *prometheus.CounterVec
+	RepliesReturned     prometheus.Counter
+	ReplyAgeLimit       prometheus.Gauge
 	BrokerConnected     prometheus.Gauge
 	BrokerReconnects    prometheus.Counter
 
@@ -113,6 +115,14 @@ func New() *Metrics {
 			Name: "ordersaga_replies_dead_lettered_total",
 			Help: "Replies moved to the dead-letter queue, by reason.",
 		}, []string{labelReason}),
+		RepliesReturned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ordersaga_replies_returned_total",
+			Help: "Replies returned to the broker for redelivery because their saga's passes kept failing past the settle timeout.",
+		}),
+		ReplyAgeLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ordersaga_inbox_reply_age_limit_seconds",
+			Help: "Age beyond which an unsettled reply makes /readyz fail (twice --reply-settle-timeout).",
+		}),
 		BrokerConnected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ordersaga_broker_connected",
 			Help: "1 while the broker connection is up and the broker does not block publishing, else 0.",
@@ -128,7 +138,7 @@ func New() *Metrics {
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	collectors := []prometheus.Collector{m.SagaDuration, m.StepDuration, m.StepAttempts, m.StepRetries,
 		m.Compensations, m.Transitions, m.StatusWrites, m.CommandsPublished, m.PublishFailures, m.PublishConfirmTime,
-		m.RepliesReceived, m.RepliesDeadLettered, m.BrokerConnected, m.BrokerReconnects}
+		m.RepliesReceived, m.RepliesDeadLettered, m.RepliesReturned, m.ReplyAgeLimit, m.BrokerConnected, m.BrokerReconnects}
 	errs := make([]error, 0, len(collectors))
 	for _, c := range collectors {
 		errs = append(errs, reg.Register(c))

@@ -47,6 +47,11 @@ func registered(t *testing.T) map[string]bool {
 	if _, err := mediator.Metrics(reg); err != nil {
 		t.Fatal(err)
 	}
+	inbox := NewInboxCollector()
+	inbox.SetSource(fakeInbox{})
+	if err := reg.Register(inbox); err != nil {
+		t.Fatal(err)
+	}
 	names := map[string]bool{"ordersaga_sagas": true, "ordersaga_sagas_past_deadline": true}
 	// Touch every vector so that Gather lists it.
 	m.SagaDuration.WithLabelValues("Completed").Observe(1)

@@ -119,6 +119,9 @@ func (m *Metrics) ReplyDeadLettered(reason string) {
 	m.RepliesDeadLettered.WithLabelValues(reason).Inc()
 }
 
+// ReplyReturned implements controller.ReplyObserver.
+func (m *Metrics) ReplyReturned() { m.RepliesReturned.Inc() }
+
 // ConnectionChanged implements amqpconn.Observer.
 func (m *Metrics) ConnectionChanged(up bool) {
 	if !up {

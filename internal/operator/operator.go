@@ -30,6 +30,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,6 +59,11 @@ type Options struct {
 	// ReplyDeliveryLimit is how often a reply is delivered before the
 	// broker dead-letters it as poison.
 	ReplyDeliveryLimit int
+	// ReplySettleTimeout is how long a reply whose saga's passes keep
+	// failing stays unsettled before it is returned to the broker, which
+	// counts a delivery (controller.ReplyReturner). /readyz fails once a
+	// reply has been held twice as long.
+	ReplySettleTimeout time.Duration
 	// MaxConcurrentReconciles bounds how many sagas are reconciled at once.
 	MaxConcurrentReconciles int
 	// Events says which transitions become Kubernetes Events.
@@ -90,6 +97,7 @@ func DefaultOptions() Options {
 		TopologyPrefix:           protocol.DefaultTopologyPrefix,
 		Prefetch:                 amqpconn.DefaultPrefetch,
 		ReplyDeliveryLimit:       broker.DefaultReplyDeliveryLimit,
+		ReplySettleTimeout:       30 * time.Second,
 		MaxConcurrentReconciles:  4,
 		Events:                   controller.DefaultEventPolicy,
 		BrokerRetryInterval:      time.Second,
@@ -118,6 +126,7 @@ func (o Options) withDefaults() Options {
 	}
 	setDuration(&o.BrokerRetryInterval, d.BrokerRetryInterval)
 	setDuration(&o.ParticipantCheckInterval, d.ParticipantCheckInterval)
+	setDuration(&o.ReplySettleTimeout, d.ReplySettleTimeout)
 	setDuration(&o.MinReconnectDelay, d.MinReconnectDelay)
 	setDuration(&o.MaxReconnectDelay, d.MaxReconnectDelay)
 	if o.TopologyPrefix == "" {
@@ -176,6 +185,9 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 
 	inbox := controller.NewInbox()
+	if err := addReplyBound(mgr, inbox, o.ReplySettleTimeout, m); err != nil {
+		return nil, err
+	}
 	deadLetters := deadLetterer{broker: b, exchange: topology.DeadLetterExchange()}
 	router := &controller.ReplyRouter{Inbox: inbox, DeadLetters: deadLetters, Observer: m, Log: ctrl.Log.WithName("replies")}
 	consumer := &amqpconn.Consumer{
@@ -236,6 +248,56 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("set up participant controller: %w", err)
 	}
 	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
+}
+
+// addReplyBound adds the reply returner, which bounds how long a reply
+// stays unsettled, its readiness check next to the broker's, and the inbox
+// metrics.
+func addReplyBound(mgr ctrl.Manager, inbox *controller.Inbox, settleTimeout time.Duration, m *metrics.Metrics) error {
+	ready, err := apiserverReady(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	returner := &controller.ReplyReturner{
+		Inbox: inbox, SettleTimeout: settleTimeout, APIServerReady: ready,
+		Observer: m, Clock: clock.RealClock{}, Log: ctrl.Log.WithName("replies"),
+	}
+	if err := mgr.Add(returner); err != nil {
+		return fmt.Errorf("add reply returner: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("replies", returner.Check); err != nil {
+		return fmt.Errorf("add reply readiness check: %w", err)
+	}
+	collector, err := metrics.DefaultInboxCollector()
+	if err != nil {
+		return fmt.Errorf("register inbox metrics: %w", err)
+	}
+	collector.SetSource(inbox)
+	m.ReplyAgeLimit.Set(returner.StuckAfter().Seconds())
+	return nil
+}
+
+// apiserverReadyTimeout bounds the reply returner's question to the
+// apiserver.
+const apiserverReadyTimeout = 5 * time.Second
+
+// apiserverReady asks the apiserver's /readyz, which every authenticated
+// user may read (system:public-info-viewer), through the manager's own
+// connection settings: it answers when the operator's requests can.
+func apiserverReady(cfg *rest.Config) (func(context.Context) error, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver client for readiness: %w", err)
+	}
+	rc := dc.RESTClient()
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, apiserverReadyTimeout)
+		defer cancel()
+		if _, err := rc.Get().AbsPath("/readyz").DoRaw(ctx); err != nil {
+			return fmt.Errorf("apiserver /readyz: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // metricsSubscribers subscribes the operator's metrics to the reconciler's

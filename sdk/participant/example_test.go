@@ -74,7 +74,7 @@ func sendAsTheOperator(exchange, key string) string {
 		_, _ = ch.QueueDelete("example.commands.inventory", false, false, false)
 		_ = ch.ExchangeDelete(exchange, false, false)
 	}()
-	h := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "reserve-inventory",
+	h := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "0f8fad5b-d9cb-469f-a165-70867728950e", Step: "reserve-inventory",
 		Kind: protocol.KindCommand, Attempt: 1, Deadline: time.Now().Add(time.Minute)}
 	body := (`{"messageId":"m-1","kind":"command","name":"ReserveInventory","step":"reserve-inventory",
 		"order":{"id":"ORD-1","items":[{"sku":"SKU-1","quantity":2,"unitPrice":"1.00"}]}}`)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	"github.com/google/uuid"
 	. "github.com/onsi/gomega"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -90,7 +91,7 @@ func newFakeOperatorWithoutExchange(t *testing.T, prefix string) *fakeOperator {
 	ch, err := conn.Channel()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(ch.Confirm(false)).To(Succeed())
-	o := &fakeOperator{t: t, exchange: prefix + ".commands", replies: prefix + ".replies", conn: conn, ch: ch, uid: rabbittest.Name("uid")}
+	o := &fakeOperator{t: t, exchange: prefix + ".commands", replies: prefix + ".replies", conn: conn, ch: ch, uid: uuid.NewString()}
 	_, err = ch.QueueDeclare(o.replies, true, false, false, false, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() {

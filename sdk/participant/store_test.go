@@ -59,7 +59,7 @@ func TestAParticipantWithTheMemoryStoreWarnsOnceAtStart(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	for _, id := range []string{"m-1", "m-2"} {
-		g.Expect(o.Send(fakeoperator.Command{ID: id, Service: "inventory", Name: "ReserveInventory", SagaUID: "uid-1", Step: id})).To(Succeed())
+		g.Expect(o.Send(fakeoperator.Command{ID: id, Service: "inventory", Name: "ReserveInventory", SagaUID: "6a1f0a3e-3c39-4a3b-9d0e-2f5b8c7d1e40", Step: "step-" + id})).To(Succeed())
 	}
 	var replies []fakeoperator.Reply
 	g.Eventually(func() ([]fakeoperator.Reply, error) {

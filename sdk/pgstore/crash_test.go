@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	. "github.com/onsi/gomega"
 
 	"github.com/ordersaga/ordersaga-operator/sdk/internal/fakeoperator"
@@ -152,7 +153,7 @@ func runCrashTest(t *testing.T, store string) crashRun {
 			run.sent++
 			id := fmt.Sprintf("m-%d", run.sent)
 			g.Expect(o.Send(fakeoperator.Command{ID: id, Service: "payment", Name: "Charge",
-				SagaUID: fmt.Sprintf("saga-%d", run.sent), Step: "charge", Deadline: time.Now().Add(10 * time.Minute)})).To(Succeed())
+				SagaUID: uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "saga-%d", run.sent)).String(), Step: "charge", Deadline: time.Now().Add(10 * time.Minute)})).To(Succeed())
 			outstanding[id] = true
 		}
 		// A kill is due, and a command has made its effect and not returned:

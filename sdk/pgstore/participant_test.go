@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/funcr"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	. "github.com/onsi/gomega"
 
@@ -165,7 +166,7 @@ func TestAHandlersWritesCommitWithTheRecordOfItsOutcome(t *testing.T) {
 			return participant.Result{"chargeId": "ch-" + cmd.MessageID}, charge(ctx, cmd)
 		})
 	})
-	uid := rabbittest.Name("uid")
+	uid := uuid.NewString()
 	key := protocol.IdempotencyKey(uid, "charge", protocol.KindCommand, 0)
 	g.Expect(o.Send(paymentCommand("m-1", uid, "charge", 1))).To(Succeed())
 	g.Expect(awaitReplies(g, o, 1)["m-1"]).To(ConsistOf(HaveField("Result", HaveKeyWithValue("chargeId", protocol.String("ch-m-1")))))
@@ -210,7 +211,7 @@ func TestAFailedHandlersWritesAreUndoneAndItsOutcomeKept(t *testing.T) {
 			}
 		})
 	})
-	uid := rabbittest.Name("uid")
+	uid := uuid.NewString()
 	g.Expect(o.Send(paymentCommand("m-declined", uid, "declined", 1))).To(Succeed())
 	g.Expect(o.Send(paymentCommand("m-panics", uid, "panics", 1))).To(Succeed())
 	g.Expect(o.Send(paymentCommand("m-invalid", uid, "invalid", 1))).To(Succeed())
@@ -249,7 +250,7 @@ func TestARetryableFailureIsRolledBackAndRecordsNothing(t *testing.T) {
 			return participant.Result{"chargeId": "ch-1"}, nil
 		})
 	})
-	uid := rabbittest.Name("uid")
+	uid := uuid.NewString()
 	key := protocol.IdempotencyKey(uid, "charge", protocol.KindCommand, 0)
 	g.Expect(o.Send(paymentCommand("m-1", uid, "charge", 1))).To(Succeed())
 	g.Expect(awaitReplies(g, o, 1)["m-1"]).To(ConsistOf(HaveField("Status", protocol.StatusRetryable)))
@@ -284,7 +285,7 @@ func TestAHandlerThatBreaksItsTransactionGetsARetryableReply(t *testing.T) {
 			return participant.Result{"chargeId": "ch-1"}, nil
 		})
 	})
-	uid := rabbittest.Name("uid")
+	uid := uuid.NewString()
 	key := protocol.IdempotencyKey(uid, "charge", protocol.KindCommand, 0)
 	g.Expect(o.Send(paymentCommand("m-1", uid, "charge", 1))).To(Succeed())
 	g.Expect(awaitReplies(g, o, 1)["m-1"]).To(ConsistOf(And(HaveField("Status", protocol.StatusRetryable),
@@ -313,7 +314,7 @@ func TestACommandWhoseReplyWasNotSentAfterTheCommitIsAnsweredFromTheRecord(t *te
 	}
 	stop, _ := startPayment(t, o, svc.store, participant.Options{}, handler)
 	g.Expect(o.DeleteReplies()).To(Succeed())
-	uid := rabbittest.Name("uid")
+	uid := uuid.NewString()
 	key := protocol.IdempotencyKey(uid, "charge", protocol.KindCommand, 0)
 	g.Expect(o.Send(paymentCommand("m-1", uid, "charge", 1))).To(Succeed())
 	g.Eventually(func() bool { _, ok, _ := svc.store.Reply(ctx, "m-1"); return ok }).Should(BeTrue(), "committed")
@@ -378,7 +379,7 @@ func TestTwoInstancesSharingTheDatabaseNeverBothRunAKey(t *testing.T) {
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
 		return n, err
 	}
-	uid := rabbittest.Name("uid")
+	uid := uuid.NewString()
 
 	t.Log("the next attempt of a key in progress, on the other instance, waits for it and is answered from its record")
 	g.Expect(o.Send(paymentCommand("m-1", uid, "charge", 1))).To(Succeed())

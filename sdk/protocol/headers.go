@@ -55,6 +55,11 @@ func (h Headers) Table() map[string]any {
 // if headers are absent (or empty strings), InvalidHeader if one is present
 // with the wrong type or value.
 //
+// The saga's namespace, name and uid must be values the apiserver could have
+// given: a DNS-1123 label, a DNS-1123 subdomain and a lowercase UUID; the step
+// a name the OrderSaga API accepts (StepNamePattern). Anything else names no
+// saga, and is refused before it is used as a key or in a request path.
+//
 // x-saga-round and x-saga-attempt are accepted as any AMQP integer type a
 // client may choose for a small number (signed 8, 16, 32 or 64 bits,
 // unsigned 8, 16 or 32 bits, as amqplib and pika send them) within the
@@ -84,17 +89,26 @@ func ParseHeaders(table map[string]any) (Headers, error) {
 		}
 		n, ok := toInt32(v)
 		if !ok {
-			invalid = append(invalid, fmt.Errorf("header %s has type %s (%v), not a 32-bit integer", key, amqpType(v), v))
+			invalid = append(invalid, fmt.Errorf("header %s has type %s (%s), not a 32-bit integer", key, amqpType(v), quote(fmt.Sprint(v))))
 		}
 		return n
 	}
-	h.SagaNamespace = str(HeaderSagaNamespace)
-	h.SagaName = str(HeaderSagaName)
-	h.SagaUID = str(HeaderSagaUID)
-	h.Step = str(HeaderStep)
+	name := func(key string, check func(string) error) string {
+		v := str(key)
+		if v != "" {
+			if err := check(v); err != nil {
+				invalid = append(invalid, fmt.Errorf("header %s %s is %w", key, quote(v), err))
+			}
+		}
+		return v
+	}
+	h.SagaNamespace = name(HeaderSagaNamespace, checkNamespace)
+	h.SagaName = name(HeaderSagaName, checkName)
+	h.SagaUID = name(HeaderSagaUID, checkUID)
+	h.Step = name(HeaderStep, checkStepName)
 	h.Kind = Kind(str(HeaderKind))
 	if h.Kind != "" && !h.Kind.Valid() {
-		invalid = append(invalid, fmt.Errorf("header %s has unknown kind %q", HeaderKind, h.Kind))
+		invalid = append(invalid, fmt.Errorf("header %s has unknown kind %s", HeaderKind, quote(string(h.Kind))))
 	}
 	h.Round = num(HeaderRound)
 	h.Attempt = num(HeaderAttempt)
@@ -104,7 +118,8 @@ func ParseHeaders(table map[string]any) (Headers, error) {
 		if v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				invalid = append(invalid, fmt.Errorf("header %s: %w", HeaderDeadline, err))
+				// time's error repeats the whole value: name it cut instead.
+				invalid = append(invalid, fmt.Errorf("header %s %s is not an RFC 3339 time", HeaderDeadline, quote(v)))
 			}
 			h.Deadline = t
 		}

@@ -160,7 +160,7 @@ func TestValueOfRefusesWhatIsNotJSON(t *testing.T) {
 }
 
 func TestHeadersRoundTrip(t *testing.T) {
-	want := Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "charge-payment",
+	want := Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: testUID, Step: "charge-payment",
 		Kind: KindCompensation, Round: 1, Attempt: 3, Deadline: time.Date(2026, 11, 27, 10, 0, 0, 500, time.UTC)}
 	got, err := ParseHeaders(want.Table())
 	if err != nil {
@@ -205,7 +205,7 @@ func TestParseHeadersErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			table := Headers{SagaNamespace: "ns", SagaName: "n", SagaUID: "u", Step: "s", Kind: KindCommand, Attempt: 1}.Table()
+			table := Headers{SagaNamespace: "ns", SagaName: "n", SagaUID: testUID, Step: "s", Kind: KindCommand, Attempt: 1}.Table()
 			tt.mutate(table)
 			_, err := ParseHeaders(table)
 			if RejectReason(err) != tt.reason || !strings.Contains(err.Error(), tt.want) {

@@ -29,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -193,9 +194,10 @@ var _ = Describe("An OrderSaga", func() {
 
 	It("dead-letters replies for unknown sagas and malformed replies, and keeps running", func() {
 		ch := testChannel()
-		ghost := protocol.Headers{SagaNamespace: "nowhere", SagaName: "ghost", SagaUID: "uid-ghost",
+		ghostUID := string(uuid.NewUUID())
+		ghost := protocol.Headers{SagaNamespace: "nowhere", SagaName: "ghost", SagaUID: ghostUID,
 			Step: "charge-payment", Kind: protocol.KindCommand, Attempt: 1}
-		sendReply(ch, "ghost-reply", protocol.MessageID("uid-ghost", "charge-payment", protocol.KindCommand, 0, 1),
+		sendReply(ch, "ghost-reply", protocol.MessageID(ghostUID, "charge-payment", protocol.KindCommand, 0, 1),
 			ghost.Table(), protocol.ContentType, replyBody(protocol.Reply{Status: protocol.StatusSucceeded}))
 		sendReply(ch, "malformed-reply", "c-1", ghost.Table(), protocol.ContentType, []byte("{not json"))
 		sendReply(ch, "wrong-type-reply", "c-2", ghost.Table(), "text/plain", []byte("ok"))

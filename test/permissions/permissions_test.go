@@ -96,12 +96,13 @@ func TestDocumentedPermissionsAreEnough(t *testing.T) {
 	running.Go(func() { _ = p.Run(ctx) })
 	g.Eventually(p.Ready).WithTimeout(10*time.Second).Should(BeTrue(), "the participant finds its queue and consumes it")
 
-	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: "uid-1", Step: "charge",
+	const sagaUID = "0f8fad5b-d9cb-469f-a165-70867728950e" // participants refuse a uid the apiserver would not give
+	headers := protocol.Headers{SagaNamespace: "shop", SagaName: "order-1", SagaUID: sagaUID, Step: "charge",
 		Kind: protocol.KindCommand, Attempt: 1, Deadline: time.Now().Add(time.Minute)}
-	id := protocol.MessageID("uid-1", "charge", protocol.KindCommand, 0, 1)
-	body, err := json.Marshal(protocol.Command{MessageID: id, Saga: protocol.SagaRef{Namespace: "shop", Name: "order-1", UID: "uid-1"},
+	id := protocol.MessageID(sagaUID, "charge", protocol.KindCommand, 0, 1)
+	body, err := json.Marshal(protocol.Command{MessageID: id, Saga: protocol.SagaRef{Namespace: "shop", Name: "order-1", UID: sagaUID},
 		Step: "charge", Kind: protocol.KindCommand, Name: "ChargePayment", Attempt: 1,
-		IdempotencyKey: protocol.IdempotencyKey("uid-1", "charge", protocol.KindCommand, 0), Deadline: headers.Deadline})
+		IdempotencyKey: protocol.IdempotencyKey(sagaUID, "charge", protocol.KindCommand, 0), Deadline: headers.Deadline})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(op.Publish(ctx, topology.CommandExchange(), "payment.ChargePayment", amqpconn.Message{
 		MessageID: id, ReplyTo: topology.ReplyQueue(), Type: protocol.CommandType, ContentType: protocol.ContentType,
