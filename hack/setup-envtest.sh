@@ -27,8 +27,13 @@ log() { echo "setup-envtest: $*" >&2; }
 assets_ok() {
   local dir="$1"
   [[ -x "$dir/kube-apiserver" && -x "$dir/etcd" && -x "$dir/kubectl" ]] || return 1
-  "$dir/kube-apiserver" --version 2>/dev/null | grep -q "v${K8S_VERSION}\$" || return 1
-  "$dir/etcd" --version 2>/dev/null | grep -q "etcd Version:" || return 1
+  # The output is captured first: "cmd | grep -q" can end with SIGPIPE under
+  # pipefail when grep exits early, and fail a good binary.
+  local out
+  out="$("$dir/kube-apiserver" --version 2>/dev/null)" || return 1
+  grep -q "v${K8S_VERSION}\$" <<<"$out" || return 1
+  out="$("$dir/etcd" --version 2>/dev/null)" || return 1
+  grep -q "etcd Version:" <<<"$out" || return 1
 }
 
 if assets_ok "$ASSETS_DIR"; then
