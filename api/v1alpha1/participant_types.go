@@ -188,21 +188,6 @@ type ParticipantList struct {
 	Items           []Participant `json:"items"`
 }
 
-// Accepts reports whether the participant declares the command (kind
-// "command") or compensation (kind "compensation") name.
-func (p *Participant) Accepts(compensation bool, name string) (ParticipantCommand, bool) {
-	list := p.Spec.Commands
-	if compensation {
-		list = p.Spec.Compensations
-	}
-	for _, c := range list {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return ParticipantCommand{}, false
-}
-
 func init() {
 	SchemeBuilder.Register(func(s *runtime.Scheme) error {
 		s.AddKnownTypes(SchemeGroupVersion, &Participant{}, &ParticipantList{})
