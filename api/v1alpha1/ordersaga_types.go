@@ -45,11 +45,22 @@ const (
 	MaxMessageLength = 1024
 )
 
-// OrderSagaSpec is the desired state of an OrderSaga: the order and the
-// ordered steps that carry it out.
+// OrderSagaSpec is the desired state of an OrderSaga: the order, and the
+// ordered steps that carry it out or the SagaTemplate that holds them.
 //
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="spec.cancel cannot be withdrawn once set to true"
+// +kubebuilder:validation:XValidation:rule="has(self.steps) != has(self.templateRef)",message="a saga names its steps or a template, exactly one of spec.steps and spec.templateRef"
+// +kubebuilder:validation:XValidation:rule="has(self.templateRef) == has(oldSelf.templateRef)",message="spec.templateRef is immutable"
 type OrderSagaSpec struct {
+	// templateRef names the SagaTemplate, in the saga's namespace, whose
+	// steps, deadline and retention the saga runs with, instead of its own
+	// steps. The template as it is when the saga starts is pinned in
+	// status.template: editing the template later does not change the saga.
+	// Immutable.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.templateRef is immutable"
+	TemplateRef *TemplateReference `json:"templateRef,omitempty"`
+
 	// order is the order this saga carries out. It is immutable.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.order is immutable"
@@ -57,14 +68,15 @@ type OrderSagaSpec struct {
 
 	// steps are run one after another, in list order. When a step fails, the
 	// steps that completed before it are compensated in reverse order.
-	// Step names must be unique. The list is immutable.
-	// +required
+	// Step names must be unique. The list is immutable. Required unless
+	// templateRef names a template.
+	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.steps is immutable"
-	Steps []SagaStep `json:"steps"`
+	Steps []SagaStep `json:"steps,omitempty"`
 
 	// deadline bounds the forward path of the saga, counted from
 	// status.startTime, leaving out the time the saga's timers were paused
@@ -76,11 +88,31 @@ type OrderSagaSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="deadline must be between 1s and 720h"
 	Deadline Duration `json:"deadline,omitempty"`
 
+	// ttlSecondsAfterFinished is how long the saga is kept once it reached a
+	// final phase and its last lifecycle event was published; then the
+	// operator deletes it. Unset: the template's, else the operator's
+	// --saga-ttl (0 there keeps finished sagas). Between 0 and 31536000 (a
+	// year).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=31536000
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
 	// cancel, when true, stops a running saga and compensates its completed
 	// steps; the saga ends Compensated. It has no effect on a saga that has
 	// already finished. Once true it cannot be set back to false.
 	// +optional
 	Cancel bool `json:"cancel,omitempty"`
+}
+
+// TemplateReference names a SagaTemplate in the saga's namespace.
+type TemplateReference struct {
+	// name of the SagaTemplate.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
 }
 
 // Order is the business transaction a saga carries out.
@@ -457,6 +489,64 @@ const (
 	ResultBoolean ResultType = "boolean"
 )
 
+// MaxHistory is the most history entries a saga's status keeps.
+const MaxHistory = 40
+
+// PinnedTemplate is what a saga took from its SagaTemplate when it started.
+type PinnedTemplate struct {
+	// name of the SagaTemplate.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// generation is the template's metadata.generation when the saga
+	// started: its version.
+	// +required
+	Generation int64 `json:"generation"`
+
+	// steps are the template's steps, as the saga runs them.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	Steps []SagaStep `json:"steps"`
+
+	// deadline is the template's, if the saga sets none.
+	// +optional
+	Deadline Duration `json:"deadline,omitempty"`
+
+	// ttlSecondsAfterFinished is the template's, if the saga sets none.
+	// +optional
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+}
+
+// HistoryEntry is one transition of a saga.
+type HistoryEntry struct {
+	// seq numbers the saga's transitions from 1, without gaps; a lifecycle
+	// event's id is derived from the saga's uid and it.
+	// +required
+	Seq int32 `json:"seq"`
+
+	// time of the transition.
+	// +required
+	Time metav1.MicroTime `json:"time"`
+
+	// reason is the transition's reason, as its Event's (see
+	// TransitionReason).
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	Reason TransitionReason `json:"reason"`
+
+	// step is the step concerned; empty for a change of the saga's phase.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Step string `json:"step,omitempty"`
+
+	// message says what happened, cut to 256 bytes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Message string `json:"message,omitempty"`
+}
+
 // OrderSagaStatus is the observed state of an OrderSaga.
 type OrderSagaStatus struct {
 	// observedGeneration is the metadata.generation this status reflects.
@@ -515,6 +605,33 @@ type OrderSagaStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
 
+	// template is the SagaTemplate the saga runs, pinned when it started:
+	// its name, the generation it had, and what the saga took from it. The
+	// saga runs these steps, whatever the template becomes.
+	// +optional
+	Template *PinnedTemplate `json:"template,omitempty"`
+
+	// history is the saga's story, one entry per transition (the Events'
+	// reasons), oldest first, written in the status writes the transitions
+	// cause anyway. It keeps the last MaxHistory entries; older ones are
+	// counted in historyDropped.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=40
+	History []HistoryEntry `json:"history,omitempty"`
+
+	// historyDropped counts the oldest history entries left out to keep the
+	// history bounded.
+	// +optional
+	HistoryDropped int32 `json:"historyDropped,omitempty"`
+
+	// publishedThrough is the sequence number of the last history entry
+	// whose lifecycle event, if it has one, is known to be published on the
+	// broker. Entries after it are published (again, with the same message
+	// id) by the next pass: the saga's status is the outbox.
+	// +optional
+	PublishedThrough int32 `json:"publishedThrough,omitempty"`
+
 	// conditions follow the kstatus conventions: Ready, Reconciling, Stalled,
 	// and the domain condition Compensating.
 	// +optional
@@ -530,6 +647,8 @@ type OrderSagaStatus struct {
 // +kubebuilder:printcolumn:name="Order",type=string,JSONPath=`.spec.order.id`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`
+// +kubebuilder:printcolumn:name="Template",type=string,JSONPath=`.status.template.name`,priority=1
+// +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.template.generation`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
@@ -566,4 +685,36 @@ func init() {
 		s.AddKnownTypes(SchemeGroupVersion, &OrderSaga{}, &OrderSagaList{})
 		return nil
 	})
+}
+
+// RunSteps returns the steps the saga runs: those its template had when it
+// started (status.template), else its own spec.steps. A saga that names a
+// template not pinned yet has none.
+func (s *OrderSaga) RunSteps() []SagaStep {
+	if s.Status.Template != nil {
+		return s.Status.Template.Steps
+	}
+	return s.Spec.Steps
+}
+
+// RunDeadline returns the saga's deadline: its own, else its template's.
+func (s *OrderSaga) RunDeadline() Duration {
+	if s.Spec.Deadline != "" || s.Status.Template == nil {
+		return s.Spec.Deadline
+	}
+	return s.Status.Template.Deadline
+}
+
+// RunTTL returns how long the saga is kept once finished: its own, else its
+// template's, else def; ok is false when none says.
+func (s *OrderSaga) RunTTL(def *int32) (seconds int32, ok bool) {
+	switch {
+	case s.Spec.TTLSecondsAfterFinished != nil:
+		return *s.Spec.TTLSecondsAfterFinished, true
+	case s.Status.Template != nil && s.Status.Template.TTLSecondsAfterFinished != nil:
+		return *s.Status.Template.TTLSecondsAfterFinished, true
+	case def != nil:
+		return *def, true
+	}
+	return 0, false
 }

@@ -52,7 +52,7 @@ func getTable(namespace, name string) *metav1.Table {
 }
 
 var _ = Describe("kubectl get ordersagas", func() {
-	It("prints Order, Phase, Step, Ready and Age", func() {
+	It("prints Order, Phase, Step, Ready and Age, and with -o wide Template and Version", func() {
 		saga := newSaga()
 		Expect(k8sClient.Create(ctx, saga)).To(Succeed())
 		saga.Status.Phase = ordersv1alpha1.PhaseRunning
@@ -63,12 +63,17 @@ var _ = Describe("kubectl get ordersagas", func() {
 		Expect(k8sClient.Status().Update(ctx, saga)).To(Succeed())
 
 		table := getTable(saga.Namespace, saga.Name)
-		columns := make([]string, len(table.ColumnDefinitions))
-		for i, c := range table.ColumnDefinitions {
-			columns[i] = c.Name
+		var columns, wide []string
+		for _, c := range table.ColumnDefinitions {
+			if c.Priority == 0 {
+				columns = append(columns, c.Name)
+			} else {
+				wide = append(wide, c.Name)
+			}
 		}
 		Expect(columns).To(Equal([]string{"Name", "Order", "Phase", "Step", "Ready", "Age"}))
+		Expect(wide).To(Equal([]string{"Template", "Version"}))
 		Expect(table.Rows).To(HaveLen(1))
-		Expect(table.Rows[0].Cells[:5]).To(Equal([]any{saga.Name, saga.Spec.Order.ID, "Running", "charge-payment", "False"}))
+		Expect(table.Rows[0].Cells[:4]).To(Equal([]any{saga.Name, saga.Spec.Order.ID, "Running", "charge-payment"}))
 	})
 })

@@ -195,6 +195,10 @@ const (
 	// (the broker is disconnected or blocks publishing); the saga's timers
 	// are paused meanwhile.
 	ReasonBrokerUnavailable = "BrokerUnavailable"
+
+	// ReasonTemplateNotFound surfaces on Blocked while the SagaTemplate a
+	// saga names does not exist: the saga stays Pending until it does.
+	ReasonTemplateNotFound = "TemplateNotFound"
 )
 
 // Condition reasons of a Participant.

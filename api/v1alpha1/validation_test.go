@@ -105,10 +105,15 @@ var _ = Describe("OrderSaga admission", func() {
 			Expect(err.Error()).To(ContainSubstring(message))
 		},
 		// Steps.
-		Entry("no steps", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = nil },
-			"spec.steps: Required value"),
-		Entry("an empty step list", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = []ordersv1alpha1.SagaStep{} },
-			"spec.steps: Invalid value: 0: spec.steps in body should have at least 1 items"),
+		Entry("no steps and no template", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = nil },
+			"a saga names its steps or a template, exactly one of spec.steps and spec.templateRef"),
+		Entry("steps and a template", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.TemplateRef = &ordersv1alpha1.TemplateReference{Name: "checkout"}
+		}, "a saga names its steps or a template, exactly one of spec.steps and spec.templateRef"),
+		Entry("a template name that is not a DNS label", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps = nil
+			s.Spec.TemplateRef = &ordersv1alpha1.TemplateReference{Name: "Check_Out"}
+		}, "spec.templateRef.name in body should match"),
 		Entry("more than twenty steps", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps = manySteps(21) },
 			"spec.steps: Too many: 21: must have at most 20 items"),
 		Entry("duplicate step names", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[2].Name = s.Spec.Steps[0].Name },
