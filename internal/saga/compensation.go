@@ -65,7 +65,7 @@ func (r *run) compensate() {
 			r.progress(i, protocol.KindCompensation, rec.CompensationAttempts)
 			return
 		case ordersv1alpha1.StepSucceeded, ordersv1alpha1.StepTimedOut, ordersv1alpha1.StepInterrupted:
-			if r.saga.Spec.Steps[i].Compensation == nil {
+			if r.saga.RunSteps()[i].Compensation == nil {
 				continue // a step without a compensation is not undone
 			}
 			r.st.CurrentStep = rec.Name // the step the saga is at, paused or not

@@ -31,7 +31,7 @@ import (
 func InFlight(saga *ordersv1alpha1.OrderSaga) []Dispatch {
 	var out []Dispatch
 	for i, rec := range saga.Status.Steps {
-		if rec.NextAttemptAt != nil || rec.DispatchedAt == nil || i >= len(saga.Spec.Steps) {
+		if rec.NextAttemptAt != nil || rec.DispatchedAt == nil || i >= len(saga.RunSteps()) {
 			continue
 		}
 		d := Dispatch{Step: rec.Name, StepIndex: i, Round: saga.Status.RetryRound, MessageID: rec.MessageID}
@@ -44,7 +44,7 @@ func InFlight(saga *ordersv1alpha1.OrderSaga) []Dispatch {
 			continue
 		}
 		d.DispatchedAt = rec.DispatchedAt.Time
-		d.Deadline = replyDue(rec, saga.Spec.Steps[i])
+		d.Deadline = replyDue(rec, saga.RunSteps()[i])
 		out = append(out, d)
 	}
 	return out

@@ -215,6 +215,7 @@ func (m Machine) Apply(saga *ordersv1alpha1.OrderSaga, now time.Time, ev Event) 
 	case DispatchFailed:
 		r.out.Verdict = r.dispatchFailed(e)
 	}
+	r.recordHistory()
 	r.out.RequeueAt = r.nextWake()
 	syncConditions(saga, r.attemptLimit)
 	return r.out
@@ -242,15 +243,15 @@ func (r *run) jitter() float64 {
 // ensureRecords gives the status one record per step, in spec order. Steps
 // are immutable, so this only ever fills a status that has none yet.
 func (r *run) ensureRecords() {
-	if len(r.st.Steps) == len(r.saga.Spec.Steps) {
+	if len(r.st.Steps) == len(r.saga.RunSteps()) {
 		return
 	}
 	old := map[string]ordersv1alpha1.StepStatus{}
 	for _, rec := range r.st.Steps {
 		old[rec.Name] = rec
 	}
-	r.st.Steps = make([]ordersv1alpha1.StepStatus, len(r.saga.Spec.Steps))
-	for i, step := range r.saga.Spec.Steps {
+	r.st.Steps = make([]ordersv1alpha1.StepStatus, len(r.saga.RunSteps()))
+	for i, step := range r.saga.RunSteps() {
 		rec, ok := old[step.Name]
 		if !ok {
 			rec = ordersv1alpha1.StepStatus{Name: step.Name, State: ordersv1alpha1.StepPending}

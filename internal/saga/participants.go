@@ -50,7 +50,7 @@ func (r *run) gate(i int, kind protocol.Kind) bool {
 	if r.m.Participants == nil {
 		return true
 	}
-	step := r.saga.Spec.Steps[i]
+	step := r.saga.RunSteps()[i]
 	p, ok := r.m.Participants[step.Service]
 	name := commandName(step, kind)
 	switch {
@@ -82,7 +82,7 @@ func (r *run) admitted() (string, bool) {
 	if r.m.Participants == nil {
 		return "", true
 	}
-	for _, step := range r.saga.Spec.Steps {
+	for _, step := range r.saga.RunSteps() {
 		if p, ok := r.m.Participants[step.Service]; ok && !p.Admitted {
 			return step.Service, false
 		}
@@ -157,7 +157,7 @@ func (r *run) unblock() {
 // step's own, else the one its participant declares for the command, else
 // the defaults.
 func (r *run) policy(i int, kind protocol.Kind) ordersv1alpha1.RetryPolicy {
-	step := r.saga.Spec.Steps[i]
+	step := r.saga.RunSteps()[i]
 	if step.Retry != (ordersv1alpha1.RetryPolicy{}) {
 		return step.Retry
 	}
@@ -171,7 +171,7 @@ func (r *run) policy(i int, kind protocol.Kind) ordersv1alpha1.RetryPolicy {
 // step's own, else the one its participant declares for the command, else
 // the default.
 func (r *run) timeout(i int, kind protocol.Kind) time.Duration {
-	if d := r.saga.Spec.Steps[i].Timeout.Get(); d > 0 {
+	if d := r.saga.RunSteps()[i].Timeout.Get(); d > 0 {
 		return d
 	}
 	if c, ok := r.participantCommand(i, kind); ok && c.Timeout.Get() > 0 {
@@ -181,7 +181,7 @@ func (r *run) timeout(i int, kind protocol.Kind) time.Duration {
 }
 
 func (r *run) participantCommand(i int, kind protocol.Kind) (ordersv1alpha1.ParticipantCommand, bool) {
-	step := r.saga.Spec.Steps[i]
+	step := r.saga.RunSteps()[i]
 	p, ok := r.m.Participants[step.Service]
 	if !ok {
 		return ordersv1alpha1.ParticipantCommand{}, false
@@ -196,6 +196,6 @@ func (r *run) authentic(i int, userID string) bool {
 	if r.m.Participants == nil {
 		return true
 	}
-	p, ok := r.m.Participants[r.saga.Spec.Steps[i].Service]
+	p, ok := r.m.Participants[r.saga.RunSteps()[i].Service]
 	return ok && userID != "" && userID == p.Spec.BrokerUser
 }

@@ -99,7 +99,7 @@ func (r *run) refusedStaleCopy(i int, e ReplyReceived) bool {
 		e.Headers.Kind != protocol.KindCommand || e.Headers.Deadline.IsZero() {
 		return false
 	}
-	return e.Headers.Deadline.Before(replyDue(r.st.Steps[i], r.saga.Spec.Steps[i]))
+	return e.Headers.Deadline.Before(replyDue(r.st.Steps[i], r.saga.RunSteps()[i]))
 }
 
 // match finds the step a reply answers and says whether it applies.

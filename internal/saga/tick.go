@@ -32,7 +32,7 @@ func (r *run) tick() {
 		}
 		r.st.StartTime = ptrMicro(r.now)
 		r.setPhase(ordersv1alpha1.PhaseRunning, ordersv1alpha1.TransitionStarted, false,
-			fmt.Sprintf("Saga for order %s started with %d steps", r.saga.Spec.Order.ID, len(r.saga.Spec.Steps)))
+			fmt.Sprintf("Saga for order %s started with %d steps", r.saga.Spec.Order.ID, len(r.saga.RunSteps())))
 	}
 	switch r.st.Phase {
 	case ordersv1alpha1.PhaseRunning:
@@ -48,7 +48,7 @@ func (r *run) tick() {
 func (r *run) advance() {
 	if deadline, ok := Deadline(r.saga, r.now); ok && !r.paused() && !r.now.Before(deadline) {
 		r.beginCompensation(ordersv1alpha1.ReasonDeadlineExceeded,
-			fmt.Sprintf("Deadline of %s passed before every step succeeded", r.saga.Spec.Deadline))
+			fmt.Sprintf("Deadline of %s passed before every step succeeded", r.saga.RunDeadline()))
 		return
 	}
 	for i := range r.st.Steps {
@@ -86,7 +86,7 @@ func (r *run) progress(i int, kind protocol.Kind, attempts int32) {
 		}
 		return
 	}
-	if rec.DispatchedAt != nil && !r.now.Before(replyDue(*rec, r.saga.Spec.Steps[i])) {
+	if rec.DispatchedAt != nil && !r.now.Before(replyDue(*rec, r.saga.RunSteps()[i])) {
 		if kind == protocol.KindCommand {
 			rec.TimedOutAttempts++
 		}
@@ -103,7 +103,7 @@ func (r *run) dispatch(i int, kind protocol.Kind, attempt int32) {
 		return
 	}
 	rec := &r.st.Steps[i]
-	step := r.saga.Spec.Steps[i]
+	step := r.saga.RunSteps()[i]
 	from := rec.State
 	now := ptrMicro(r.now)
 	if kind == protocol.KindCommand {

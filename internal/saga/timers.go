@@ -81,7 +81,7 @@ func (r *run) resumeTimers() {
 		case rec.NextAttemptAt != nil:
 			rec.NextAttemptAt = ptrMicro(rec.NextAttemptAt.Add(d))
 		case rec.DispatchedAt != nil:
-			rec.TimeoutAt = ptrMicro(replyDue(*rec, r.saga.Spec.Steps[i]).Add(d))
+			rec.TimeoutAt = ptrMicro(replyDue(*rec, r.saga.RunSteps()[i]).Add(d))
 		}
 	}
 }
@@ -106,7 +106,7 @@ func (r *run) endPause() time.Duration {
 // the time its timers were paused, the pause in progress (up to now)
 // included. So a paused saga never passes its deadline.
 func Deadline(saga *ordersv1alpha1.OrderSaga, now time.Time) (time.Time, bool) {
-	d := saga.Spec.Deadline.Get()
+	d := saga.RunDeadline().Get()
 	st := &saga.Status
 	if d <= 0 || st.StartTime == nil {
 		return time.Time{}, false
@@ -185,7 +185,7 @@ func (r *run) due(i int) time.Time {
 	case rec.NextAttemptAt != nil:
 		return rec.NextAttemptAt.Time
 	case rec.DispatchedAt != nil:
-		return replyDue(rec, r.saga.Spec.Steps[i])
+		return replyDue(rec, r.saga.RunSteps()[i])
 	default:
 		return r.now
 	}
