@@ -30,7 +30,7 @@ import (
 // "<service>.<command>". It is pure: the same saga and dispatch always give
 // the same message, which is what makes sending it again safe.
 func commandMessage(s *ordersv1alpha1.OrderSaga, d saga.Dispatch, replyQueue string) (string, amqpconn.Message, error) {
-	step := s.Spec.Steps[d.StepIndex]
+	step := s.RunSteps()[d.StepIndex]
 	cmd := step.Command
 	if d.Kind == protocol.KindCompensation {
 		if step.Compensation == nil {

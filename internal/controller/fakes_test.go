@@ -174,7 +174,8 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
 		WithStatusSubresource(&ordersv1alpha1.OrderSaga{}).
 		WithIndex(&ordersv1alpha1.OrderSaga{}, orderIDField, indexOrderID).
-		WithIndex(&ordersv1alpha1.OrderSaga{}, stepServiceField, indexStepServices).Build()
+		WithIndex(&ordersv1alpha1.OrderSaga{}, stepServiceField, indexStepServices).
+		WithIndex(&ordersv1alpha1.OrderSaga{}, templateField, indexTemplate).Build()
 	var c client.Client = api
 	if cached != nil {
 		c = interceptor.NewClient(api, cached(api))

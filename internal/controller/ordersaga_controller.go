@@ -100,6 +100,7 @@ type OrderSagaReconciler struct {
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/status,verbs=get;patch
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=orders.ordersaga.io,resources=sagatemplates,verbs=get;list;watch
 
 // Reconcile runs one pass over the saga (see runPass). A pass that finds
 // its view of the saga stale starts once more from a live read, the pass's
@@ -169,6 +170,9 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ordersv1alpha1.OrderSaga{}, stepServiceField, indexStepServices); err != nil {
 		return fmt.Errorf("index sagas by service: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ordersv1alpha1.OrderSaga{}, templateField, indexTemplate); err != nil {
+		return fmt.Errorf("index sagas by template: %w", err)
+	}
 	if err := r.buildBus(); err != nil {
 		return err
 	}
@@ -182,6 +186,7 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(watch.events, &handler.EnqueueRequestForObject{})).
 		Watches(&ordersv1alpha1.Participant{}, handler.EnqueueRequestsFromMapFunc(r.sagasOfParticipant),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&ordersv1alpha1.SagaTemplate{}, handler.EnqueueRequestsFromMapFunc(r.sagasWaitingForTemplate)).
 		WatchesRawSource(source.Kind(mgr.GetCache(), &ordersv1alpha1.OrderSaga{}, r.retryRequests())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("ordersaga").

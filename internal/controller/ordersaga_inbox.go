@@ -94,7 +94,7 @@ func replyService(obj *ordersv1alpha1.OrderSaga, it *InboxItem) string {
 	if !ok {
 		return ""
 	}
-	for _, step := range obj.Spec.Steps {
+	for _, step := range obj.RunSteps() {
 		if step.Name == reply.Headers.Step {
 			return step.Service
 		}

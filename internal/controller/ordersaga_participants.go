@@ -38,7 +38,7 @@ import (
 func (r *OrderSagaReconciler) lookupParticipants(ctx context.Context, req LookupParticipants) (ParticipantsFound, error) {
 	found := saga.Participants{}
 	var nsLabels labels.Set
-	for _, step := range req.Saga.Spec.Steps {
+	for _, step := range req.Saga.RunSteps() {
 		if _, seen := found[step.Service]; seen {
 			continue
 		}
@@ -73,8 +73,8 @@ func indexStepServices(obj client.Object) []string {
 	if !ok {
 		return nil
 	}
-	out := make([]string, 0, len(s.Spec.Steps))
-	for _, step := range s.Spec.Steps {
+	out := make([]string, 0, len(s.RunSteps()))
+	for _, step := range s.RunSteps() {
 		out = append(out, step.Service)
 	}
 	return out
@@ -102,7 +102,7 @@ func (r *OrderSagaReconciler) sagasOfParticipant(ctx context.Context, p client.O
 // suspendedParticipant returns the suspended Participant of the saga's
 // current step, if it has one: the saga's timers pause while it is.
 func suspendedParticipant(obj *ordersv1alpha1.OrderSaga, registry saga.Participants) (string, bool) {
-	for _, step := range obj.Spec.Steps {
+	for _, step := range obj.RunSteps() {
 		if step.Name == obj.Status.CurrentStep {
 			p, ok := registry[step.Service]
 			return step.Service, ok && p.Spec.Suspend

@@ -43,6 +43,15 @@ func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) (ctrl.Resul
 	if ensured.Added {
 		s.base = s.saga.DeepCopy() // the patch returned the new resourceVersion
 	}
+	resolved, err := mediator.Call(ctx, r.bus, r.resolveTemplate, ResolveTemplate{Saga: s.saga})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !resolved.Ready {
+		// Nothing to run yet: record that it waits, and wait for the template.
+		_, err := mediator.Call(ctx, r.bus, r.persistStatus, PersistStatus{Base: s.base, Saga: s.saga})
+		return ctrl.Result{}, err
+	}
 	found, err := mediator.Call(ctx, r.bus, r.lookupParticipants, LookupParticipants{Saga: s.saga})
 	if err != nil {
 		return ctrl.Result{}, err
@@ -84,6 +93,13 @@ type (
 	EnsureFinalizer struct{ Saga *ordersv1alpha1.OrderSaga }
 	// FinalizerEnsured says whether the finalizer was added in this pass.
 	FinalizerEnsured struct{ Added bool }
+
+	// ResolveTemplate pins the SagaTemplate the saga names, once, in its
+	// status.
+	ResolveTemplate struct{ Saga *ordersv1alpha1.OrderSaga }
+	// TemplateResolved says whether the saga has its steps (Ready), and
+	// whether this pass pinned them.
+	TemplateResolved struct{ Ready, Pinned bool }
 
 	// LookupParticipants reads the registry for the saga: the Participant
 	// of each service its steps name, from the cache.

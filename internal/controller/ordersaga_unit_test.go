@@ -656,3 +656,57 @@ func TestReconcileDeadLettersAReplyFromAnotherBrokerUser(t *testing.T) {
 	g.Expect(h.observed.deadLettered[DeadLetterUnauthenticatedReply]).To(Equal(1))
 	g.Expect(h.get(t, keyOf(s)).Status.Steps[0].State).To(Equal(ordersv1alpha1.StepRunning), "a forged reply changes nothing")
 }
+
+func TestReconcileRunsTheTemplateAsItWasWhenTheSagaStarted(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	fromTemplate := func(name string) *ordersv1alpha1.OrderSaga {
+		return newSaga(name, func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps = nil
+			s.Spec.TemplateRef = &ordersv1alpha1.TemplateReference{Name: "checkout"}
+		})
+	}
+	first := fromTemplate("order-18")
+	h := newHarness(t, nil, first)
+
+	h.reconcile(t, keyOf(first))
+	waiting := h.get(t, keyOf(first))
+	g.Expect(h.publisher.messages()).To(BeEmpty())
+	g.Expect(waiting.Status.Phase).To(Equal(ordersv1alpha1.PhasePending))
+	blocked := meta.FindStatusCondition(waiting.Status.Conditions, ordersv1alpha1.ConditionBlocked)
+	g.Expect(blocked).NotTo(BeNil())
+	g.Expect(blocked.Reason).To(Equal(ordersv1alpha1.ReasonTemplateNotFound))
+
+	tpl := &ordersv1alpha1.SagaTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "checkout", Generation: 1},
+		Spec:       ordersv1alpha1.SagaTemplateSpec{Steps: newSaga("x").Spec.Steps, Deadline: "1h"},
+	}
+	g.Expect(h.api.Create(ctx, tpl)).To(Succeed())
+	g.Expect(h.r.sagasWaitingForTemplate(ctx, tpl)).To(ConsistOf(ctrl.Request{NamespacedName: keyOf(first)}))
+	h.reconcile(t, keyOf(first))
+	started := h.get(t, keyOf(first))
+	g.Expect(started.Status.Template).NotTo(BeNil())
+	g.Expect(started.Status.Template.Name).To(Equal("checkout"))
+	g.Expect(started.Status.Template.Steps).To(HaveLen(3))
+	g.Expect(started.RunDeadline()).To(Equal(ordersv1alpha1.Duration("1h")))
+	g.Expect(sentKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory"}))
+
+	// The template loses its first step: the running saga keeps it, a new
+	// saga runs the new version.
+	g.Expect(h.api.Get(ctx, client.ObjectKeyFromObject(tpl), tpl)).To(Succeed())
+	tpl.Spec.Steps = tpl.Spec.Steps[1:]
+	tpl.Generation = 2 // as the apiserver counts a spec change; the fake client does not
+	g.Expect(h.api.Update(ctx, tpl)).To(Succeed())
+	h.reply(t, h.publisher.messages()[0], protocol.StatusSucceeded, &fakeAcknowledger{}, 1)
+	h.reconcile(t, keyOf(first))
+	g.Expect(h.get(t, keyOf(first)).Status.Template.Steps).To(HaveLen(3))
+	g.Expect(sentKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory", "payment.ChargePayment"}))
+
+	second := fromTemplate("order-19")
+	g.Expect(h.api.Create(ctx, second)).To(Succeed())
+	h.reconcile(t, keyOf(second))
+	pinned := h.get(t, keyOf(second)).Status.Template
+	g.Expect(pinned.Steps).To(HaveLen(2))
+	g.Expect(pinned.Generation).To(Equal(int64(2)))
+	g.Expect(sentKeys(h.publisher.messages())[2]).To(Equal("payment.ChargePayment"))
+}

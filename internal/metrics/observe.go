@@ -37,10 +37,10 @@ func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
 		return
 	}
 	i := t.StepIndex
-	if i < 0 || i >= len(obj.Spec.Steps) || i >= len(obj.Status.Steps) {
+	if i < 0 || i >= len(obj.RunSteps()) || i >= len(obj.Status.Steps) {
 		return
 	}
-	step, rec := obj.Spec.Steps[i], obj.Status.Steps[i]
+	step, rec := obj.RunSteps()[i], obj.Status.Steps[i]
 	command := step.Command.Name
 	if t.Kind == protocol.KindCompensation && step.Compensation != nil {
 		command = step.Compensation.Name
