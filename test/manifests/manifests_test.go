@@ -108,6 +108,7 @@ var operatorGrants = map[string][]string{
 	"ordersaga-abandon-role orders.ordersaga.io/ordersagas":                 {"abandon"},
 	"ordersaga-manager-role events.k8s.io/events":                           {"create", "patch"},
 	"ordersaga-manager-role orders.ordersaga.io/participants":               {"get", "list", "watch"},
+	"ordersaga-manager-role orders.ordersaga.io/sagatemplates":              {"get", "list", "watch"},
 	"ordersaga-manager-role orders.ordersaga.io/participants/status":        {"get", "patch"},
 	"ordersaga-manager-role /namespaces":                                    {"get", "list", "watch"},
 	"ordersaga-leader-election-role coordination.k8s.io/leases":             {"create", "get", "update"},
