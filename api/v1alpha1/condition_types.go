@@ -56,4 +56,20 @@ const (
 	// the current time) and the failed compensation gets a fresh set of
 	// attempts. The value acted upon is recorded in status.lastHandledRetry.
 	RetryAnnotation = "orders.ordersaga.io/retry"
+
+	// FinishedLabel ("true") marks a saga that is over for good (Completed
+	// or Compensated) and whose lifecycle events are all published: the
+	// operator sets it, removes the finalizer in the same patch, and no
+	// longer keeps the saga in its cache (its cache selects
+	// FinishedSelector). The saga is deleted ttlSecondsAfterFinished after
+	// it finished.
+	FinishedLabel = "orders.ordersaga.io/finished"
+
+	// FinishedSelector is the label selector of the sagas the operator
+	// keeps in its cache: those not finished.
+	FinishedSelector = "!" + FinishedLabel
+
+	// ExpiresAnnotation holds the time (RFC 3339) at which a finished saga
+	// is deleted, written with FinishedLabel; absent when it is kept.
+	ExpiresAnnotation = "orders.ordersaga.io/expires-at"
 )
