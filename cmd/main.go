@@ -122,6 +122,10 @@ func parseFlags() (options, zap.Options) {
 		"Deliveries of one reply before the broker dead-letters it as poison.")
 	flag.DurationVar(&op.ReplySettleTimeout, "reply-settle-timeout", op.ReplySettleTimeout,
 		"How long a reply whose saga's passes keep failing stays unsettled before it goes back to the broker (one delivery); /readyz fails at twice that.")
+	flag.DurationVar(&op.SagaTTL, "saga-ttl", op.SagaTTL,
+		"How long a Completed or Compensated saga is kept once its lifecycle events are out, when neither it nor its template sets ttlSecondsAfterFinished; negative keeps it for ever.")
+	flag.DurationVar(&op.RetentionSweepInterval, "retention-sweep-interval", op.RetentionSweepInterval,
+		"How often finished sagas are looked at for deletion; a saga is deleted at most this long after it expires.")
 	flag.StringVar(&o.events, "events", string(op.Events),
 		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",

@@ -50,6 +50,7 @@ type SagaTemplateSpec struct {
 // +kubebuilder:resource:shortName=stpl,categories=ordersaga
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.metadata.generation`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a SagaTemplate's name must be a DNS label (no dots, at most 63 characters): it is a word of lifecycle events' routing keys and of spec.templateRef"
 
 // SagaTemplate is a reusable saga definition. An OrderSaga that names it
 // (spec.templateRef) carries only its order, and runs the template's steps as

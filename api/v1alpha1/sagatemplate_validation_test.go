@@ -49,6 +49,8 @@ var _ = Describe("SagaTemplate admission", func() {
 			Expect(err.Error()).To(ContainSubstring(message))
 		},
 		Entry("no steps", func(t *ordersv1alpha1.SagaTemplate) { t.Spec.Steps = nil }, "spec.steps: Required value"),
+		Entry("a name with a dot, which would break event routing keys", func(t *ordersv1alpha1.SagaTemplate) { t.Name = "check.out" },
+			"a SagaTemplate's name must be a DNS label"),
 		Entry("more than twenty steps", func(t *ordersv1alpha1.SagaTemplate) { t.Spec.Steps = manySteps(21) },
 			"spec.steps: Too many: 21: must have at most 20 items"),
 		Entry("two steps of one name", func(t *ordersv1alpha1.SagaTemplate) { t.Spec.Steps[1].Name = t.Spec.Steps[0].Name },

@@ -82,6 +82,10 @@ func (t Topology) participantQueueArgs(singleActiveConsumer bool) amqp.Table {
 // participant before its queue dead-letters it.
 const DefaultCommandDeliveryLimit = 20
 
+// EventExchange is the durable topic exchange lifecycle events are
+// published to, with the routing key "<namespace>.<template>.<event>".
+func (t Topology) EventExchange() string { return protocol.EventExchange(t.Prefix) }
+
 // DeadLetterQueue keeps the dead-lettered replies for people to inspect.
 func (t Topology) DeadLetterQueue() string { return t.Prefix + ".replies.dead" }
 
@@ -96,6 +100,9 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 	}
 	if err := ch.ExchangeDeclare(t.DeadLetterExchange(), amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", t.DeadLetterExchange(), err)
+	}
+	if err := ch.ExchangeDeclare(t.EventExchange(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", t.EventExchange(), err)
 	}
 	quorum := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
 	if _, err := ch.QueueDeclare(t.DeadLetterQueue(), true, false, false, false, quorum); err != nil {
@@ -133,7 +140,7 @@ func (t Topology) Delete(ch *amqp.Channel) error {
 			return fmt.Errorf("delete queue %s: %w", q, err)
 		}
 	}
-	for _, x := range []string{t.CommandExchange(), t.DeadLetterExchange(), t.CommandDeadLetterExchange()} {
+	for _, x := range []string{t.CommandExchange(), t.DeadLetterExchange(), t.CommandDeadLetterExchange(), t.EventExchange()} {
 		if err := ch.ExchangeDelete(x, false, false); err != nil {
 			return fmt.Errorf("delete exchange %s: %w", x, err)
 		}

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/lifecycle"
 )
 
 // brokerWatch wakes every saga in progress when the broker becomes available
@@ -64,7 +65,8 @@ func (w *brokerWatch) Start(ctx context.Context) error {
 	}
 }
 
-// wakeAll enqueues every saga the cache holds that is not final.
+// wakeAll enqueues every saga the cache holds that may have something to
+// send: commands, compensations or lifecycle events.
 func (w *brokerWatch) wakeAll(ctx context.Context) {
 	list := &ordersv1alpha1.OrderSagaList{}
 	// The list is only read: no need to copy every saga out of the cache.
@@ -75,7 +77,10 @@ func (w *brokerWatch) wakeAll(ctx context.Context) {
 	woken := 0
 	for i := range list.Items {
 		s := &list.Items[i]
-		if s.Status.Phase.IsFinal() && s.DeletionTimestamp.IsZero() {
+		// A finished saga still in the cache may have lifecycle events to
+		// publish and is yet to retire; a Failed one waits for a person.
+		if s.Status.Phase == ordersv1alpha1.PhaseFailed && s.DeletionTimestamp.IsZero() &&
+			lifecycle.Drained(&s.Status, s.Status.PublishedThrough) {
 			continue
 		}
 		obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name}}

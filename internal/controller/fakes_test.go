@@ -83,10 +83,23 @@ func (p *fakePublisher) setDownSince(t time.Time) {
 	p.downSince = t
 }
 
-func (p *fakePublisher) messages() []sentMessage {
+// messages are the commands and compensations sent; events are the
+// lifecycle events.
+func (p *fakePublisher) messages() []sentMessage { return p.to("test.commands") }
+func (p *fakePublisher) events() []sentMessage   { return p.to(testEventExchange) }
+
+const testEventExchange = "test.events"
+
+func (p *fakePublisher) to(exchange string) []sentMessage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]sentMessage(nil), p.sent...)
+	var out []sentMessage
+	for _, m := range p.sent {
+		if m.Exchange == exchange {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // fakeDeadLetters records dead-lettered replies.
@@ -189,19 +202,21 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 		observed:    &countingReplyObserver{deadLettered: map[string]int{}},
 	}
 	h.r = &OrderSagaReconciler{
-		Client:              c,
-		APIReader:           api,
-		Recorder:            h.recorder,
-		Publisher:           h.publisher,
-		DeadLetters:         h.deadLetters,
-		CommandExchange:     "test.commands",
-		ReplyQueue:          "test.replies",
-		CommandUser:         "operator",
-		Inbox:               NewInbox(),
-		Clock:               h.clock,
-		ReplyObserver:       h.observed,
-		Events:              EventsAll,
-		BrokerRetryInterval: time.Second,
+		Client:                 c,
+		APIReader:              api,
+		Recorder:               h.recorder,
+		Publisher:              h.publisher,
+		DeadLetters:            h.deadLetters,
+		CommandExchange:        "test.commands",
+		ReplyQueue:             "test.replies",
+		CommandUser:            "operator",
+		Inbox:                  NewInbox(),
+		Clock:                  h.clock,
+		ReplyObserver:          h.observed,
+		Events:                 EventsAll,
+		BrokerRetryInterval:    time.Second,
+		EventExchange:          testEventExchange,
+		RetentionSweepInterval: time.Minute,
 		Subscribers: []func(*mediator.Builder){func(b *mediator.Builder) {
 			mediator.Subscribe(b, func(_ context.Context, n SagaTransitioned) error {
 				h.transitions = append(h.transitions, n)

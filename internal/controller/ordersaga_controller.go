@@ -82,6 +82,15 @@ type OrderSagaReconciler struct {
 	// BrokerRetryInterval is the wait before trying again when the broker
 	// is unavailable.
 	BrokerRetryInterval time.Duration
+	// EventExchange is the topic exchange lifecycle events go to.
+	EventExchange string
+	// DefaultTTLSecondsAfterFinished is how long a finished saga is kept
+	// when neither it nor its template says; nil keeps it.
+	DefaultTTLSecondsAfterFinished *int32
+	// RetentionSweepInterval is how often the RetentionSweeper looks for
+	// expired sagas; a saga expiring sooner than that is deleted by its own
+	// pass instead.
+	RetentionSweepInterval time.Duration
 	// Behaviours wrap every dispatch on the reconciler's bus (logging,
 	// dispatch metrics); optional.
 	Behaviours []mediator.Behaviour
@@ -94,9 +103,10 @@ type OrderSagaReconciler struct {
 	getSaga   mediator.Sender[GetSaga, SagaState]
 	retry     mediator.Sender[RequestRetry, RetryQueued]
 	published *publishedSet
+	events    *eventLedger
 }
 
-// +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/status,verbs=get;patch
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -180,6 +190,10 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(watch); err != nil {
 		return fmt.Errorf("add broker watch: %w", err)
 	}
+	sweeper := &RetentionSweeper{Reader: r.APIReader, Writer: r.Client, Clock: r.Clock, Interval: r.RetentionSweepInterval}
+	if err := mgr.Add(sweeper); err != nil {
+		return fmt.Errorf("add retention sweeper: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inbox.Events(), &handler.EnqueueRequestForObject{})).
@@ -203,8 +217,10 @@ func (r *OrderSagaReconciler) validate() error {
 		return errors.New("ordersaga reconciler needs the command exchange and the reply queue")
 	case !r.Events.Valid():
 		return fmt.Errorf("unknown event policy %q", r.Events)
-	case r.BrokerRetryInterval <= 0:
-		return errors.New("ordersaga reconciler needs a broker retry interval")
+	case r.BrokerRetryInterval <= 0 || r.RetentionSweepInterval <= 0:
+		return errors.New("ordersaga reconciler needs a broker retry interval and a retention sweep interval")
+	case r.EventExchange == "":
+		return errors.New("ordersaga reconciler needs the event exchange")
 	}
 	return nil
 }
@@ -219,6 +235,7 @@ func (r *OrderSagaReconciler) buildBus() error {
 	mediator.Handle(b, r.requestRetry)
 	mediator.Subscribe(b, r.recordEvent)
 	mediator.Subscribe(b, logTransition)
+	mediator.Subscribe(b, r.publishLifecycleEvents)
 	for _, subscribe := range r.Subscribers {
 		subscribe(b)
 	}
@@ -229,6 +246,7 @@ func (r *OrderSagaReconciler) buildBus() error {
 	r.bus = bus
 	r.notify = newNotifiers(bus)
 	r.published = newPublishedSet()
+	r.events = newEventLedger()
 	var errs [2]error
 	r.getSaga, errs[0] = mediator.SenderFor[GetSaga, SagaState](bus)
 	r.retry, errs[1] = mediator.SenderFor[RequestRetry, RetryQueued](bus)

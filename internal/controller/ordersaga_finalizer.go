@@ -38,7 +38,7 @@ import (
 // logged once per process.
 func (r *OrderSagaReconciler) ensureFinalizer(ctx context.Context, req EnsureFinalizer) (FinalizerEnsured, error) {
 	obj := req.Saga
-	if !obj.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {
+	if !obj.DeletionTimestamp.IsZero() || retired(obj) || controllerutil.ContainsFinalizer(obj, ordersv1alpha1.Finalizer) {
 		return FinalizerEnsured{}, nil
 	}
 	base := obj.DeepCopy()
@@ -70,6 +70,7 @@ func (r *OrderSagaReconciler) finalizeSaga(ctx context.Context, req FinalizeSaga
 		return SagaFinalized{}, client.IgnoreNotFound(staleView(fmt.Errorf("remove finalizer: %w", err)))
 	}
 	r.published.forget(client.ObjectKeyFromObject(obj))
+	r.events.forget(client.ObjectKeyFromObject(obj))
 	ctrl.LoggerFrom(ctx).Info("Finalizer removed", "phase", obj.Status.Phase)
 	return SagaFinalized{Released: true}, nil
 }
@@ -80,12 +81,17 @@ func (r *OrderSagaReconciler) finalizeSaga(ctx context.Context, req FinalizeSaga
 // anything is dead-lettered.
 func (r *OrderSagaReconciler) forget(ctx context.Context, key types.NamespacedName) (ctrl.Result, error) {
 	r.published.forget(key)
+	r.events.forget(key)
 	items := r.Inbox.Peek(key)
 	if len(items) == 0 {
 		return ctrl.Result{}, nil
 	}
-	_, err := readLive(ctx, r.APIReader, key)
+	obj, err := readLive(ctx, r.APIReader, key)
 	switch {
+	case err == nil && retired(obj):
+		// Out of the cache for good: its late replies are settled against
+		// the live saga, by the same pass as anyone's.
+		return r.runPass(ctx, &scope{key: key, now: r.Clock.Now(), base: obj, saga: obj.DeepCopy(), live: true, items: items})
 	case err == nil:
 		return ctrl.Result{RequeueAfter: cacheLagRequeueDelay}, nil // the cache has not seen it yet
 	case !errors.Is(err, errSagaGone):

@@ -28,7 +28,8 @@ import (
 )
 
 // runPass is one reconcile pass: decide on the working copy, write the
-// status once, tell what changed, and only then act on the broker. Each
+// status once, tell what changed, and only then act on the broker: send
+// commands, publish lifecycle events, and let a finished saga go. Each
 // step is dispatched through the reconciler's bus, which logs and times it;
 // each line names the step's handler.
 //
@@ -79,10 +80,18 @@ func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) (ctrl.Resul
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	published, err := mediator.Call(ctx, r.bus, r.publishEvents, PublishEvents{Saga: s.saga, Now: s.now})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	retiring, err := mediator.Call(ctx, r.bus, r.retireSaga, RetireSaga{Saga: s.saga, Now: s.now})
+	if err != nil || retiring.Retired || retiring.Deleted {
+		return ctrl.Result{}, err
+	}
 	if _, err := mediator.Call(ctx, r.bus, r.finalizeSaga, FinalizeSaga{Saga: s.saga}); err != nil {
 		return ctrl.Result{}, err
 	}
-	return requeueAt(s.now, advanced.WakeAt, dispatched.RetryAt), nil
+	return requeueAt(s.now, advanced.WakeAt, dispatched.RetryAt, published.RetryAt, retiring.WakeAt), nil
 }
 
 // The steps of a pass, in order: each request and its response.

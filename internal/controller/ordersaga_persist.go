@@ -34,6 +34,9 @@ func (r *OrderSagaReconciler) persistStatus(ctx context.Context, req PersistStat
 	if equality.Semantic.DeepEqual(req.Base.Status, req.Saga.Status) {
 		return StatusPersisted{}, nil
 	}
+	// The write happens anyway: it records the lifecycle events published
+	// since the last one (the outbox costs no write of its own).
+	req.Saga.Status.PublishedThrough = r.events.through(req.Saga)
 	if err := r.Status().Patch(ctx, req.Saga, client.MergeFromWithOptions(req.Base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return StatusPersisted{}, staleView(fmt.Errorf("patch status: %w", err))
 	}

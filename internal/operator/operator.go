@@ -25,6 +25,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -74,6 +75,14 @@ type Options struct {
 	// MinReconnectDelay and MaxReconnectDelay bound the broker reconnection
 	// backoff.
 	MinReconnectDelay, MaxReconnectDelay time.Duration
+	// SagaTTL is how long a finished saga (Completed or Compensated) is
+	// kept when neither it nor its template sets ttlSecondsAfterFinished;
+	// negative keeps it for ever.
+	SagaTTL time.Duration
+	// RetentionSweepInterval is how often finished sagas out of the cache
+	// are looked at for deletion: a saga is deleted at most this long after
+	// it expires.
+	RetentionSweepInterval time.Duration
 	// ParticipantCheckInterval is how often each Participant's queue and
 	// bindings are checked (and restored) and its status refreshed.
 	ParticipantCheckInterval time.Duration
@@ -102,6 +111,8 @@ func DefaultOptions() Options {
 		Events:                   controller.DefaultEventPolicy,
 		BrokerRetryInterval:      time.Second,
 		ParticipantCheckInterval: 2 * time.Second,
+		SagaTTL:                  7 * 24 * time.Hour,
+		RetentionSweepInterval:   time.Minute,
 		MinReconnectDelay:        amqpconn.DefaultMinReconnectDelay,
 		MaxReconnectDelay:        amqpconn.DefaultMaxReconnectDelay,
 	}
@@ -127,6 +138,10 @@ func (o Options) withDefaults() Options {
 	setDuration(&o.BrokerRetryInterval, d.BrokerRetryInterval)
 	setDuration(&o.ParticipantCheckInterval, d.ParticipantCheckInterval)
 	setDuration(&o.ReplySettleTimeout, d.ReplySettleTimeout)
+	setDuration(&o.RetentionSweepInterval, d.RetentionSweepInterval)
+	if o.SagaTTL == 0 {
+		o.SagaTTL = d.SagaTTL
+	}
 	setDuration(&o.MinReconnectDelay, d.MinReconnectDelay)
 	setDuration(&o.MaxReconnectDelay, d.MaxReconnectDelay)
 	if o.TopologyPrefix == "" {
@@ -206,21 +221,24 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("mediator behaviours: %w", err)
 	}
 	r := &controller.OrderSagaReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Recorder:                mgr.GetEventRecorder("ordersaga-controller"),
-		Publisher:               b,
-		DeadLetters:             deadLetters,
-		CommandExchange:         topology.CommandExchange(),
-		ReplyQueue:              topology.ReplyQueue(),
-		CommandUser:             amqpconn.URLUser(o.BrokerURL),
-		Inbox:                   inbox,
-		Clock:                   clock.RealClock{},
-		ReplyObserver:           m,
-		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
-		Events:                  o.Events,
-		BrokerRetryInterval:     o.BrokerRetryInterval,
-		Behaviours:              behaviours,
+		Client:                         mgr.GetClient(),
+		APIReader:                      mgr.GetAPIReader(),
+		Recorder:                       mgr.GetEventRecorder("ordersaga-controller"),
+		Publisher:                      b,
+		DeadLetters:                    deadLetters,
+		CommandExchange:                topology.CommandExchange(),
+		ReplyQueue:                     topology.ReplyQueue(),
+		CommandUser:                    amqpconn.URLUser(o.BrokerURL),
+		Inbox:                          inbox,
+		Clock:                          clock.RealClock{},
+		ReplyObserver:                  m,
+		MaxConcurrentReconciles:        o.MaxConcurrentReconciles,
+		Events:                         o.Events,
+		BrokerRetryInterval:            o.BrokerRetryInterval,
+		EventExchange:                  topology.EventExchange(),
+		DefaultTTLSecondsAfterFinished: ttlSeconds(o.SagaTTL),
+		RetentionSweepInterval:         o.RetentionSweepInterval,
+		Behaviours:                     behaviours,
 		Subscribers: []func(*mediator.Builder){metricsSubscribers(m), func(b *mediator.Builder) {
 			mediator.Subscribe(b, activity.Observe)
 		}},
@@ -342,4 +360,14 @@ type deadLetterer struct {
 
 func (d deadLetterer) DeadLetter(ctx context.Context, delivery amqp.Delivery, reason, detail string) error {
 	return d.broker.DeadLetter(ctx, d.exchange, delivery, reason, detail)
+}
+
+// ttlSeconds turns the operator's default time to live into the API's
+// seconds; negative means kept, nil.
+func ttlSeconds(d time.Duration) *int32 {
+	if d < 0 {
+		return nil
+	}
+	s := int32(min(d/time.Second, math.MaxInt32)) //nolint:gosec // bounded just above
+	return &s
 }

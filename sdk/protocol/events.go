@@ -104,8 +104,9 @@ type Event struct {
 	// StepFailed event's reason is StepFailed or StepTimedOut.
 	Reason  string `json:"reason"`
 	Message string `json:"message,omitempty"`
-	// Phase is the saga's phase once the transition was recorded.
-	Phase string `json:"phase"`
+	// Phase is the saga's phase this event puts it in (Running,
+	// Compensating, Completed, Compensated, Failed); empty for a step event.
+	Phase string `json:"phase,omitempty"`
 }
 
 // ParseEventRoutingKey splits a routing key made by EventRoutingKey.
