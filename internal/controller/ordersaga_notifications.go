@@ -47,6 +47,13 @@ type (
 		Dispatch saga.Dispatch
 		Err      error
 	}
+	// LifecycleEventPublished is one publish of a lifecycle event, with its
+	// error (nil once the broker confirmed it, or no queue was bound for it).
+	LifecycleEventPublished struct {
+		Saga *ordersv1alpha1.OrderSaga
+		Type protocol.EventType
+		Err  error
+	}
 	// ReplySettled is a reply to a step of Service, acknowledged or
 	// dead-lettered, once the status that records it is written: the
 	// Participant's status follows it.
@@ -63,6 +70,7 @@ type notifiers struct {
 	statusWritten    mediator.Publisher[StatusWritten]
 	commandPublished mediator.Publisher[CommandPublished]
 	replySettled     mediator.Publisher[ReplySettled]
+	eventPublished   mediator.Publisher[LifecycleEventPublished]
 }
 
 func newNotifiers(bus *mediator.Mediator) notifiers {
@@ -71,6 +79,7 @@ func newNotifiers(bus *mediator.Mediator) notifiers {
 		statusWritten:    mediator.PublisherFor[StatusWritten](bus),
 		commandPublished: mediator.PublisherFor[CommandPublished](bus),
 		replySettled:     mediator.PublisherFor[ReplySettled](bus),
+		eventPublished:   mediator.PublisherFor[LifecycleEventPublished](bus),
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/lifecycle"
 	"github.com/ordersaga/ordersaga-operator/internal/saga"
 	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // The saga's status is the outbox of its lifecycle events: every transition
@@ -86,7 +87,13 @@ func (r *OrderSagaReconciler) drainOutbox(ctx context.Context, s *ordersv1alpha1
 			err = r.Publisher.Publish(ctx, r.EventExchange, key, msg)
 		}
 		var unroutable *amqpconn.UnroutableError
-		if err != nil && !errors.As(err, &unroutable) {
+		if errors.As(err, &unroutable) {
+			err = nil // nobody subscribed to it
+		}
+		if nerr := r.notify.eventPublished(ctx, LifecycleEventPublished{Saga: s, Type: protocol.EventType(msg.Type), Err: err}); nerr != nil {
+			ctrl.LoggerFrom(ctx).Info("Lifecycle event subscriber failed", "error", nerr.Error())
+		}
+		if err != nil {
 			ctrl.LoggerFrom(ctx).V(1).Info("Lifecycle event not published; it stays in the outbox", "seq", e.Seq, "error", err.Error())
 			return sent, err
 		}

@@ -41,22 +41,24 @@ const (
 // Metrics are the operator's metrics. They implement the observer
 // interfaces of the reconciler, the reply router and the broker.
 type Metrics struct {
-	SagaDuration        *prometheus.HistogramVec
-	StepDuration        *prometheus.HistogramVec
-	StepAttempts        *prometheus.CounterVec
-	StepRetries         *prometheus.CounterVec
-	Compensations       *prometheus.CounterVec
-	Transitions         *prometheus.CounterVec
-	StatusWrites        prometheus.Counter
-	CommandsPublished   *prometheus.CounterVec
-	PublishFailures     *prometheus.CounterVec
-	PublishConfirmTime  prometheus.Histogram
-	RepliesReceived     *prometheus.CounterVec
-	RepliesDeadLettered *prometheus.CounterVec
-	RepliesReturned     prometheus.Counter
-	ReplyAgeLimit       prometheus.Gauge
-	BrokerConnected     prometheus.Gauge
-	BrokerReconnects    prometheus.Counter
+	SagaDuration         *prometheus.HistogramVec
+	StepDuration         *prometheus.HistogramVec
+	StepAttempts         *prometheus.CounterVec
+	StepRetries          *prometheus.CounterVec
+	Compensations        *prometheus.CounterVec
+	Transitions          *prometheus.CounterVec
+	StatusWrites         prometheus.Counter
+	CommandsPublished    *prometheus.CounterVec
+	PublishFailures      *prometheus.CounterVec
+	EventsPublished      *prometheus.CounterVec
+	EventPublishFailures prometheus.Counter
+	PublishConfirmTime   prometheus.Histogram
+	RepliesReceived      *prometheus.CounterVec
+	RepliesDeadLettered  *prometheus.CounterVec
+	RepliesReturned      prometheus.Counter
+	ReplyAgeLimit        prometheus.Gauge
+	BrokerConnected      prometheus.Gauge
+	BrokerReconnects     prometheus.Counter
 
 	mu            sync.Mutex
 	connectedOnce bool
@@ -102,6 +104,14 @@ func New() *Metrics {
 			Name: "ordersaga_command_publish_failures_total",
 			Help: "Publishes that failed, by reason: unroutable, not_connected, not_confirmed, error.",
 		}, []string{labelReason}),
+		EventsPublished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordersaga_lifecycle_events_published_total",
+			Help: "Lifecycle events published and confirmed by the broker (or routed to no queue), by type; events published again after a crash count again.",
+		}, []string{"type"}),
+		EventPublishFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ordersaga_lifecycle_event_publish_failures_total",
+			Help: "Lifecycle event publishes the broker did not take; the event stays in the saga's outbox and is published by a later pass.",
+		}),
 		PublishConfirmTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ordersaga_publish_confirm_duration_seconds",
 			Help:    "Time from publishing a message to the broker's confirm.",
@@ -137,7 +147,7 @@ func New() *Metrics {
 // Register registers the metrics with reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	collectors := []prometheus.Collector{m.SagaDuration, m.StepDuration, m.StepAttempts, m.StepRetries,
-		m.Compensations, m.Transitions, m.StatusWrites, m.CommandsPublished, m.PublishFailures, m.PublishConfirmTime,
+		m.Compensations, m.Transitions, m.StatusWrites, m.CommandsPublished, m.PublishFailures, m.EventsPublished, m.EventPublishFailures, m.PublishConfirmTime,
 		m.RepliesReceived, m.RepliesDeadLettered, m.RepliesReturned, m.ReplyAgeLimit, m.BrokerConnected, m.BrokerReconnects}
 	errs := make([]error, 0, len(collectors))
 	for _, c := range collectors {

@@ -111,6 +111,15 @@ func (m *Metrics) CommandPublished(kind protocol.Kind, err error) {
 	m.PublishFailures.WithLabelValues(reason).Inc()
 }
 
+// LifecycleEventPublished counts one publish of a lifecycle event.
+func (m *Metrics) LifecycleEventPublished(eventType protocol.EventType, err error) {
+	if err != nil {
+		m.EventPublishFailures.Inc()
+		return
+	}
+	m.EventsPublished.WithLabelValues(string(eventType)).Inc()
+}
+
 // ReplyReceived implements controller.ReplyObserver.
 func (m *Metrics) ReplyReceived(status string) { m.RepliesReceived.WithLabelValues(status).Inc() }
 

@@ -330,6 +330,10 @@ func metricsSubscribers(m *metrics.Metrics) func(*mediator.Builder) {
 			m.StatusWritten()
 			return nil
 		})
+		mediator.Subscribe(b, func(_ context.Context, n controller.LifecycleEventPublished) error {
+			m.LifecycleEventPublished(n.Type, n.Err)
+			return nil
+		})
 		mediator.Subscribe(b, func(_ context.Context, n controller.CommandPublished) error {
 			m.CommandPublished(n.Dispatch.Kind, n.Err)
 			return nil

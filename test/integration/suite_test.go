@@ -178,6 +178,7 @@ func startOperator() *runningOperator {
 		TopologyPrefix:          topology.Prefix,
 		MaxConcurrentReconciles: 8,
 		BrokerRetryInterval:     200 * time.Millisecond,
+		RetentionSweepInterval:  time.Second,     // the retention test waits for it
 		ReplySettleTimeout:      2 * time.Second, // the reply return test waits for it
 		MinReconnectDelay:       50 * time.Millisecond,
 		MaxReconnectDelay:       time.Second,
