@@ -50,7 +50,7 @@ import (
 // transitions of the same pass then find nothing left. A publish that fails
 // stays in the outbox for the pass's PublishEvents step.
 func (r *OrderSagaReconciler) publishLifecycleEvents(ctx context.Context, n SagaTransitioned) error {
-	if !lifecycle.Announces(n.Transition.Reason) {
+	if !lifecycle.Announces(n.Transition.Reason) || retired(n.Saga) {
 		return nil
 	}
 	r.drainOutbox(ctx, n.Saga)
@@ -61,7 +61,9 @@ func (r *OrderSagaReconciler) publishLifecycleEvents(ctx context.Context, n Saga
 // transitions' subscriber could not, and what a crashed process left
 // unpublished, and says when to try again if the broker refused.
 func (r *OrderSagaReconciler) publishEvents(ctx context.Context, req PublishEvents) (EventsPublished, error) {
-	if lifecycle.Drained(&req.Saga.Status, r.events.through(req.Saga)) {
+	// A retired saga had every event out before it retired; its status
+	// need not say so.
+	if retired(req.Saga) || lifecycle.Drained(&req.Saga.Status, r.events.through(req.Saga)) {
 		return EventsPublished{}, nil
 	}
 	sent, err := r.drainOutbox(ctx, req.Saga)

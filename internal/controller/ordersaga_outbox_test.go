@@ -202,6 +202,7 @@ func TestALateReplyToARetiredSagaIsSettledAgainstTheLiveSaga(t *testing.T) {
 	h.reconcile(t, keyOf(s))
 
 	g.Expect(ack.acked).To(Equal([]uint64{9}), "a duplicate of a recorded reply is acknowledged")
+	g.Expect(h.publisher.events()).To(HaveLen(5), "its events went out before it retired: none again")
 	g.Expect(h.r.Inbox.Peek(keyOf(s))).To(BeEmpty())
 	g.Expect(h.get(t, keyOf(s)).Finalizers).To(BeEmpty(), "a retired saga gets no finalizer back")
 }
