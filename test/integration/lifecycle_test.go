@@ -32,11 +32,10 @@ import (
 )
 
 var _ = Describe("A new OrderSaga", func() {
-	It("gets the finalizer and a status with a record per step, and a finished saga is released on deletion", func() {
+	It("gets a status with a record per step, retires once finished, and is deleted at once", func() {
 		s := createSaga(newNamespace(), "order-1")
 		done := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
 
-		Expect(done.Finalizers).To(ContainElement(ordersv1alpha1.Finalizer))
 		Expect(done.Status.ObservedGeneration).To(Equal(done.Generation))
 		Expect(done.Status.StartTime).NotTo(BeNil())
 		Expect(done.Status.CompletionTime).NotTo(BeNil())
@@ -61,7 +60,15 @@ var _ = Describe("A new OrderSaga", func() {
 			g.Expect(eventReasons(g, done)).NotTo(ContainElement("StepStarted"), "sends are logged, not recorded as Events")
 		}).Should(Succeed())
 
-		By("removing the finalizer on deletion")
+		By("retiring it: labelled finished, with nothing left for the finalizer to hold")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(done), done)).To(Succeed())
+			g.Expect(done.Labels).To(HaveKeyWithValue(ordersv1alpha1.FinishedLabel, "true"))
+			g.Expect(done.Annotations).To(HaveKey(ordersv1alpha1.ExpiresAnnotation))
+			g.Expect(done.Finalizers).To(BeEmpty())
+		}).Should(Succeed())
+
+		By("deleting it")
 		Expect(k8sClient.Delete(ctx, done)).To(Succeed())
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(done), done))
