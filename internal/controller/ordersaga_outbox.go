@@ -66,8 +66,8 @@ func (r *OrderSagaReconciler) publishEvents(ctx context.Context, req PublishEven
 	if retired(req.Saga) || lifecycle.Drained(&req.Saga.Status, r.events.through(req.Saga)) {
 		return EventsPublished{}, nil
 	}
-	sent, err := r.drainOutbox(ctx, req.Saga)
-	if err != nil {
+	sent, drained := r.drainOutbox(ctx, req.Saga)
+	if !drained {
 		return EventsPublished{Sent: sent, RetryAt: req.Now.Add(r.BrokerRetryInterval)}, nil
 	}
 	return EventsPublished{Sent: sent}, nil
@@ -75,21 +75,19 @@ func (r *OrderSagaReconciler) publishEvents(ctx context.Context, req PublishEven
 
 // drainOutbox publishes the saga's pending lifecycle events in order and
 // records each in the ledger; it stops at the first the broker does not
-// take. An event no queue is bound for is published all the same: nobody
-// subscribed to it.
-func (r *OrderSagaReconciler) drainOutbox(ctx context.Context, s *ordersv1alpha1.OrderSaga) (int, error) {
+// take, and says whether it got through them all. An event no queue is
+// bound for is published all the same: nobody subscribed to it.
+func (r *OrderSagaReconciler) drainOutbox(ctx context.Context, s *ordersv1alpha1.OrderSaga) (sent int, drained bool) {
 	pending, lost := lifecycle.Pending(&s.Status, r.events.through(s))
 	if lost > 0 {
 		ctrl.LoggerFrom(ctx).Info("Lifecycle events lost: their history entries were dropped before they could be published", "events", lost)
 	}
-	sent := 0
 	for _, e := range pending {
 		key, msg, err := lifecycle.Message(s, e)
 		if err == nil {
 			err = r.Publisher.Publish(ctx, r.EventExchange, key, msg)
 		}
-		var unroutable *amqpconn.UnroutableError
-		if errors.As(err, &unroutable) {
+		if _, unroutable := errors.AsType[*amqpconn.UnroutableError](err); unroutable {
 			err = nil // nobody subscribed to it
 		}
 		if nerr := r.notify.eventPublished(ctx, LifecycleEventPublished{Saga: s, Type: protocol.EventType(msg.Type), Err: err}); nerr != nil {
@@ -97,13 +95,13 @@ func (r *OrderSagaReconciler) drainOutbox(ctx context.Context, s *ordersv1alpha1
 		}
 		if err != nil {
 			ctrl.LoggerFrom(ctx).V(1).Info("Lifecycle event not published; it stays in the outbox", "seq", e.Seq, "error", err.Error())
-			return sent, err
+			return sent, false
 		}
 		r.events.record(s, e.Seq)
 		sent++
 	}
 	r.events.record(s, saga.LastSeq(&s.Status))
-	return sent, nil
+	return sent, true
 }
 
 // eventLedger remembers, per saga, the last history entry whose lifecycle

@@ -230,7 +230,7 @@ func TestRetentionSweeperDeletesExpiredSagasOnly(t *testing.T) {
 	g.Expect(deleted).To(Equal(1))
 	list := &ordersv1alpha1.OrderSagaList{}
 	g.Expect(h.api.List(context.Background(), list)).To(Succeed())
-	names := []string{}
+	names := make([]string, 0, len(list.Items))
 	for _, s := range list.Items {
 		names = append(names, s.Name)
 	}
