@@ -122,6 +122,16 @@ func parseFlags() (options, zap.Options) {
 		"Deliveries of one reply before the broker dead-letters it as poison.")
 	flag.DurationVar(&op.ReplySettleTimeout, "reply-settle-timeout", op.ReplySettleTimeout,
 		"How long a reply whose saga's passes keep failing stays unsettled before it goes back to the broker (one delivery); /readyz fails at twice that.")
+	flag.Func("start-namespaces",
+		"Comma-separated namespaces in which start messages on the bus may create sagas (docs/events.md); empty, the default, leaves the start queue unconsumed. Needs the create permission of config/rbac-bus-start in each.",
+		func(v string) error {
+			for ns := range strings.SplitSeq(v, ",") {
+				if ns = strings.TrimSpace(ns); ns != "" {
+					op.StartNamespaces = append(op.StartNamespaces, ns)
+				}
+			}
+			return nil
+		})
 	flag.StringVar(&o.events, "events", string(op.Events),
 		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",

@@ -37,6 +37,9 @@ type Topology struct {
 	// ReplyDeliveryLimit is how often a reply is delivered before the
 	// broker dead-letters it as poison (quorum queue x-delivery-limit).
 	ReplyDeliveryLimit int
+	// Starts declares the start queue: the operator starts sagas from the
+	// bus (bus.go).
+	Starts bool
 }
 
 // CommandExchange is the durable topic exchange commands are published to,
@@ -123,7 +126,7 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 	if _, err := ch.QueueDeclare(t.ReplyQueue(), true, false, false, false, replyArgs); err != nil {
 		return fmt.Errorf("declare queue %s: %w", t.ReplyQueue(), err)
 	}
-	return nil
+	return t.declareBus(ch)
 }
 
 // Delete removes the topology, for tests and uninstallation.
@@ -138,5 +141,5 @@ func (t Topology) Delete(ch *amqp.Channel) error {
 			return fmt.Errorf("delete exchange %s: %w", x, err)
 		}
 	}
-	return nil
+	return t.deleteBus(ch)
 }

@@ -80,6 +80,9 @@ const (
 	RefuseSagaNotFound = "SagaNotFound"
 	// RefuseAmbiguousOrder: several sagas carry the queried order id.
 	RefuseAmbiguousOrder = "AmbiguousOrder"
+	// FailUnavailable: the operator could not read the saga (the apiserver
+	// is unavailable); asking again later may succeed. Not dead-lettered.
+	FailUnavailable = "Unavailable"
 )
 
 // StartRequest is the body of a start message: start a saga from Template
@@ -195,6 +198,9 @@ func DecodeStartRequest(typ, contentType string, body []byte) (StartRequest, err
 	if err := checkNamespace(r.Namespace); err != nil {
 		return StartRequest{}, reject(RefuseInvalid, "namespace %s: %v", quote(r.Namespace), err)
 	}
+	if t := r.TTLSecondsAfterFinished; t != nil && (*t < 0 || *t > MaxTTLSecondsAfterFinished) {
+		return StartRequest{}, reject(RefuseInvalid, "ttlSecondsAfterFinished %d is not between 0 and %d", *t, MaxTTLSecondsAfterFinished)
+	}
 	if err := CheckOrderID(r.Order.ID); err != nil {
 		return StartRequest{}, reject(RefuseInvalidOrder, "%v", err)
 	}
@@ -261,6 +267,10 @@ func IsRefusal(err error) bool {
 	re, ok := errors.AsType[*RejectError](err)
 	return ok && re.Reason != ""
 }
+
+// MaxTTLSecondsAfterFinished is the OrderSaga API's bound of
+// spec.ttlSecondsAfterFinished (a year).
+const MaxTTLSecondsAfterFinished = 31536000
 
 // MaxSagaNameLength bounds the names StartedSagaName gives, so that they
 // fit wherever a Kubernetes label value must hold them.

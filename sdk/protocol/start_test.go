@@ -50,6 +50,8 @@ func TestDecodeStartRequest(t *testing.T) {
 		{name: "bad template", body: `{"template":"Check.out","namespace":"shop","order":{"id":"o1"}}`, wantReason: RefuseInvalid},
 		{name: "no namespace", body: `{"template":"checkout","order":{"id":"o1"}}`, wantReason: RefuseInvalid},
 		{name: "bad namespace", body: `{"template":"checkout","namespace":"a/b","order":{"id":"o1"}}`, wantReason: RefuseInvalid},
+		{name: "negative ttl", body: `{"template":"checkout","namespace":"shop","order":{"id":"o1"},"ttlSecondsAfterFinished":-1}`,
+			wantReason: RefuseInvalid},
 		{name: "no order", body: `{"template":"checkout","namespace":"shop"}`, wantReason: RefuseInvalidOrder},
 		{name: "bad order id", body: `{"template":"checkout","namespace":"shop","order":{"id":"-x"}}`, wantReason: RefuseInvalidOrder},
 		{name: "long order id", body: `{"template":"checkout","namespace":"shop","order":{"id":"` + strings.Repeat("x", 65) + `"}}`,
