@@ -176,7 +176,7 @@ func TestStartConsumer(t *testing.T) {
 		{name: "transient, then started", body: goodStart, errs: []error{unavailable, unavailable},
 			wantReply: protocol.StartReply{Namespace: "shop", Name: "checkout.x", UID: "u-1"}, wantAck: true, wantAttempts: 3},
 		{name: "refused", body: goodStart, errs: []error{refuse(protocol.RefuseUnknownTemplate, "no")},
-			wantReply: protocol.StartReply{Error: &protocol.Failure{Reason: protocol.RefuseUnknownTemplate, Message: "UnknownTemplate: no"}},
+			wantReply:   protocol.StartReply{Error: &protocol.Failure{Reason: protocol.RefuseUnknownTemplate, Message: "UnknownTemplate: no"}},
 			wantDeadFor: protocol.RefuseUnknownTemplate, wantAttempts: 1},
 		{name: "undecodable", body: `{`, wantDeadFor: protocol.RefuseMalformed, wantAttempts: 0,
 			wantReply: protocol.StartReply{Error: &protocol.Failure{Reason: protocol.RefuseMalformed}}},
@@ -264,7 +264,7 @@ func TestQueryConsumer(t *testing.T) {
 	s.Status.Phase = ordersv1alpha1.PhaseCompleted
 	s.Status.Template = &ordersv1alpha1.PinnedTemplate{Name: "checkout", Generation: 3}
 	s.Status.Steps = []ordersv1alpha1.StepStatus{{Name: "charge-payment", State: ordersv1alpha1.StepSucceeded,
-		Result: map[string]ordersv1alpha1.ResultValue{"paymentId": "p-1", "amount": "2.50"},
+		Result:      map[string]ordersv1alpha1.ResultValue{"paymentId": "p-1", "amount": "2.50"},
 		ResultTypes: map[string]ordersv1alpha1.ResultType{"amount": ordersv1alpha1.ResultNumber}}}
 	h := newHarness(t, nil, s)
 	tests := []struct {
