@@ -182,6 +182,8 @@ func startOperator() *runningOperator {
 		MinReconnectDelay:       50 * time.Millisecond,
 		MaxReconnectDelay:       time.Second,
 		Subscribe:               counts.subscribe,
+		StartNamespaces:         []string{busNamespace},
+		AfterSagaStarted:        afterSagaStarted,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCtx, mgrCancel := context.WithCancel(ctx)
