@@ -317,3 +317,31 @@ func TestQueryConsumer(t *testing.T) {
 		})
 	}
 }
+
+// A saga the cache does not hold (a finished one leaves it) is answered
+// from a live read, by name and by order id.
+func TestGetSagaReadsLiveWhenTheCacheMisses(t *testing.T) {
+	s := fixtures.NewSaga(testNamespace, "gone-from-cache")
+	emptyCache := func(client.WithWatch) interceptor.Funcs {
+		return interceptor.Funcs{
+			Get: func(_ context.Context, _ client.WithWatch, key client.ObjectKey, _ client.Object, _ ...client.GetOption) error {
+				return apiNotFound(key)
+			},
+			List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error { return nil },
+		}
+	}
+	h := newHarness(t, emptyCache, s)
+	for _, q := range []GetSaga{
+		{Namespace: testNamespace, Name: s.Name},
+		{Namespace: testNamespace, OrderID: s.Spec.Order.ID},
+		{OrderID: s.Spec.Order.ID},
+	} {
+		got, err := h.r.GetSaga(context.Background(), q)
+		if err != nil || got.Key.Name != s.Name {
+			t.Errorf("%+v: %+v, %v", q, got, err)
+		}
+	}
+	if _, err := h.r.GetSaga(context.Background(), GetSaga{Namespace: testNamespace, Name: "nope"}); !errors.Is(err, ErrSagaNotFound) {
+		t.Errorf("missing saga: %v", err)
+	}
+}
