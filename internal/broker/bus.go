@@ -78,9 +78,9 @@ func declareWithDeadLetters(ch *amqp.Channel, queue, dlx, dlq string) error {
 		return fmt.Errorf("bind queue %s: %w", dlq, err)
 	}
 	args := amqp.Table{
-		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
-		"x-dead-letter-exchange": dlx,
-		"x-delivery-limit":       int64(DefaultRequestDeliveryLimit),
+		amqp.QueueTypeArg:     amqp.QueueTypeQuorum,
+		argDeadLetterExchange: dlx,
+		argDeliveryLimit:      int64(DefaultRequestDeliveryLimit),
 	}
 	if _, err := ch.QueueDeclare(queue, true, false, false, false, args); err != nil {
 		return fmt.Errorf("declare queue %s: %w", queue, err)

@@ -71,9 +71,9 @@ func (t Topology) ParticipantQueue(service string) string { return t.CommandExch
 // active consumer if the Participant asks for it.
 func (t Topology) participantQueueArgs(singleActiveConsumer bool) amqp.Table {
 	args := amqp.Table{
-		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
-		"x-dead-letter-exchange": t.CommandDeadLetterExchange(),
-		"x-delivery-limit":       int64(DefaultCommandDeliveryLimit),
+		amqp.QueueTypeArg:     amqp.QueueTypeQuorum,
+		argDeadLetterExchange: t.CommandDeadLetterExchange(),
+		argDeliveryLimit:      int64(DefaultCommandDeliveryLimit),
 	}
 	if singleActiveConsumer {
 		args[amqp.SingleActiveConsumerArg] = true
@@ -84,6 +84,12 @@ func (t Topology) participantQueueArgs(singleActiveConsumer bool) amqp.Table {
 // DefaultCommandDeliveryLimit is how often a command is delivered to a
 // participant before its queue dead-letters it.
 const DefaultCommandDeliveryLimit = 20
+
+// Quorum queue arguments.
+const (
+	argDeadLetterExchange = "x-dead-letter-exchange"
+	argDeliveryLimit      = "x-delivery-limit"
+)
 
 // DeadLetterQueue keeps the dead-lettered replies for people to inspect.
 func (t Topology) DeadLetterQueue() string { return t.Prefix + ".replies.dead" }
@@ -119,9 +125,9 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 	// A quorum queue counts deliveries: a reply that keeps coming back
 	// unacknowledged is dead-lettered instead of looping for ever.
 	replyArgs := amqp.Table{
-		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
-		"x-dead-letter-exchange": t.DeadLetterExchange(),
-		"x-delivery-limit":       int64(limit),
+		amqp.QueueTypeArg:     amqp.QueueTypeQuorum,
+		argDeadLetterExchange: t.DeadLetterExchange(),
+		argDeliveryLimit:      int64(limit),
 	}
 	if _, err := ch.QueueDeclare(t.ReplyQueue(), true, false, false, false, replyArgs); err != nil {
 		return fmt.Errorf("declare queue %s: %w", t.ReplyQueue(), err)

@@ -126,7 +126,7 @@ func startReply(started SagaStarted, err error) protocol.StartReply {
 }
 
 func failure(err error) *protocol.Failure {
-	return &protocol.Failure{Reason: protocol.RejectReason(err), Message: cut(err.Error(), protocol.MaxMessageLength)}
+	return &protocol.Failure{Reason: protocol.RejectReason(err), Message: protocol.Truncate(err.Error(), protocol.MaxMessageLength)}
 }
 
 // sendReply publishes body to the request's reply_to, if it has one, with

@@ -210,27 +210,7 @@ func TestStartConsumer(t *testing.T) {
 			if starter.calls != tt.wantAttempts {
 				t.Errorf("%d StartSaga, want %d", starter.calls, tt.wantAttempts)
 			}
-			sent := pub.messages()
-			if tt.wantNoReply != (len(sent) == 0) {
-				t.Fatalf("replies %+v", sent)
-			}
-			if len(sent) == 1 {
-				m := sent[0]
-				var got protocol.StartReply
-				if err := json.Unmarshal(m.Message.Body, &got); err != nil {
-					t.Fatal(err)
-				}
-				if got.Error != nil && tt.wantReply.Error != nil && tt.wantReply.Error.Message == "" {
-					got.Error.Message = "" // decoder messages are not the point
-				}
-				if m.Exchange != "" || m.RoutingKey != "client.replies" || m.Message.CorrelationID != "m-1" ||
-					m.Message.Type != protocol.StartReplyType {
-					t.Errorf("reply %+v", m)
-				}
-				if string(mustJSON(t, got)) != string(mustJSON(t, tt.wantReply)) {
-					t.Errorf("reply %s, want %s", mustJSON(t, got), mustJSON(t, tt.wantReply))
-				}
-			}
+			checkStartReply(t, pub.messages(), tt.wantNoReply, tt.wantReply)
 			if acked := len(ack.acked) == 1; acked != tt.wantAck {
 				t.Errorf("acked %v, want %v", ack.acked, tt.wantAck)
 			}
@@ -245,6 +225,32 @@ func TestStartConsumer(t *testing.T) {
 				t.Errorf("dead-lettered %+v, want for %q", dead.letters, tt.wantDeadFor)
 			}
 		})
+	}
+}
+
+// checkStartReply checks that sent is the reply wanted, or nothing.
+func checkStartReply(t *testing.T, sent []sentMessage, wantNoReply bool, wantReply protocol.StartReply) {
+	t.Helper()
+	if wantNoReply != (len(sent) == 0) || len(sent) > 1 {
+		t.Fatalf("replies %+v", sent)
+	}
+	if len(sent) == 0 {
+		return
+	}
+	m := sent[0]
+	var got protocol.StartReply
+	if err := json.Unmarshal(m.Message.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Error != nil && wantReply.Error != nil && wantReply.Error.Message == "" {
+		got.Error.Message = "" // decoder messages are not the point
+	}
+	if m.Exchange != "" || m.RoutingKey != "client.replies" || m.Message.CorrelationID != "m-1" ||
+		m.Message.Type != protocol.StartReplyType {
+		t.Errorf("reply %+v", m)
+	}
+	if string(mustJSON(t, got)) != string(mustJSON(t, wantReply)) {
+		t.Errorf("reply %s, want %s", mustJSON(t, got), mustJSON(t, wantReply))
 	}
 }
 
