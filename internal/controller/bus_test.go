@@ -20,6 +20,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
@@ -349,5 +352,50 @@ func TestGetSagaReadsLiveWhenTheCacheMisses(t *testing.T) {
 	}
 	if _, err := h.r.GetSaga(context.Background(), GetSaga{Namespace: testNamespace, Name: "nope"}); !errors.Is(err, ErrSagaNotFound) {
 		t.Errorf("missing saga: %v", err)
+	}
+}
+
+// The SDK checks a start message's order id as the API does: the CRD's
+// schema of spec.order.id says the same as protocol.OrderIDPattern.
+func TestOrderIDRuleMatchesTheAPI(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "orders.ordersaga.io_ordersagas.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := utilyaml.ToJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd struct {
+		Spec struct {
+			Versions []struct {
+				Schema struct {
+					OpenAPIV3Schema struct {
+						Properties struct {
+							Spec struct {
+								Properties struct {
+									Order struct {
+										Properties struct {
+											ID struct {
+												Pattern   string `json:"pattern"`
+												MaxLength int    `json:"maxLength"`
+											} `json:"id"`
+										} `json:"properties"`
+									} `json:"order"`
+								} `json:"properties"`
+							} `json:"spec"`
+						} `json:"properties"`
+					} `json:"openAPIV3Schema"`
+				} `json:"schema"`
+			} `json:"versions"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(js, &crd); err != nil || len(crd.Spec.Versions) != 1 {
+		t.Fatalf("read the CRD: %v", err)
+	}
+	id := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties.Spec.Properties.Order.Properties.ID
+	if id.Pattern != protocol.OrderIDPattern || id.MaxLength != protocol.MaxOrderIDLength {
+		t.Errorf("the API's order ids are %s of at most %d characters; the SDK checks %s of at most %d",
+			id.Pattern, id.MaxLength, protocol.OrderIDPattern, protocol.MaxOrderIDLength)
 	}
 }

@@ -161,7 +161,7 @@ type StepSummary struct {
 	Result Result `json:"result,omitempty"`
 }
 
-// orderIDPattern and maxOrderIDLength are the OrderSaga API's rules of
+// OrderIDPattern and MaxOrderIDLength are the OrderSaga API's rules of
 // spec.order.id; the operator's tests check that its schema says the same.
 const (
 	OrderIDPattern   = `^[A-Za-z0-9][A-Za-z0-9._:-]*$`
