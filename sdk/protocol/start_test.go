@@ -137,10 +137,11 @@ func TestStartedSagaName(t *testing.T) {
 // Ids that differ only where sanitising or cutting loses the difference, and
 // templates and ids that split one string differently, give distinct names.
 func TestStartedSagaNameDistinct(t *testing.T) {
-	pairs := [][2]string{
+	pairs := make([][2]string, 0, 60)
+	pairs = append(pairs, [][2]string{
 		{"checkout", "ORD-1"}, {"checkout", "ord-1"}, {"checkout", "Ord-1"}, {"checkout", "ord.1"}, {"checkout", "ord:1"},
 		{"checkout", "ord_1"}, {"checkout-b", "c"}, {"checkout", "b-c"}, {"a-b", "c"}, {"a", "b-c"},
-	}
+	}...)
 	for i := range 50 {
 		pairs = append(pairs, [2]string{"checkout", strings.Repeat("9", 60) + fmt.Sprintf("%04d", i)})
 	}
