@@ -125,8 +125,14 @@ func startReply(started SagaStarted, err error) protocol.StartReply {
 	return protocol.StartReply{Namespace: started.Key.Namespace, Name: started.Key.Name, UID: string(started.UID)}
 }
 
+// failure is the failure reply of a refusal: its reason, and its account
+// without the reason repeated.
 func failure(err error) *protocol.Failure {
-	return &protocol.Failure{Reason: protocol.RejectReason(err), Message: protocol.Truncate(err.Error(), protocol.MaxMessageLength)}
+	msg := err.Error()
+	if re, ok := errors.AsType[*protocol.RejectError](err); ok {
+		msg = re.Err.Error()
+	}
+	return &protocol.Failure{Reason: protocol.RejectReason(err), Message: protocol.Truncate(msg, protocol.MaxMessageLength)}
 }
 
 // sendReply publishes body to the request's reply_to, if it has one, with

@@ -179,7 +179,7 @@ func TestStartConsumer(t *testing.T) {
 		{name: "transient, then started", body: goodStart, errs: []error{unavailable, unavailable},
 			wantReply: protocol.StartReply{Namespace: "shop", Name: "checkout.x", UID: "u-1"}, wantAck: true, wantAttempts: 3},
 		{name: "refused", body: goodStart, errs: []error{refuse(protocol.RefuseUnknownTemplate, "no")},
-			wantReply:   protocol.StartReply{Error: &protocol.Failure{Reason: protocol.RefuseUnknownTemplate, Message: "UnknownTemplate: no"}},
+			wantReply:   protocol.StartReply{Error: &protocol.Failure{Reason: protocol.RefuseUnknownTemplate, Message: "no"}},
 			wantDeadFor: protocol.RefuseUnknownTemplate, wantAttempts: 1},
 		{name: "undecodable", body: `{`, wantDeadFor: protocol.RefuseMalformed, wantAttempts: 0,
 			wantReply: protocol.StartReply{Error: &protocol.Failure{Reason: protocol.RefuseMalformed}}},
