@@ -225,7 +225,7 @@ func checkBusEdges(t *testing.T, ctx context.Context, op *broker.Broker, topolog
 		MessageId: "start-1", ReplyTo: replyTo.Name, Body: []byte("{}"),
 	})).To(Succeed())
 	var start amqp.Delivery
-	g.Eventually(starts).WithTimeout(10*time.Second).Should(Receive(&start))
+	g.Eventually(starts).WithTimeout(10 * time.Second).Should(Receive(&start))
 	g.Expect(op.Publish(ctx, "", replyTo.Name, amqpconn.Message{MessageID: "reply-1", CorrelationID: "start-1", Body: []byte("{}")})).
 		To(Succeed(), "the operator replies through the default exchange")
 	g.Expect(op.DeadLetter(ctx, topology.StartDeadLetterExchange(), start, protocol.RefuseInvalid, "checking permissions")).
