@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -63,6 +64,21 @@ func setAfterStartHook(f func(context.Context, controller.SagaStarted) error) {
 	afterStartHook.mu.Lock()
 	defer afterStartHook.mu.Unlock()
 	afterStartHook.f = f
+}
+
+// createFailures is how many creates of sagas in busNamespace still fail as
+// if the apiserver were unavailable (operator.Options.WrapClient).
+var createFailures atomic.Int32
+
+func failingCreates(c client.Client) client.Client { return createFailer{Client: c} }
+
+type createFailer struct{ client.Client }
+
+func (c createFailer) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if obj.GetNamespace() == busNamespace && createFailures.Add(-1) >= 0 {
+		return apierrors.NewServiceUnavailable("injected by the test")
+	}
+	return c.Client.Create(ctx, obj, opts...)
 }
 
 // ensureBusNamespace creates busNamespace and its checkout template once.
@@ -184,20 +200,27 @@ var startDeadLetters = struct {
 func startDeadLetterReason(ch *amqp.Channel, messageID string) string {
 	var reason string
 	EventuallyWithOffset(1, func() bool {
+		drainStartDeadLetters(ch)
 		startDeadLetters.mu.Lock()
 		defer startDeadLetters.mu.Unlock()
-		for {
-			d, ok, err := ch.Get(topology.StartDeadLetterQueue(), true)
-			if err != nil || !ok {
-				break
-			}
-			r, _ := d.Headers[protocol.HeaderDeadLetterReason].(string)
-			startDeadLetters.reasons[d.MessageId] = r
-		}
 		reason = startDeadLetters.reasons[messageID]
 		return reason != ""
 	}).Should(BeTrue())
 	return reason
+}
+
+// drainStartDeadLetters records what the start dead-letter queue holds.
+func drainStartDeadLetters(ch *amqp.Channel) {
+	startDeadLetters.mu.Lock()
+	defer startDeadLetters.mu.Unlock()
+	for {
+		d, ok, err := ch.Get(topology.StartDeadLetterQueue(), true)
+		if err != nil || !ok {
+			return
+		}
+		r, _ := d.Headers[protocol.HeaderDeadLetterReason].(string)
+		startDeadLetters.reasons[d.MessageId] = r
+	}
 }
 
 var _ = Describe("Sagas started by a message", func() {
@@ -262,6 +285,24 @@ var _ = Describe("Sagas started by a message", func() {
 		sagas := sagasOfOrder(busNamespace, orderID)
 		Expect(sagas).To(HaveLen(1))
 		Expect(sagas[0].UID).To(Equal(started.UID))
+	})
+
+	It("holds a start message while the apiserver fails, and starts the saga once it answers", func() {
+		orderID := "ORD-" + rand.String(6)
+		createFailures.Store(3)
+		DeferCleanup(func() { createFailures.Store(0) })
+		orders.start("start-"+orderID, startBody(busNamespace, orderID))
+		var reply protocol.StartReply
+		orders.reply("start-"+orderID, 1, &reply)
+		Expect(reply.Error).To(BeNil())
+		Expect(createFailures.Load()).To(BeNumerically("<", 0), "every injected failure was met")
+		Expect(sagasOfOrder(busNamespace, orderID)).To(HaveLen(1))
+		Expect(orders.count("start-" + orderID)).To(Equal(1))
+		drainStartDeadLetters(testChannel())
+		startDeadLetters.mu.Lock()
+		_, dead := startDeadLetters.reasons["start-"+orderID]
+		startDeadLetters.mu.Unlock()
+		Expect(dead).To(BeFalse(), "a transient failure is not a refusal")
 	})
 
 	It("refuses bad start messages: nothing created, a failure reply, dead-lettered with the reason", func() {

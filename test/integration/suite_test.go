@@ -184,6 +184,7 @@ func startOperator() *runningOperator {
 		Subscribe:               counts.subscribe,
 		StartNamespaces:         []string{busNamespace},
 		AfterSagaStarted:        afterSagaStarted,
+		WrapClient:              failingCreates,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCtx, mgrCancel := context.WithCancel(ctx)
