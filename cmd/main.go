@@ -126,6 +126,16 @@ func parseFlags() (options, zap.Options) {
 		"How long a Completed or Compensated saga is kept once its lifecycle events are out, when neither it nor its template sets ttlSecondsAfterFinished; negative keeps it for ever.")
 	flag.DurationVar(&op.RetentionSweepInterval, "retention-sweep-interval", op.RetentionSweepInterval,
 		"How often finished sagas are looked at for deletion; a saga is deleted at most this long after it expires.")
+	flag.Func("start-namespaces",
+		"Comma-separated namespaces in which start messages on the bus may create sagas (docs/events.md); empty, the default, leaves the start queue unconsumed. Needs the create permission of config/rbac-bus-start in each.",
+		func(v string) error {
+			for ns := range strings.SplitSeq(v, ",") {
+				if ns = strings.TrimSpace(ns); ns != "" {
+					op.StartNamespaces = append(op.StartNamespaces, ns)
+				}
+			}
+			return nil
+		})
 	flag.StringVar(&o.events, "events", string(op.Events),
 		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",

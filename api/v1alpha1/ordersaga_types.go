@@ -644,6 +644,7 @@ type OrderSagaStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=osaga,categories=ordersaga
+// +kubebuilder:selectablefield:JSONPath=`.spec.order.id`
 // +kubebuilder:printcolumn:name="Order",type=string,JSONPath=`.spec.order.id`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`

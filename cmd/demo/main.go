@@ -56,6 +56,7 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/rabbitmq"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/registry"
 	"github.com/ordersaga/ordersaga-operator/sdk/amqpconn"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
 )
 
 // expected is the phase each sample must reach.
@@ -109,6 +110,11 @@ func run(nonInteractive bool) (err error) {
 	if err != nil {
 		return err
 	}
+	fmt.Println("\n==> The order service submits an order over the bus (docs/events.md)")
+	busPhase, err := d.orderOverTheBus(ctx)
+	if err != nil {
+		return err
+	}
 	fmt.Println("\n==> kubectl get osaga")
 	out, _ = d.run("get", "osaga", "-o", "wide")
 	fmt.Print(out)
@@ -124,6 +130,9 @@ func run(nonInteractive bool) (err error) {
 		if phases[name] != want {
 			wrong = append(wrong, fmt.Sprintf("%s is %s, want %s", name, phases[name], want))
 		}
+	}
+	if busPhase != ordersv1alpha1.PhaseCompleted {
+		wrong = append(wrong, fmt.Sprintf("the bus order is %s, want %s", busPhase, ordersv1alpha1.PhaseCompleted))
 	}
 	if nonInteractive {
 		if len(wrong) > 0 {
@@ -187,7 +196,10 @@ func (d *demo) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	op, err := operator.Setup(mgr, operator.Options{BrokerURL: rabbitmq.BrokerURL(), TopologyPrefix: d.topology.Prefix})
+	// The order service starts sagas in "default", where config/samples
+	// puts the checkout template.
+	op, err := operator.Setup(mgr, operator.Options{BrokerURL: rabbitmq.BrokerURL(), TopologyPrefix: d.topology.Prefix,
+		StartNamespaces: []string{busNamespace}})
 	if err != nil {
 		return err
 	}
@@ -219,6 +231,69 @@ func (d *demo) start(ctx context.Context) error {
 	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return d.services.WaitReady(readyCtx)
+}
+
+// busNamespace is where the demo's order service starts sagas.
+const busNamespace = "default"
+
+// orderOverTheBus runs the sample order service: it sends a start message
+// for an order (and the same order again, which finds the same saga), then
+// follows the saga with queries until it is final, printing each change,
+// and the lifecycle events of the namespace as they arrive. It returns the
+// final phase.
+func (d *demo) orderOverTheBus(ctx context.Context) (ordersv1alpha1.SagaPhase, error) {
+	svc, err := samples.StartOrderService(rabbitmq.BrokerURL(), d.topology.Prefix, busNamespace, os.Stdout)
+	if err != nil {
+		return "", fmt.Errorf("order service: %w", err)
+	}
+	defer func() { _ = svc.Close() }()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	order := protocol.Order{ID: "ORD-2001", Customer: protocol.Customer{ID: "CUST-42"},
+		Items: []protocol.LineItem{{SKU: "WIDGET-1", Quantity: 2, UnitPrice: "19.99"}},
+		Total: protocol.Money{Amount: "39.98", Currency: "EUR"}}
+	for _, what := range []string{"start", "start again (a duplicate)"} {
+		reply, err := svc.Submit(ctx, "checkout", order)
+		if err != nil {
+			return "", err
+		}
+		if err := samples.FailureError(reply.Error); err != nil {
+			return "", fmt.Errorf("start refused: %w", err)
+		}
+		fmt.Printf("    %-26s order %s -> saga %s/%s uid %s\n", what, order.ID, reply.Namespace, reply.Name, reply.UID)
+	}
+	seen, start := "", time.Now()
+	for {
+		reply, err := svc.Query(ctx, order.ID)
+		if err != nil {
+			return "", err
+		}
+		if err := samples.FailureError(reply.Error); err != nil {
+			return "", fmt.Errorf("query: %w", err)
+		}
+		line := fmt.Sprintf("%-13s %s", reply.Saga.Phase, queriedProgress(reply.Saga))
+		if line != seen && reply.Saga.Phase != "" {
+			fmt.Printf("    %5.1fs  query: %s %s (template %s v%d)\n", time.Since(start).Seconds(), reply.Saga.Name, line,
+				reply.Saga.Template, reply.Saga.TemplateGeneration)
+			seen = line
+		}
+		if phase := ordersv1alpha1.SagaPhase(reply.Saga.Phase); phase.IsFinal() {
+			return phase, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("the bus order is not final: %w", ctx.Err())
+		case <-time.After(300 * time.Millisecond): // the refresh rate of the live view
+		}
+	}
+}
+
+func queriedProgress(s *protocol.SagaSummary) string {
+	parts := make([]string, 0, len(s.Steps))
+	for _, st := range s.Steps {
+		parts = append(parts, st.Name+"="+st.State)
+	}
+	return strings.Join(parts, " ")
 }
 
 // follow prints each change of the sagas' phase or step until all are
@@ -343,5 +418,11 @@ func (d *demo) deleteQueues() error {
 			}
 		}
 	}
-	return d.topology.Delete(ch)
+	if err := d.topology.Delete(ch); err != nil {
+		return err
+	}
+	// The order service declared the event exchange, in case the operator
+	// had not yet.
+	_ = ch.ExchangeDelete(protocol.EventExchange(d.topology.Prefix), false, false)
+	return nil
 }

@@ -15,17 +15,21 @@ limitations under the License.
 */
 
 // Command sample-services runs the demo's order services (inventory,
-// payment, shipping) as saga participants.
+// payment, shipping) as saga participants and, with --orders, the sample
+// order service, which submits orders over the bus and prints the lifecycle
+// events of its namespace (docs/events.md).
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -47,6 +51,9 @@ func main() {
 	flag.DurationVar(&opts.ShippingLatency, "shipping-latency", 0, "Latency added to shipping commands.")
 	flag.IntVar(&opts.Stock, "stock", 1000, "Initial stock of every SKU.")
 	flag.StringVar(&opts.OperatorUser, "operator-user", "", "Broker user of the operator: commands from any other user are dropped (empty: take every command).")
+	orders := flag.Int("orders", 0, "Orders the sample order service submits over the bus (template checkout); 0 runs no order service.")
+	orderNamespace := flag.String("order-namespace", "default", "Namespace the order service starts sagas in (one of the operator's --start-namespaces).")
+	prefix := flag.String("topology-prefix", protocol.DefaultTopologyPrefix, "The operator's topology prefix, for the order service.")
 	otlpEndpoint := flag.String("otlp-endpoint", "", "OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none.")
 	otlpInsecure := flag.Bool("otlp-insecure", false, "Export spans without TLS.")
 	zapOpts := zap.Options{Development: true}
@@ -74,9 +81,39 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info("Sample services running", "services", *services, "queues", s.Queues())
+	if *orders > 0 {
+		svc, err := samples.StartOrderService(*url, *prefix, *orderNamespace, os.Stdout)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer func() { _ = svc.Close() }()
+		submitOrders(svc, *orders)
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
 	log.Info("Shutting down")
 	s.Stop()
+}
+
+// submitOrders submits n orders of one widget each and prints the replies.
+func submitOrders(svc *samples.OrderService, n int) {
+	batch := rand.Text()[:6]
+	for i := range n {
+		order := protocol.Order{ID: fmt.Sprintf("ORD-%s-%d", batch, i), Customer: protocol.Customer{ID: "CUST-42"},
+			Items: []protocol.LineItem{{SKU: "WIDGET-1", Quantity: 1, UnitPrice: "19.99"}},
+			Total: protocol.Money{Amount: "19.99", Currency: "EUR"}}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		reply, err := svc.Submit(ctx, "checkout", order)
+		cancel()
+		switch {
+		case err != nil:
+			fmt.Printf("order %s: %v\n", order.ID, err)
+		case reply.Error != nil:
+			fmt.Printf("order %s refused: %s\n", order.ID, samples.FailureError(reply.Error))
+		default:
+			fmt.Printf("order %s -> saga %s/%s uid %s\n", order.ID, reply.Namespace, reply.Name, reply.UID)
+		}
+	}
 }

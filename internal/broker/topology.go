@@ -37,6 +37,9 @@ type Topology struct {
 	// ReplyDeliveryLimit is how often a reply is delivered before the
 	// broker dead-letters it as poison (quorum queue x-delivery-limit).
 	ReplyDeliveryLimit int
+	// Starts declares the start queue: the operator starts sagas from the
+	// bus (bus.go).
+	Starts bool
 }
 
 // CommandExchange is the durable topic exchange commands are published to,
@@ -68,9 +71,9 @@ func (t Topology) ParticipantQueue(service string) string { return t.CommandExch
 // active consumer if the Participant asks for it.
 func (t Topology) participantQueueArgs(singleActiveConsumer bool) amqp.Table {
 	args := amqp.Table{
-		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
-		"x-dead-letter-exchange": t.CommandDeadLetterExchange(),
-		"x-delivery-limit":       int64(DefaultCommandDeliveryLimit),
+		amqp.QueueTypeArg:     amqp.QueueTypeQuorum,
+		argDeadLetterExchange: t.CommandDeadLetterExchange(),
+		argDeliveryLimit:      int64(DefaultCommandDeliveryLimit),
 	}
 	if singleActiveConsumer {
 		args[amqp.SingleActiveConsumerArg] = true
@@ -85,6 +88,12 @@ const DefaultCommandDeliveryLimit = 20
 // EventExchange is the durable topic exchange lifecycle events are
 // published to, with the routing key "<namespace>.<template>.<event>".
 func (t Topology) EventExchange() string { return protocol.EventExchange(t.Prefix) }
+
+// Quorum queue arguments.
+const (
+	argDeadLetterExchange = "x-dead-letter-exchange"
+	argDeliveryLimit      = "x-delivery-limit"
+)
 
 // DeadLetterQueue keeps the dead-lettered replies for people to inspect.
 func (t Topology) DeadLetterQueue() string { return t.Prefix + ".replies.dead" }
@@ -123,14 +132,14 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 	// A quorum queue counts deliveries: a reply that keeps coming back
 	// unacknowledged is dead-lettered instead of looping for ever.
 	replyArgs := amqp.Table{
-		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
-		"x-dead-letter-exchange": t.DeadLetterExchange(),
-		"x-delivery-limit":       int64(limit),
+		amqp.QueueTypeArg:     amqp.QueueTypeQuorum,
+		argDeadLetterExchange: t.DeadLetterExchange(),
+		argDeliveryLimit:      int64(limit),
 	}
 	if _, err := ch.QueueDeclare(t.ReplyQueue(), true, false, false, false, replyArgs); err != nil {
 		return fmt.Errorf("declare queue %s: %w", t.ReplyQueue(), err)
 	}
-	return nil
+	return t.declareBus(ch)
 }
 
 // Delete removes the topology, for tests and uninstallation.
@@ -145,5 +154,5 @@ func (t Topology) Delete(ch *amqp.Channel) error {
 			return fmt.Errorf("delete exchange %s: %w", x, err)
 		}
 	}
-	return nil
+	return t.deleteBus(ch)
 }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -97,11 +98,15 @@ type OrderSagaReconciler struct {
 	// Subscribers register further subscribers of the reconciler's
 	// notifications (metrics; counters in tests); optional.
 	Subscribers []func(*mediator.Builder)
+	// StartNamespaces are the namespaces StartSaga creates sagas in; none
+	// when empty (docs/events.md).
+	StartNamespaces sets.Set[string]
 
 	bus       *mediator.Mediator
 	notify    notifiers
 	getSaga   mediator.Sender[GetSaga, SagaState]
 	retry     mediator.Sender[RequestRetry, RetryQueued]
+	start     mediator.Sender[StartSaga, SagaStarted]
 	published *publishedSet
 	events    *eventLedger
 }
@@ -233,6 +238,7 @@ func (r *OrderSagaReconciler) buildBus() error {
 	b.Use(r.Behaviours...)
 	mediator.Handle(b, r.querySaga)
 	mediator.Handle(b, r.requestRetry)
+	mediator.Handle(b, r.startSaga)
 	mediator.Subscribe(b, r.recordEvent)
 	mediator.Subscribe(b, logTransition)
 	mediator.Subscribe(b, r.publishLifecycleEvents)
@@ -247,8 +253,21 @@ func (r *OrderSagaReconciler) buildBus() error {
 	r.notify = newNotifiers(bus)
 	r.published = newPublishedSet()
 	r.events = newEventLedger()
-	var errs [2]error
+	var errs [3]error
 	r.getSaga, errs[0] = mediator.SenderFor[GetSaga, SagaState](bus)
 	r.retry, errs[1] = mediator.SenderFor[RequestRetry, RetryQueued](bus)
+	r.start, errs[2] = mediator.SenderFor[StartSaga, SagaStarted](bus)
 	return errors.Join(errs[:]...)
+}
+
+// StartSaga sends the StartSaga command on the reconciler's bus: the start
+// consumer's way in.
+func (r *OrderSagaReconciler) StartSaga(ctx context.Context, cmd StartSaga) (SagaStarted, error) {
+	return r.start(ctx, cmd)
+}
+
+// GetSaga sends the GetSaga query on the reconciler's bus: the query
+// consumer's way in.
+func (r *OrderSagaReconciler) GetSaga(ctx context.Context, q GetSaga) (SagaState, error) {
+	return r.getSaga(ctx, q)
 }

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,8 +29,10 @@ import (
 )
 
 // GetSaga asks for the state of one saga, by Name or else by OrderID,
-// within Namespace. It is answered from the cache: the answer may lag the
-// apiserver by the watch's delay.
+// within Namespace (every namespace when it is empty and OrderID is set).
+// It is answered from the cache, which may lag the apiserver by the watch's
+// delay; a saga the cache does not hold (a finished one, which leaves it) is
+// looked up live.
 type GetSaga struct {
 	Namespace string
 	Name      string
@@ -45,6 +48,11 @@ type SagaState struct {
 	// CurrentStep is the step being executed or compensated.
 	CurrentStep string
 	Steps       []ordersv1alpha1.StepStatus
+	Conditions  []metav1.Condition
+	// Template names the saga's SagaTemplate; TemplateGeneration is the
+	// version it pinned, 0 until it has.
+	Template           string
+	TemplateGeneration int64
 	// RetryToken is the RetryAnnotation's value; LastHandledRetry the one
 	// acted upon.
 	RetryToken, LastHandledRetry string
@@ -69,12 +77,22 @@ func indexOrderID(obj client.Object) []string {
 	return []string{s.Spec.Order.ID}
 }
 
-// querySaga answers GetSaga from the cache.
+// querySaga answers GetSaga from the cache, else from a live read.
 func (r *OrderSagaReconciler) querySaga(ctx context.Context, q GetSaga) (SagaState, error) {
+	state, err := findSaga(ctx, r.Client, q)
+	if errors.Is(err, ErrSagaNotFound) {
+		state, err = findSaga(ctx, r.APIReader, q)
+	}
+	return state, err
+}
+
+// findSaga answers GetSaga from reader. Both the cache (an index) and the
+// apiserver (the CRD's selectable field) select sagas on orderIDField.
+func findSaga(ctx context.Context, reader client.Reader, q GetSaga) (SagaState, error) {
 	if q.Name != "" {
 		obj := &ordersv1alpha1.OrderSaga{}
 		key := types.NamespacedName{Namespace: q.Namespace, Name: q.Name}
-		if err := r.Get(ctx, key, obj); err != nil {
+		if err := reader.Get(ctx, key, obj); err != nil {
 			if client.IgnoreNotFound(err) == nil {
 				return SagaState{}, fmt.Errorf("%w: %s", ErrSagaNotFound, key)
 			}
@@ -83,7 +101,7 @@ func (r *OrderSagaReconciler) querySaga(ctx context.Context, q GetSaga) (SagaSta
 		return sagaState(obj), nil
 	}
 	list := &ordersv1alpha1.OrderSagaList{}
-	if err := r.List(ctx, list, client.InNamespace(q.Namespace), client.MatchingFields{orderIDField: q.OrderID}); err != nil {
+	if err := reader.List(ctx, list, client.InNamespace(q.Namespace), client.MatchingFields{orderIDField: q.OrderID}); err != nil {
 		return SagaState{}, fmt.Errorf("list sagas of order %s: %w", q.OrderID, err)
 	}
 	switch len(list.Items) {
@@ -97,14 +115,22 @@ func (r *OrderSagaReconciler) querySaga(ctx context.Context, q GetSaga) (SagaSta
 }
 
 func sagaState(obj *ordersv1alpha1.OrderSaga) SagaState {
-	return SagaState{
+	st := SagaState{
 		Key:              client.ObjectKeyFromObject(obj),
 		UID:              obj.UID,
 		OrderID:          obj.Spec.Order.ID,
 		Phase:            obj.Status.Phase,
 		CurrentStep:      obj.Status.CurrentStep,
 		Steps:            obj.Status.Steps,
+		Conditions:       obj.Status.Conditions,
 		RetryToken:       obj.Annotations[ordersv1alpha1.RetryAnnotation],
 		LastHandledRetry: obj.Status.LastHandledRetry,
 	}
+	if obj.Spec.TemplateRef != nil {
+		st.Template = obj.Spec.TemplateRef.Name
+	}
+	if obj.Status.Template != nil {
+		st.TemplateGeneration = obj.Status.Template.Generation
+	}
+	return st
 }

@@ -31,6 +31,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -86,6 +88,14 @@ type Options struct {
 	// ParticipantCheckInterval is how often each Participant's queue and
 	// bindings are checked (and restored) and its status refreshed.
 	ParticipantCheckInterval time.Duration
+	// StartNamespaces are the namespaces the operator starts sagas in from
+	// start messages (docs/events.md). Empty, the default, turns bus starts
+	// off: the start queue is neither declared nor consumed.
+	StartNamespaces []string
+	// AfterSagaStarted, when set, runs after a start message's saga exists
+	// and before the reply; an error returns the message to the queue. The
+	// suites crash the operator there.
+	AfterSagaStarted func(context.Context, controller.SagaStarted) error
 	// Registerer receives the operator's metrics; nil uses controller-runtime's.
 	Registerer prometheus.Registerer
 	// Subscribe, when set, registers further subscribers of the
@@ -172,6 +182,11 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if !o.Events.Valid() {
 		return nil, fmt.Errorf("unknown event policy %q: all, outcomes or phases", o.Events)
 	}
+	for _, ns := range o.StartNamespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("start namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+	}
 	if o.BrokerTLS != nil && !strings.HasPrefix(o.BrokerURL, "amqps://") {
 		// TLS settings with a plaintext URL would silently connect in the
 		// clear: refuse instead.
@@ -187,7 +202,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 	sagas.SetReader(mgr.GetCache())
 
-	topology := broker.Topology{Prefix: o.TopologyPrefix, ReplyDeliveryLimit: o.ReplyDeliveryLimit}
+	topology := broker.Topology{Prefix: o.TopologyPrefix, ReplyDeliveryLimit: o.ReplyDeliveryLimit, Starts: len(o.StartNamespaces) > 0}
 	b := broker.New(amqpconn.Config{
 		URL: o.BrokerURL, TLS: o.BrokerTLS, Topology: topology, Observer: m,
 		MinReconnectDelay: o.MinReconnectDelay, MaxReconnectDelay: o.MaxReconnectDelay,
@@ -238,6 +253,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		EventExchange:                  topology.EventExchange(),
 		DefaultTTLSecondsAfterFinished: ttlSeconds(o.SagaTTL),
 		RetentionSweepInterval:         o.RetentionSweepInterval,
+		StartNamespaces:                sets.New(o.StartNamespaces...),
 		Behaviours:                     behaviours,
 		Subscribers: []func(*mediator.Builder){metricsSubscribers(m), func(b *mediator.Builder) {
 			mediator.Subscribe(b, activity.Observe)
@@ -255,6 +271,9 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
 	}
+	if err := addBusConsumers(mgr, o, b, topology, r); err != nil {
+		return nil, err
+	}
 	participants := &controller.ParticipantReconciler{
 		Client:        mgr.GetClient(),
 		Queues:        participantQueues{broker: b, topology: topology},
@@ -266,6 +285,50 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("set up participant controller: %w", err)
 	}
 	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
+}
+
+// Bus requests (start messages and queries): a few at a time, each on its
+// own worker, so that one held while the apiserver is unavailable does not
+// hold up queries.
+const (
+	busPrefetch = 16
+	busWorkers  = 4
+	// startMaxRetryDelay and startHoldLimit bound the retries of a start
+	// that fails transiently (controller.StartConsumer).
+	startMaxRetryDelay = 30 * time.Second
+	startHoldLimit     = 5 * time.Minute
+)
+
+// addBusConsumers adds the consumers of the query queue and, when bus
+// starts are on, of the start queue. Like the reply consumer they run on the
+// leader only.
+func addBusConsumers(mgr ctrl.Manager, o Options, b *broker.Broker, topology broker.Topology, r *controller.OrderSagaReconciler) error {
+	queries := &controller.QueryConsumer{
+		Querier: r, Publisher: b, Log: ctrl.Log.WithName("queries"),
+		DeadLetters: deadLetterer{broker: b, exchange: topology.QueryDeadLetterExchange()},
+	}
+	consumers := []*amqpconn.Consumer{{
+		Conn: b.Conn, Queue: topology.QueryQueue(), Tag: "ordersaga-operator-queries", Prefetch: busPrefetch,
+		Workers: busWorkers, Handle: queries.Handle, Log: ctrl.Log.WithName("queries"),
+	}}
+	if topology.Starts {
+		starts := &controller.StartConsumer{
+			Starter: r, Publisher: b, Log: ctrl.Log.WithName("starts"),
+			DeadLetters: deadLetterer{broker: b, exchange: topology.StartDeadLetterExchange()},
+			RetryDelay:  o.BrokerRetryInterval, MaxRetryDelay: startMaxRetryDelay, HoldLimit: startHoldLimit,
+			AfterStart: o.AfterSagaStarted,
+		}
+		consumers = append(consumers, &amqpconn.Consumer{
+			Conn: b.Conn, Queue: topology.StartQueue(), Tag: "ordersaga-operator-starts", Prefetch: busPrefetch,
+			Workers: busWorkers, Handle: starts.Handle, Log: ctrl.Log.WithName("starts"),
+		})
+	}
+	for _, c := range consumers {
+		if err := mgr.Add(c); err != nil {
+			return fmt.Errorf("add consumer of %s: %w", c.Queue, err)
+		}
+	}
+	return nil
 }
 
 // addReplyBound adds the reply returner, which bounds how long a reply

@@ -22,7 +22,7 @@ import (
 	"testing"
 )
 
-func TestSetupRefusesUnsafeBrokerSettings(t *testing.T) {
+func TestSetupRefusesUnsafeSettings(t *testing.T) {
 	tests := []struct {
 		name string
 		opts Options
@@ -31,6 +31,8 @@ func TestSetupRefusesUnsafeBrokerSettings(t *testing.T) {
 		{"no URL", Options{}, "no broker URL"},
 		{"TLS settings with a plaintext URL", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", BrokerTLS: &tls.Config{MinVersion: tls.VersionTLS12}},
 			"not amqps://"},
+		{"a start namespace that is no namespace name", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", StartNamespaces: []string{"shop", "Shop_1"}},
+			`start namespace "Shop_1"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,3 +57,28 @@ func FuzzDecodeReply(f *testing.F) {
 }
 
 func body2string(b []byte) string { return string(b) }
+
+// FuzzDecodeStartRequest: whatever bytes arrive, DecodeStartRequest never
+// panics, refuses with a known reason or accepts names the saga's name can be
+// derived from, and that name is always a valid object name.
+func FuzzDecodeStartRequest(f *testing.F) {
+	f.Add([]byte(`{"template":"checkout","namespace":"shop","order":` + goodOrder + `}`))
+	f.Add([]byte(`{"template":"checkout","namespace":"shop","order":{"id":"A:b.c_d"}}`))
+	f.Add([]byte(`{"template":"checkout","namespace":"shop","order":{"id":"x"},"ttlSecondsAfterFinished":-1}`))
+	f.Add([]byte(`{"template":"","namespace":"shop"}`))
+	f.Add([]byte("\xff"))
+	known := map[string]bool{RefuseOversized: true, RefuseMalformed: true, RefuseInvalid: true, RefuseInvalidOrder: true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := DecodeStartRequest("", ContentType, body)
+		if err != nil {
+			if !known[RejectReason(err)] {
+				t.Fatalf("refused without a known reason: %v", err)
+			}
+			return
+		}
+		name := StartedSagaName(r.Template, r.Order.ID)
+		if err := checkName(name); err != nil || len(name) > MaxSagaNameLength {
+			t.Fatalf("name %q of %q and %q: %v", name, r.Template, r.Order.ID, err)
+		}
+	})
+}

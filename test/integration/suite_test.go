@@ -183,6 +183,9 @@ func startOperator() *runningOperator {
 		MinReconnectDelay:       50 * time.Millisecond,
 		MaxReconnectDelay:       time.Second,
 		Subscribe:               counts.subscribe,
+		StartNamespaces:         []string{busNamespace},
+		AfterSagaStarted:        afterSagaStarted,
+		WrapClient:              failingCreates,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCtx, mgrCancel := context.WithCancel(ctx)

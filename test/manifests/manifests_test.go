@@ -19,7 +19,9 @@ limitations under the License.
 package manifests
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -209,4 +211,38 @@ func isUserRole(key string) bool {
 		}
 	}
 	return false
+}
+
+// Bus starts need the create permission on OrderSagas; it is in the optional
+// config/rbac-bus-start, bound per namespace to the ServiceAccount that
+// config/default deploys, never in the default role.
+func TestBusStartRBACIsSeparateAndBindsTheOperator(t *testing.T) {
+	for key, verbs := range grants(t, byKind(render(t), "ClusterRole", "Role")) {
+		// The editor role is for people, not bound to the operator.
+		if strings.HasSuffix(key, " orders.ordersaga.io/ordersagas") && slices.Contains(verbs, "create") &&
+			!strings.HasPrefix(key, "ordersaga-editor-role ") {
+			t.Errorf("config/default grants create on ordersagas: %s", key)
+		}
+	}
+	objs, err := controlplane.Render("config/rbac-bus-start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := grants(t, byKind(objs, "ClusterRole"))
+	if want := map[string][]string{"ordersaga-bus-start orders.ordersaga.io/ordersagas": {"create"}}; !reflect.DeepEqual(granted, want) {
+		t.Errorf("config/rbac-bus-start grants %v, want %v", granted, want)
+	}
+	var sa *unstructured.Unstructured
+	for _, o := range byKind(render(t), "ServiceAccount") {
+		sa = o
+	}
+	bindings := byKind(objs, "RoleBinding")
+	if sa == nil || len(bindings) != 1 {
+		t.Fatalf("service account %v, bindings %d", sa, len(bindings))
+	}
+	b := convert[rbacv1.RoleBinding](t, bindings[0])
+	if b.RoleRef.Name != "ordersaga-bus-start" || len(b.Subjects) != 1 ||
+		b.Subjects[0].Name != sa.GetName() || b.Subjects[0].Namespace != sa.GetNamespace() {
+		t.Errorf("binding %+v does not bind the operator's ServiceAccount %s/%s", b, sa.GetNamespace(), sa.GetName())
+	}
 }

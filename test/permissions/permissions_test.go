@@ -49,9 +49,9 @@ import (
 // default topology prefix "ordersaga" and the service "payment".
 var (
 	operatorPermissions = []string{
-		`^ordersaga\.(commands(\..+)?|commands-dead(-letter)?|dead-letter|replies(\.dead)?)$`,
-		`^ordersaga\.(commands(\..+)?|commands-dead(-letter)?|dead-letter|replies\.dead)$`,
-		`^ordersaga\.(commands(\..+)?|commands-dead-letter|dead-letter|replies)$`,
+		`^ordersaga\.(commands(\..+)?|commands-dead(-letter)?|dead-letter|events|replies(\.dead)?|start(-dead(-letter)?)?|queries(-dead(-letter)?)?)$`,
+		`^(ordersaga\.(commands(\..+)?|commands-dead(-letter)?|dead-letter|events|replies\.dead|start-dead(-letter)?|queries-dead(-letter)?)|amq\.default)$`,
+		`^ordersaga\.(commands(\..+)?|commands-dead-letter|dead-letter|replies|start(-dead-letter)?|queries(-dead-letter)?)$`,
 	}
 	paymentPermissions = []string{
 		`^$`,
@@ -72,7 +72,7 @@ func TestDocumentedPermissionsAreEnough(t *testing.T) {
 	rabbitmqctl(t, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
 
 	// The operator: the same broker, topology and consumer as operator.Setup.
-	topology := broker.Topology{Prefix: "ordersaga"}
+	topology := broker.Topology{Prefix: "ordersaga", Starts: true}
 	op := broker.New(amqpconn.Config{URL: operatorURL, Topology: topology, MaxReconnectDelay: time.Second}, testr.New(t))
 	replies := make(chan amqp.Delivery, 1)
 	consumer := &amqpconn.Consumer{Conn: op.Conn, Queue: topology.ReplyQueue(), Tag: "operator", Log: testr.New(t),
@@ -126,6 +126,8 @@ func TestDocumentedPermissionsAreEnough(t *testing.T) {
 		d, _, err := ch.Get(topology.DeadLetterQueue(), true)
 		return d.CorrelationId, err
 	}).Should(Equal(id), "the dead-lettered reply reached the dead-letter queue")
+
+	checkBusEdges(t, ctx, op, topology, ch, &running)
 
 	// What the participant's user cannot do, each refused by the broker.
 	refused := func(what string, do func(ch *amqp.Channel) error) {
@@ -199,4 +201,41 @@ func vhostURL(t *testing.T, user, password, vhost string) string {
 	u.User = url.UserPassword(user, password)
 	u.Path = "/" + vhost
 	return u.String()
+}
+
+// checkBusEdges: under the documented permissions the operator consumes the
+// start and query queues (declared with the topology), replies to an order
+// service's reply_to through the default exchange and dead-letters a start
+// message (docs/events.md). ch is guest's, in the same virtual host.
+func checkBusEdges(t *testing.T, ctx context.Context, op *broker.Broker, topology broker.Topology, ch *amqp.Channel,
+	running *sync.WaitGroup) {
+	t.Helper()
+	g := NewWithT(t)
+	starts := make(chan amqp.Delivery, 1)
+	for _, queue := range []string{topology.StartQueue(), topology.QueryQueue()} {
+		c := &amqpconn.Consumer{Conn: op.Conn, Queue: queue, Log: testr.New(t), Handle: func(_ context.Context, d amqp.Delivery) {
+			starts <- d
+		}}
+		running.Go(func() { _ = c.Start(ctx) })
+		g.Eventually(c.Consuming).WithTimeout(10*time.Second).Should(BeTrue(), "the operator consumes %s", queue)
+	}
+	replyTo, err := ch.QueueDeclare("", false, true, true, false, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ch.PublishWithContext(ctx, "", topology.StartQueue(), false, false, amqp.Publishing{
+		MessageId: "start-1", ReplyTo: replyTo.Name, Body: []byte("{}"),
+	})).To(Succeed())
+	var start amqp.Delivery
+	g.Eventually(starts).WithTimeout(10 * time.Second).Should(Receive(&start))
+	g.Expect(op.Publish(ctx, "", replyTo.Name, amqpconn.Message{MessageID: "reply-1", CorrelationID: "start-1", Body: []byte("{}")})).
+		To(Succeed(), "the operator replies through the default exchange")
+	g.Expect(op.DeadLetter(ctx, topology.StartDeadLetterExchange(), start, protocol.RefuseInvalid, "checking permissions")).
+		To(Succeed(), "the operator dead-letters a start message")
+	g.Eventually(func() (string, error) {
+		d, _, err := ch.Get(replyTo.Name, true)
+		return d.CorrelationId, err
+	}).Should(Equal("start-1"), "the reply reached the order service")
+	g.Eventually(func() (string, error) {
+		d, _, err := ch.Get(topology.StartDeadLetterQueue(), true)
+		return d.MessageId, err
+	}).Should(Equal("start-1"), "the refused start message reached its dead-letter queue")
 }
