@@ -213,7 +213,7 @@ func TestStartConsumer(t *testing.T) {
 			if starter.calls != tt.wantAttempts {
 				t.Errorf("%d StartSaga, want %d", starter.calls, tt.wantAttempts)
 			}
-			checkStartReply(t, pub.messages(), tt.wantNoReply, tt.wantReply)
+			checkStartReply(t, pub.to(""), tt.wantNoReply, tt.wantReply)
 			if acked := len(ack.acked) == 1; acked != tt.wantAck {
 				t.Errorf("acked %v, want %v", ack.acked, tt.wantAck)
 			}
@@ -298,12 +298,12 @@ func TestQueryConsumer(t *testing.T) {
 				t.Errorf("dead-lettered %+v, acked %v", dead.letters, ack.acked)
 			}
 			if tt.replyTo == "" {
-				if len(pub.messages()) != 0 {
-					t.Errorf("replied to nobody: %+v", pub.messages())
+				if len(pub.to("")) != 0 {
+					t.Errorf("replied to nobody: %+v", pub.to(""))
 				}
 				return
 			}
-			sent := pub.messages()
+			sent := pub.to("")
 			if len(sent) != 1 || sent[0].Message.CorrelationID != "c-1" || sent[0].RoutingKey != "r" {
 				t.Fatalf("replies %+v", sent)
 			}
