@@ -67,6 +67,7 @@ type bench struct {
 
 	operator         *exec.Cmd
 	metricsURL       string
+	pprofURL         string
 	participants     []*participant.Participant
 	stopParticipants context.CancelFunc
 	wg               sync.WaitGroup
@@ -132,7 +133,7 @@ func (b *bench) namespace(prefix string) (string, error) {
 // default settings and the given extra flags.
 func (b *bench) startOperator(concurrency int, extraArgs ...string) error {
 	metricsAddr, pprofAddr := freeAddress(), freeAddress()
-	b.metricsURL = "http://" + metricsAddr + "/metrics"
+	b.metricsURL, b.pprofURL = "http://"+metricsAddr+"/metrics", "http://"+pprofAddr
 	log, err := os.Create(filepath.Join(b.dir, fmt.Sprintf("operator-%d.log", time.Now().UnixNano())))
 	if err != nil {
 		return err
