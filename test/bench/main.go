@@ -155,14 +155,10 @@ func run(cfg Config) (err error) {
 	host, _ := os.Hostname()
 	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Machine: host, CPUs: runtime.NumCPU(), Config: cfg}
 
-	if cfg.MemoryOnly {
-		step("starting the participants")
-		err = b.startParticipants()
-	} else {
-		err = b.speedRuns(cfg, res)
-	}
-	if err != nil {
-		return err
+	if !cfg.MemoryOnly {
+		if err := b.speedRuns(cfg, res); err != nil {
+			return err
+		}
 	}
 	step(fmt.Sprintf("memory: %d sagas in flight, then %d finished besides", cfg.MemoryInFlight, cfg.Finished+cfg.Completing))
 	if res.Memory, err = b.memory(cfg); err != nil {
@@ -184,12 +180,13 @@ func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
 	if res.BrokerRoundTripsPerSecond, err = b.brokerCeiling(cfg.Concurrency); err != nil {
 		return err
 	}
-	step("starting the participants")
-	if err := b.startParticipants(); err != nil {
-		return err
-	}
 	step(fmt.Sprintf("running %d sagas, Events on phase changes only (--events=phases)", cfg.Sagas))
 	if err := b.startOperator(cfg.Concurrency, "--events=phases"); err != nil {
+		return err
+	}
+	// The operator declares the participants' queues: it runs first.
+	step("starting the participants")
+	if err := b.startParticipants(); err != nil {
 		return err
 	}
 	res.PhaseEventsOnly = &Results{}

@@ -79,6 +79,13 @@ func (b *bench) memory(cfg Config) (*MemoryResult, error) {
 	if err := b.startOperator(cfg.Concurrency); err != nil {
 		return nil, err
 	}
+	if b.participants == nil {
+		// The operator declares the participants' queues: it runs first.
+		step("starting the participants")
+		if err := b.startParticipants(); err != nil {
+			return nil, err
+		}
+	}
 	res := &MemoryResult{InFlight: cfg.MemoryInFlight, Finished: cfg.Finished, Completed: cfg.Completing, Target: memoryRatioTarget}
 	ns, err := b.namespace("memory-held")
 	if err != nil {
@@ -160,7 +167,7 @@ func (b *bench) createFinished(n int) error {
 	var created atomic.Int64
 	ctx, stop := context.WithCancel(b.ctx)
 	defer stop()
-	go b.showCount(ctx, &created, n, "%d of %d finished sagas created")
+	go showCount(ctx, &created, n, "%d of %d finished sagas created")
 	start := time.Now()
 	err = parallel(32, n, func(i int) error {
 		s := smallSaga(ns, fmt.Sprintf("finished-%06d", i), "CUST-OK", "inventory")
@@ -180,7 +187,7 @@ func (b *bench) createFinished(n int) error {
 }
 
 // showCount shows a count as it grows, until ctx ends.
-func (b *bench) showCount(ctx context.Context, count *atomic.Int64, n int, format string) {
+func showCount(ctx context.Context, count *atomic.Int64, n int, format string) {
 	shown := newProgress()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
