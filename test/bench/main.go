@@ -18,12 +18,12 @@ limitations under the License.
 // ceiling: it starts a local control plane (envtest), measures the raw
 // apiserver write rate and broker round-trip rate, then runs the operator
 // (the real manager binary) with participants that reply at once, and
-// measures sagas/s, step transitions/s, status writes per step transition,
-// latencies, memory and per-saga reconcile cost with 1,000 and 10,000 sagas
-// in flight. Last, with an operator of its own, it measures what finished
-// sagas cost its memory: 1,000 sagas in flight alone, then with 50,000
-// finished sagas besides. It prints one table and writes a JSON file.
-// "make bench" runs it.
+// measures sagas/s, step transitions/s, status writes per step transition
+// and latencies. Then, with an operator of its own, it measures what
+// finished sagas cost its memory: 1,000 sagas in flight alone, then with
+// 50,000 finished sagas besides. Last, memory and per-saga reconcile cost
+// with 1,000 and 10,000 sagas in flight. It prints one table and writes a
+// JSON file. "make bench" runs it.
 package main
 
 import (
@@ -155,22 +155,41 @@ func run(cfg Config) (err error) {
 	host, _ := os.Hostname()
 	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Machine: host, CPUs: runtime.NumCPU(), Config: cfg}
 
+	// What was measured is shown and kept also when a later run fails.
+	err = b.runs(cfg, res)
+	printTable(res)
+	raw, _ := json.MarshalIndent(res, "", "  ")
+	if werr := os.WriteFile(cfg.Out, append(raw, '\n'), 0o644); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// runs runs the measurements in order: ceilings and throughput, memory
+// (with an operator of its own, on an apiserver cleared of the earlier
+// sagas), then the footprint with sagas in flight, which keeps that operator.
+func (b *bench) runs(cfg Config, res *Results) (err error) {
 	if !cfg.MemoryOnly {
 		if err := b.speedRuns(cfg, res); err != nil {
 			return err
 		}
 	}
 	step(fmt.Sprintf("memory: %d sagas in flight, then %d finished besides", cfg.MemoryInFlight, cfg.Finished+cfg.Completing))
-	if res.Memory, err = b.memory(cfg); err != nil {
+	if res.Memory, err = b.memory(cfg); err != nil || cfg.MemoryOnly {
 		return err
 	}
-	printTable(res)
-	raw, _ := json.MarshalIndent(res, "", "  ")
-	return os.WriteFile(cfg.Out, append(raw, '\n'), 0o644)
+	for _, n := range []int{min(1000, cfg.InFlight), cfg.InFlight} {
+		step(fmt.Sprintf("holding %d sagas in flight", n))
+		r, err := b.inFlight(n)
+		if err != nil {
+			return err
+		}
+		res.InFlight = append(res.InFlight, r)
+	}
+	return nil
 }
 
-// speedRuns measures the ceilings, the throughput and the footprint with
-// sagas in flight.
+// speedRuns measures the ceilings and the throughput.
 func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
 	step("measuring the apiserver's write ceiling")
 	if res.CreatesPerSecond, res.WritesPerSecond, err = b.apiserverCeiling(cfg.Concurrency); err != nil {
@@ -200,18 +219,7 @@ func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
 	if err := b.startOperator(cfg.Concurrency); err != nil {
 		return err
 	}
-	if err := b.throughput(cfg.Sagas, res); err != nil {
-		return err
-	}
-	for _, n := range []int{min(1000, cfg.InFlight), cfg.InFlight} {
-		step(fmt.Sprintf("holding %d sagas in flight", n))
-		r, err := b.inFlight(n)
-		if err != nil {
-			return err
-		}
-		res.InFlight = append(res.InFlight, r)
-	}
-	return nil
+	return b.throughput(cfg.Sagas, res)
 }
 
 func step(s string) { fmt.Fprintf(os.Stderr, "==> %s (%s)\n", s, time.Now().Format("15:04:05")) }

@@ -96,7 +96,7 @@ func (b *bench) memory(cfg Config) (*MemoryResult, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("create held sagas: %w", err)
 	}
-	if err := b.waitHeld(cfg.MemoryInFlight); err != nil {
+	if err := b.waitHeld(0, cfg.MemoryInFlight); err != nil {
 		return nil, err
 	}
 	step("settling the operator's memory")

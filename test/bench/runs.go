@@ -249,6 +249,10 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	}
 	missing := n - b.held
 	b.held = n
+	base, err := b.heldAttempts()
+	if err != nil {
+		return InFlightResult{}, err
+	}
 	if err := parallel(16, missing, func(i int) error {
 		s := heldSaga(ns, fmt.Sprintf("held-%05d", i))
 		s.Labels = map[string]string{"bench": heldService}
@@ -256,7 +260,7 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	}); err != nil {
 		return InFlightResult{}, fmt.Errorf("create held sagas: %w", err)
 	}
-	if err := b.waitHeld(n); err != nil {
+	if err := b.waitHeld(base, missing); err != nil {
 		return InFlightResult{}, err
 	}
 
@@ -307,19 +311,28 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	}, nil
 }
 
-// waitHeld waits until n sagas are held in flight since the operator
-// started. Every held saga waits on its second step once its command has
-// gone to the held service: count those from the operator's metrics, which
-// is cheaper than listing thousands of sagas.
-func (b *bench) waitHeld(n int) error {
-	held2 := map[string]string{"service": heldService, "kind": "command"}
+// heldAttempts counts the commands the operator has sent to the held
+// service since it started.
+func (b *bench) heldAttempts() (int, error) {
+	f, err := b.scrape()
+	if err != nil {
+		return 0, err
+	}
+	return int(value(f, "ordersaga_step_attempts_total", map[string]string{"service": heldService, "kind": "command"})), nil
+}
+
+// waitHeld waits until n more sagas than base are held in flight. Every
+// held saga waits on its second step once its command has gone to the held
+// service: count those from the operator's metrics, which is cheaper than
+// listing thousands of sagas.
+func (b *bench) waitHeld(base, n int) error {
 	shown, waiting := newProgress(), 0
 	err := waitFor(b.ctx, 15*time.Minute, func() bool {
-		f, err := b.scrape()
+		attempts, err := b.heldAttempts()
 		if err != nil {
 			return false
 		}
-		waiting = int(value(f, "ordersaga_step_attempts_total", held2))
+		waiting = attempts - base
 		shown.show("%d of %d sagas in flight", waiting, n)
 		return waiting >= n
 	})
