@@ -92,13 +92,17 @@ fuzz: ## Fuzz the reply decoder and the state machine's reply handling (FUZZ_TIM
 	cd $(SDK_DIR) && go test -run xxx -fuzz FuzzDecodeReply -fuzztime $(FUZZ_TIME) ./protocol/
 	go test -run xxx -fuzz FuzzReplyHandling -fuzztime $(FUZZ_TIME) ./internal/saga/
 
-# Load of make bench: sagas of the throughput run, sagas held in flight.
+# Load of make bench: sagas of the throughput run, sagas held in flight;
+# for the memory run, finished sagas and sagas in flight beside them.
 BENCH_SAGAS ?= 1000
 BENCH_IN_FLIGHT ?= 10000
+BENCH_FINISHED ?= 50000
+BENCH_MEMORY_IN_FLIGHT ?= 1000
 
 .PHONY: bench
 bench: envtest broker ## Measure saga throughput, latency and footprint against the machine's ceiling (bench-results.json).
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go run ./test/bench -sagas $(BENCH_SAGAS) -in-flight $(BENCH_IN_FLIGHT) -out bench-results.json
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go run ./test/bench -sagas $(BENCH_SAGAS) -in-flight $(BENCH_IN_FLIGHT) \
+		-finished $(BENCH_FINISHED) -memory-in-flight $(BENCH_MEMORY_IN_FLIGHT) -out bench-results.json
 
 ##@ Demo
 

@@ -191,8 +191,8 @@ func (d *demo) start(ctx context.Context) error {
 	// on the same broker.
 	d.topology = broker.Topology{Prefix: "ordersaga-demo-" + rand.String(5)}
 	fmt.Printf("==> Starting the operator (broker %s, topology %s.*)\n", amqpconn.RedactURL(rabbitmq.BrokerURL()), d.topology.Prefix)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0"})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Cache: operator.CacheOptions(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}

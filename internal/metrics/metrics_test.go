@@ -192,7 +192,7 @@ func TestSagaCollectorCountsPhasesAndPastDeadline(t *testing.T) {
 	c := NewSagaCollector()
 	c.SetReader(listReader(items))
 	expected := `
-# HELP ordersaga_sagas Sagas by phase.
+# HELP ordersaga_sagas Sagas in the operator's cache by phase; finished sagas leave it once labelled orders.ordersaga.io/finished and are not counted.
 # TYPE ordersaga_sagas gauge
 ordersaga_sagas{phase="Compensated"} 1
 ordersaga_sagas{phase="Compensating"} 1

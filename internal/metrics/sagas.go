@@ -35,7 +35,8 @@ var phases = []ordersv1alpha1.SagaPhase{ordersv1alpha1.PhasePending, ordersv1alp
 
 // SagaCollector reports the sagas by phase, and those past their deadline,
 // counted at scrape time from the informer cache: in memory, without a
-// request to the apiserver, and outside the reconcile path.
+// request to the apiserver, and outside the reconcile path. The cache holds
+// no saga labelled finished, so neither do these counts.
 type SagaCollector struct {
 	mu     sync.Mutex
 	reader client.Reader
@@ -48,7 +49,8 @@ type SagaCollector struct {
 // nothing until SetReader.
 func NewSagaCollector() *SagaCollector {
 	return &SagaCollector{
-		byPhase: prometheus.NewDesc("ordersaga_sagas", "Sagas by phase.", []string{"phase"}, nil),
+		byPhase: prometheus.NewDesc("ordersaga_sagas", "Sagas in the operator's cache by phase; "+
+			"finished sagas leave it once labelled "+ordersv1alpha1.FinishedLabel+" and are not counted.", []string{"phase"}, nil),
 		pastDeadline: prometheus.NewDesc("ordersaga_sagas_past_deadline",
 			"Sagas not yet final whose spec.deadline has passed (Running or Compensating past it).", nil, nil),
 	}

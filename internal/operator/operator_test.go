@@ -20,6 +20,10 @@ import (
 	"crypto/tls"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 )
 
 func TestSetupRefusesUnsafeSettings(t *testing.T) {
@@ -40,6 +44,39 @@ func TestSetupRefusesUnsafeSettings(t *testing.T) {
 			_, err := Setup(nil, tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want an error containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestCacheKeepsOnlySagasNotFinished(t *testing.T) {
+	opts := CacheOptions()
+	if opts.DefaultTransform == nil {
+		t.Fatal("want managedFields stripped from cached objects")
+	}
+	var sel labels.Selector
+	for obj, by := range opts.ByObject {
+		if _, ok := obj.(*ordersv1alpha1.OrderSaga); ok {
+			sel = by.Label
+		}
+	}
+	if sel == nil {
+		t.Fatal("want a label selector for OrderSagas")
+	}
+	tests := []struct {
+		name   string
+		labels labels.Set
+		cached bool
+	}{
+		{"no labels", nil, true},
+		{"other labels", labels.Set{"app": "shop"}, true},
+		{"finished", labels.Set{ordersv1alpha1.FinishedLabel: "true"}, false},
+		{"finished, any value", labels.Set{ordersv1alpha1.FinishedLabel: ""}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sel.Matches(tt.labels); got != tt.cached {
+				t.Errorf("cached = %v, want %v", got, tt.cached)
 			}
 		})
 	}

@@ -169,13 +169,12 @@ type runningOperator struct {
 func startOperator(namespace string) *runningOperator {
 	GinkgoHelper()
 	op := &runningOperator{topology: broker.Topology{Prefix: "admission-" + rand.String(6)}, logs: &logLines{}}
+	cacheOpts := operator.CacheOptions()
+	cacheOpts.DefaultNamespaces = map[string]cache.Config{namespace: {}}
 	mgr, err := ctrl.NewManager(operatorCfg, ctrl.Options{
 		Scheme: scheme, Logger: op.logs.logger(),
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{namespace: {}},
-			DefaultTransform:  cache.TransformStripManagedFields(),
-		},
+		Cache: cacheOpts,
 		// Several managers run in this process, one after another.
 		Controller: config.Controller{SkipNameValidation: new(true)},
 	})

@@ -67,6 +67,7 @@ type bench struct {
 
 	operator         *exec.Cmd
 	metricsURL       string
+	pprofURL         string
 	participants     []*participant.Participant
 	stopParticipants context.CancelFunc
 	wg               sync.WaitGroup
@@ -132,7 +133,7 @@ func (b *bench) namespace(prefix string) (string, error) {
 // default settings and the given extra flags.
 func (b *bench) startOperator(concurrency int, extraArgs ...string) error {
 	metricsAddr, pprofAddr := freeAddress(), freeAddress()
-	b.metricsURL = "http://" + metricsAddr + "/metrics"
+	b.metricsURL, b.pprofURL = "http://"+metricsAddr+"/metrics", "http://"+pprofAddr
 	log, err := os.Create(filepath.Join(b.dir, fmt.Sprintf("operator-%d.log", time.Now().UnixNano())))
 	if err != nil {
 		return err
@@ -212,9 +213,14 @@ func (b *bench) startParticipants() error {
 	return b.startHolder()
 }
 
-// startHolder binds a queue for the service "held": it takes commands and
-// never answers, which keeps sagas in flight.
+// startHolder registers the service "held" and consumes its queue: it takes
+// commands and never answers, which keeps sagas in flight. (A saga waits,
+// Blocked, for a service not registered: the Participant is needed.)
 func (b *bench) startHolder() error {
+	held := fixtures.NewParticipant(heldService, "guest", []string{"Wait"}, nil)
+	if err := registry.Register(b.ctx, b.k8s, b.topology.CommandExchange(), held); err != nil {
+		return err
+	}
 	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	if err != nil {
 		return err
@@ -224,14 +230,8 @@ func (b *bench) startHolder() error {
 	if err != nil {
 		return err
 	}
-	q := b.topology.CommandExchange() + "." + heldService
-	if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
-		return err
-	}
-	if err := ch.QueueBind(q, heldService+".*", b.topology.CommandExchange(), false, nil); err != nil {
-		return err
-	}
-	deliveries, err := ch.Consume(q, "", true, false, false, false, nil)
+	// The operator declared and bound the queue.
+	deliveries, err := ch.Consume(b.topology.ParticipantQueue(heldService), "", true, false, false, false, nil)
 	if err != nil {
 		return err
 	}
@@ -331,7 +331,7 @@ func (b *bench) teardown() error {
 			for _, p := range b.participants {
 				_, _ = ch.QueueDelete(p.Queue(), false, false, false)
 			}
-			_, _ = ch.QueueDelete(b.topology.CommandExchange()+"."+heldService, false, false, false)
+			_, _ = ch.QueueDelete(b.topology.ParticipantQueue(heldService), false, false, false)
 			_, _ = ch.QueueDelete(ceilingQueue, false, false, false)
 			errs = append(errs, b.topology.Delete(ch))
 		}

@@ -18,9 +18,12 @@ limitations under the License.
 // ceiling: it starts a local control plane (envtest), measures the raw
 // apiserver write rate and broker round-trip rate, then runs the operator
 // (the real manager binary) with participants that reply at once, and
-// measures sagas/s, step transitions/s, status writes per step transition,
-// latencies, memory and per-saga reconcile cost with 1,000 and 10,000 sagas
-// in flight. It prints one table and writes a JSON file. "make bench" runs it.
+// measures sagas/s, step transitions/s, status writes per step transition
+// and latencies. Then, with an operator of its own, it measures what
+// finished sagas cost its memory: 1,000 sagas in flight alone, then with
+// 50,000 finished sagas besides. Last, memory and per-saga reconcile cost
+// with 1,000 and 10,000 sagas in flight. It prints one table and writes a
+// JSON file. "make bench" runs it.
 package main
 
 import (
@@ -74,6 +77,9 @@ type Results struct {
 
 	InFlight []InFlightResult `json:"inFlight"`
 
+	// Memory is the footprint of finished sagas besides those in flight.
+	Memory *MemoryResult `json:"memory,omitempty"`
+
 	// PhaseEventsOnly is the throughput run again with --events=phases.
 	PhaseEventsOnly *Results `json:"phaseEventsOnly,omitempty"`
 }
@@ -96,10 +102,16 @@ type InFlightResult struct {
 
 // Config is the benchmark's settings.
 type Config struct {
-	Sagas       int    `json:"sagas"`
-	InFlight    int    `json:"inFlight"`
-	Concurrency int    `json:"concurrency"`
-	Out         string `json:"-"`
+	Sagas       int `json:"sagas"`
+	InFlight    int `json:"inFlight"`
+	Concurrency int `json:"concurrency"`
+	// Finished, Completing and MemoryInFlight size the memory run;
+	// MemoryOnly skips every other run.
+	Finished       int    `json:"finished"`
+	Completing     int    `json:"completing"`
+	MemoryInFlight int    `json:"memoryInFlight"`
+	MemoryOnly     bool   `json:"memoryOnly"`
+	Out            string `json:"-"`
 	// APIServerProfile, if set, is where the apiserver's CPU profile during
 	// the throughput runs is saved, for go tool pprof.
 	APIServerProfile string `json:"-"`
@@ -110,6 +122,10 @@ func main() {
 	flag.IntVar(&cfg.Sagas, "sagas", 1000, "Sagas of the throughput run (a fifth compensating).")
 	flag.IntVar(&cfg.InFlight, "in-flight", 10000, "Sagas in flight for the memory and per-saga cost measurement.")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 8, "The operator's --max-concurrent-reconciles, and the ceiling runs' concurrency.")
+	flag.IntVar(&cfg.Finished, "finished", 50000, "Sagas created labelled finished for the memory run.")
+	flag.IntVar(&cfg.Completing, "completing", 300, "Sagas of the memory run run to completion through the operator.")
+	flag.IntVar(&cfg.MemoryInFlight, "memory-in-flight", 1000, "Sagas held in flight during the memory run.")
+	flag.BoolVar(&cfg.MemoryOnly, "memory-only", false, "Run only the memory run (no ceilings, throughput or footprint runs).")
 	flag.StringVar(&cfg.Out, "out", "bench-results.json", "Where to write the results as JSON.")
 	flag.StringVar(&cfg.APIServerProfile, "apiserver-profile", "", "Save the apiserver's CPU profile during the throughput run to this file.")
 	flag.Parse()
@@ -139,6 +155,42 @@ func run(cfg Config) (err error) {
 	host, _ := os.Hostname()
 	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Machine: host, CPUs: runtime.NumCPU(), Config: cfg}
 
+	// What was measured is shown and kept also when a later run fails.
+	err = b.runs(cfg, res)
+	printTable(res)
+	raw, _ := json.MarshalIndent(res, "", "  ")
+	if werr := os.WriteFile(cfg.Out, append(raw, '\n'), 0o644); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// runs runs the measurements in order: ceilings and throughput, memory
+// (with an operator of its own, on an apiserver cleared of the earlier
+// sagas), then the footprint with sagas in flight, which keeps that operator.
+func (b *bench) runs(cfg Config, res *Results) (err error) {
+	if !cfg.MemoryOnly {
+		if err := b.speedRuns(cfg, res); err != nil {
+			return err
+		}
+	}
+	step(fmt.Sprintf("memory: %d sagas in flight, then %d finished besides", cfg.MemoryInFlight, cfg.Finished+cfg.Completing))
+	if res.Memory, err = b.memory(cfg); err != nil || cfg.MemoryOnly {
+		return err
+	}
+	for _, n := range []int{min(1000, cfg.InFlight), cfg.InFlight} {
+		step(fmt.Sprintf("holding %d sagas in flight", n))
+		r, err := b.inFlight(n)
+		if err != nil {
+			return err
+		}
+		res.InFlight = append(res.InFlight, r)
+	}
+	return nil
+}
+
+// speedRuns measures the ceilings and the throughput.
+func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
 	step("measuring the apiserver's write ceiling")
 	if res.CreatesPerSecond, res.WritesPerSecond, err = b.apiserverCeiling(cfg.Concurrency); err != nil {
 		return err
@@ -147,12 +199,13 @@ func run(cfg Config) (err error) {
 	if res.BrokerRoundTripsPerSecond, err = b.brokerCeiling(cfg.Concurrency); err != nil {
 		return err
 	}
-	step("starting the participants")
-	if err := b.startParticipants(); err != nil {
-		return err
-	}
 	step(fmt.Sprintf("running %d sagas, Events on phase changes only (--events=phases)", cfg.Sagas))
 	if err := b.startOperator(cfg.Concurrency, "--events=phases"); err != nil {
+		return err
+	}
+	// The operator declares the participants' queues: it runs first.
+	step("starting the participants")
+	if err := b.startParticipants(); err != nil {
 		return err
 	}
 	res.PhaseEventsOnly = &Results{}
@@ -166,20 +219,7 @@ func run(cfg Config) (err error) {
 	if err := b.startOperator(cfg.Concurrency); err != nil {
 		return err
 	}
-	if err := b.throughput(cfg.Sagas, res); err != nil {
-		return err
-	}
-	for _, n := range []int{min(1000, cfg.InFlight), cfg.InFlight} {
-		step(fmt.Sprintf("holding %d sagas in flight", n))
-		r, err := b.inFlight(n)
-		if err != nil {
-			return err
-		}
-		res.InFlight = append(res.InFlight, r)
-	}
-	printTable(res)
-	raw, _ := json.MarshalIndent(res, "", "  ")
-	return os.WriteFile(cfg.Out, append(raw, '\n'), 0o644)
+	return b.throughput(cfg.Sagas, res)
 }
 
 func step(s string) { fmt.Fprintf(os.Stderr, "==> %s (%s)\n", s, time.Now().Format("15:04:05")) }

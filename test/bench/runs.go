@@ -249,6 +249,10 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	}
 	missing := n - b.held
 	b.held = n
+	base, err := b.heldAttempts()
+	if err != nil {
+		return InFlightResult{}, err
+	}
 	if err := parallel(16, missing, func(i int) error {
 		s := heldSaga(ns, fmt.Sprintf("held-%05d", i))
 		s.Labels = map[string]string{"bench": heldService}
@@ -256,23 +260,8 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	}); err != nil {
 		return InFlightResult{}, fmt.Errorf("create held sagas: %w", err)
 	}
-	// Every held saga waits on its second step once its command has gone
-	// to the held service: count those from the operator's metrics, which is
-	// cheaper than listing thousands of sagas.
-	held2 := map[string]string{"service": heldService, "kind": "command"}
-	shown, waiting := newProgress(), 0
-	err = waitFor(b.ctx, 15*time.Minute, func() bool {
-		f, err := b.scrape()
-		if err != nil {
-			return false
-		}
-		waiting = int(value(f, "ordersaga_step_attempts_total", held2))
-		shown.show("%d of %d sagas in flight", waiting, n)
-		return waiting >= n
-	})
-	shown.done("%d of %d sagas in flight", waiting, n)
-	if err != nil {
-		return InFlightResult{}, fmt.Errorf("sagas not in flight: %w", err)
+	if err := b.waitHeld(base, missing); err != nil {
+		return InFlightResult{}, err
 	}
 
 	list := &ordersv1alpha1.OrderSagaList{}
@@ -322,6 +311,38 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	}, nil
 }
 
+// heldAttempts counts the commands the operator has sent to the held
+// service since it started.
+func (b *bench) heldAttempts() (int, error) {
+	f, err := b.scrape()
+	if err != nil {
+		return 0, err
+	}
+	return int(value(f, "ordersaga_step_attempts_total", map[string]string{"service": heldService, "kind": "command"})), nil
+}
+
+// waitHeld waits until n more sagas than base are held in flight. Every
+// held saga waits on its second step once its command has gone to the held
+// service: count those from the operator's metrics, which is cheaper than
+// listing thousands of sagas.
+func (b *bench) waitHeld(base, n int) error {
+	shown, waiting := newProgress(), 0
+	err := waitFor(b.ctx, 15*time.Minute, func() bool {
+		attempts, err := b.heldAttempts()
+		if err != nil {
+			return false
+		}
+		waiting = attempts - base
+		shown.show("%d of %d sagas in flight", waiting, n)
+		return waiting >= n
+	})
+	shown.done("%d of %d sagas in flight", waiting, n)
+	if err != nil {
+		return fmt.Errorf("sagas not in flight: %w", err)
+	}
+	return nil
+}
+
 func percentiles(xs []float64) Percentiles {
 	if len(xs) == 0 {
 		return Percentiles{}
@@ -336,6 +357,16 @@ func printTable(r *Results) {
 	fmt.Println("| measure | value | target |")
 	fmt.Println("|---|---|---|")
 	row := func(name, value, target string) { fmt.Printf("| %s | %s | %s |\n", name, value, target) }
+	if r.Sagas > 0 {
+		printSpeed(r, row)
+	}
+	if m := r.Memory; m != nil {
+		printMemory(m, row)
+	}
+}
+
+// printSpeed prints the ceilings, throughput and in-flight rows.
+func printSpeed(r *Results, row func(name, value, target string)) {
 	row("ceiling: apiserver creates/s", fmt.Sprintf("%.0f", r.CreatesPerSecond), "")
 	row("ceiling: apiserver status writes/s", fmt.Sprintf("%.0f", r.WritesPerSecond), "")
 	row("ceiling: broker round trips/s", fmt.Sprintf("%.0f", r.BrokerRoundTripsPerSecond), "")
@@ -381,6 +412,24 @@ func printTable(r *Results) {
 		row("per-saga cost, many ÷ few in flight", fmt.Sprintf("%.2f (CPU), %.2f (time)",
 			r.InFlight[1].CPUMsPerReconcile/r.InFlight[0].CPUMsPerReconcile, r.InFlight[1].ReconcileMs/r.InFlight[0].ReconcileMs), "≈ 1")
 	}
+}
+
+// printMemory prints the memory run's rows.
+func printMemory(m *MemoryResult, row func(name, value, target string)) {
+	footprint := func(f Footprint) string {
+		return fmt.Sprintf("%.1f MiB / %.1f MiB, %d sagas cached", f.RSSMiB, f.HeapMiB, f.CachedSagas)
+	}
+	row(fmt.Sprintf("memory: %d in flight alone: settled RSS / Go heap", m.InFlight), footprint(m.InFlightOnly), "")
+	row(fmt.Sprintf("memory: %d in flight + %d finished: settled RSS / Go heap", m.InFlight, m.Finished+m.Completed),
+		footprint(m.WithFinished), "")
+	row("memory: finished sagas", fmt.Sprintf("%d created labelled finished; %d completed through the operator: "+
+		"%d labelled, %d deleted, %d not labelled (still cached)",
+		m.Finished, m.Completed, m.CompletedLabelled, m.CompletedDeleted, m.CompletedUnlabelled), "")
+	verdict := "PASS"
+	if !m.Pass {
+		verdict = "FAIL"
+	}
+	row("memory: RSS with finished ÷ in flight alone", fmt.Sprintf("%.3f %s", m.Ratio, verdict), fmt.Sprintf("≤ %.2f", m.Target))
 }
 
 func ms(p Percentiles) string {

@@ -147,6 +147,8 @@ var _ = AfterSuite(func() {
 // runningOperator is one manager running the operator.
 type runningOperator struct {
 	*operator.Operator
+	// cached reads the manager's cache, for the tests of what it holds.
+	cached client.Reader
 	cancel context.CancelFunc
 	done   chan struct{}
 	// metricsURL and readyzURL are the manager's endpoints.
@@ -167,6 +169,7 @@ func startOperator() *runningOperator {
 	metricsAddr, probeAddr := freeAddress(), freeAddress()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  operator.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		// Several managers run in this process, one after another.
@@ -189,7 +192,7 @@ func startOperator() *runningOperator {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCtx, mgrCancel := context.WithCancel(ctx)
-	r := &runningOperator{Operator: op, cancel: mgrCancel, done: make(chan struct{}),
+	r := &runningOperator{Operator: op, cached: mgr.GetCache(), cancel: mgrCancel, done: make(chan struct{}),
 		metricsURL: "http://" + metricsAddr + "/metrics", readyzURL: "http://" + probeAddr + "/readyz"}
 	go func() {
 		defer GinkgoRecover()
