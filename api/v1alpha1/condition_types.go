@@ -33,6 +33,11 @@ const (
 	// not succeed (reason CompensationFailed). kstatus reports both as Failed.
 	ConditionStalled = "Stalled"
 
+	// ConditionSuspended is True while spec.suspend holds the saga (reason
+	// Suspended): nothing is sent and its timers are paused. Absent
+	// otherwise.
+	ConditionSuspended = "Suspended"
+
 	// ConditionCompensating is True while completed steps are being undone,
 	// with the reason compensation started; False once compensation ended.
 	// Absent if the saga never compensated.

@@ -103,6 +103,15 @@ type OrderSagaSpec struct {
 	// already finished. Once true it cannot be set back to false.
 	// +optional
 	Cancel bool `json:"cancel,omitempty"`
+
+	// suspend, while true, holds the saga: no command or compensation is
+	// sent, replies to those already sent are still recorded, and the step
+	// timers and the deadline are paused (the deadline is extended by the
+	// time suspended). A cancel or deletion of a suspended saga that has
+	// sent a command takes effect when it is resumed. Setting it back to
+	// false resumes the saga. No effect on a finished saga.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // TemplateReference names a SagaTemplate in the saga's namespace.
@@ -648,6 +657,7 @@ type OrderSagaStatus struct {
 // +kubebuilder:printcolumn:name="Order",type=string,JSONPath=`.spec.order.id`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`
+// +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Template",type=string,JSONPath=`.status.template.name`,priority=1
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.template.generation`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

@@ -52,8 +52,9 @@ func getTable(namespace, name string) *metav1.Table {
 }
 
 var _ = Describe("kubectl get ordersagas", func() {
-	It("prints Order, Phase, Step, Ready and Age, and with -o wide Template and Version", func() {
+	It("prints Order, Phase, Step, Suspended, Ready and Age, and with -o wide Template and Version", func() {
 		saga := newSaga()
+		saga.Spec.Suspend = true
 		Expect(k8sClient.Create(ctx, saga)).To(Succeed())
 		saga.Status.Phase = ordersv1alpha1.PhaseRunning
 		saga.Status.CurrentStep = "charge-payment"
@@ -71,9 +72,9 @@ var _ = Describe("kubectl get ordersagas", func() {
 				wide = append(wide, c.Name)
 			}
 		}
-		Expect(columns).To(Equal([]string{"Name", "Order", "Phase", "Step", "Ready", "Age"}))
+		Expect(columns).To(Equal([]string{"Name", "Order", "Phase", "Step", "Suspended", "Ready", "Age"}))
 		Expect(wide).To(Equal([]string{"Template", "Version"}))
 		Expect(table.Rows).To(HaveLen(1))
-		Expect(table.Rows[0].Cells[:4]).To(Equal([]any{saga.Name, saga.Spec.Order.ID, "Running", "charge-payment"}))
+		Expect(table.Rows[0].Cells[:5]).To(Equal([]any{saga.Name, saga.Spec.Order.ID, "Running", "charge-payment", true}))
 	})
 })

@@ -67,6 +67,12 @@ const (
 	// TransitionCompensationResumed: a late reply showed that the
 	// compensation that had failed succeeded; the saga compensates again.
 	TransitionCompensationResumed TransitionReason = "CompensationResumed"
+	// TransitionSuspended: spec.suspend was set on a saga that had not
+	// finished; nothing is sent until it is resumed.
+	TransitionSuspended TransitionReason = "Suspended"
+	// TransitionResumed: spec.suspend was cleared; the saga goes on, its
+	// timers moved later by the time it was suspended.
+	TransitionResumed TransitionReason = "Resumed"
 	// TransitionNamespaceNotAdmitted: the saga ended before sending anything,
 	// because a participant of its steps does not admit its namespace.
 	TransitionNamespaceNotAdmitted TransitionReason = "NamespaceNotAdmitted"
@@ -211,7 +217,8 @@ const (
 	// queue: commands wait there.
 	ReasonNoConsumer = "NoConsumer"
 
-	// ReasonSuspended surfaces on Ready while spec.suspend is set.
+	// ReasonSuspended surfaces on a Participant's Ready, and on an
+	// OrderSaga's Suspended, while its spec.suspend is set.
 	ReasonSuspended = "Suspended"
 
 	// ReasonTopologyFailed surfaces on Ready and Reconciling when the queue,

@@ -33,6 +33,9 @@ import (
 // receive. Replies already received are still applied (by applyInbox), and a
 // saga that sent nothing still ends on cancel or deletion. When the broker is
 // back, the timers resume, moved later by the pause, before time is applied.
+//
+// A saga whose spec.suspend is set is held the same way, by a person: its
+// timers pause and nothing is sent until spec.suspend is cleared.
 func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (SagaAdvanced, error) {
 	obj := req.Saga
 	m := r.Machine
@@ -50,6 +53,19 @@ func (r *OrderSagaReconciler) advanceSaga(_ context.Context, req AdvanceSaga) (S
 	case obj.Spec.Cancel:
 		cancel = &saga.Cancel{Reason: ordersv1alpha1.ReasonCancelled}
 	}
+	if obj.Spec.Suspend && !obj.Status.Phase.IsFinal() {
+		// Held by a person: a cancel takes effect now only if it needs no
+		// message; otherwise on resume. The spec change that resumes it
+		// wakes the saga.
+		saga.Initialize(obj)
+		if cancel != nil && obj.Status.Phase == ordersv1alpha1.PhasePending {
+			apply(*cancel)
+		}
+		apply(saga.Suspend{})
+		out.WakeAt = time.Time{}
+		return out, nil
+	}
+	apply(saga.Resume{})
 	if since := r.Publisher.UnavailableSince(); !since.IsZero() {
 		saga.Initialize(obj)
 		if cancel != nil && obj.Status.Phase == ordersv1alpha1.PhasePending {

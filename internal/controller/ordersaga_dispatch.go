@@ -42,6 +42,9 @@ import (
 // flight would repeat a command that was answered long ago, so a stale view
 // with anything unsent asks for a live read first (errStaleView).
 func (r *OrderSagaReconciler) dispatchCommands(ctx context.Context, req DispatchCommands) (CommandsDispatched, error) {
+	if saga.Suspended(req.Saga) {
+		return CommandsDispatched{}, nil // not even a resend after a restart: sent on resume
+	}
 	key := client.ObjectKeyFromObject(req.Saga)
 	inFlight := saga.InFlight(req.Saga)
 	var unsent []saga.Dispatch

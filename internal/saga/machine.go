@@ -206,6 +206,10 @@ func (m Machine) Apply(saga *ordersv1alpha1.OrderSaga, now time.Time, ev Event) 
 		}
 	case ResumeTimers:
 		r.resumeTimers()
+	case Suspend:
+		r.suspend()
+	case Resume:
+		r.resume()
 	case Cancel:
 		r.cancel(e.Reason)
 	case RetryRequested:
