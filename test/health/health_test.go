@@ -160,10 +160,12 @@ func suspend(p *ordersv1alpha1.ParticipantSpec)   { p.Suspend = true }
 
 // The sagas of the table, each as the operator leaves it.
 func pending(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().in(ordersv1alpha1.PhasePending)
 }
 
 func pendingBrokerDown(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).brokerDown().in(ordersv1alpha1.PhasePending)
 }
 
@@ -171,6 +173,7 @@ func pendingBrokerDown(t *testing.T) *ordersv1alpha1.OrderSaga {
 // condition the controller sets (the template is resolved outside the
 // machine).
 func pendingNoTemplate(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	s := newStory(t)
 	s.saga.Spec.Steps = nil
 	s.saga.Spec.TemplateRef = &ordersv1alpha1.TemplateReference{Name: "checkout"}
@@ -184,63 +187,75 @@ func pendingNoTemplate(t *testing.T) *ordersv1alpha1.OrderSaga {
 }
 
 func running(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().tick().in(ordersv1alpha1.PhaseRunning)
 }
 
 func runningBrokerDown(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().tick().brokerDown().in(ordersv1alpha1.PhaseRunning)
 }
 
 func runningSuspended(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).change("payment", suspend).start().tick().
 		reply(reserve, protocol.StatusSucceeded).suspended("payment").in(ordersv1alpha1.PhaseRunning)
 }
 
 func runningNotRegistered(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	s := newStory(t)
 	delete(s.registry, "payment")
 	return s.start().tick().reply(reserve, protocol.StatusSucceeded).in(ordersv1alpha1.PhaseRunning)
 }
 
 func runningNotDeclared(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).change("payment", undeclare).start().tick().
 		reply(reserve, protocol.StatusSucceeded).in(ordersv1alpha1.PhaseRunning)
 }
 
 func compensating(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded).
 		reply(charge, protocol.StatusFailed).in(ordersv1alpha1.PhaseCompensating)
 }
 
 func compensatingSuspended(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	s := newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded)
 	return s.change("inventory", suspend).reply(charge, protocol.StatusFailed).
 		suspended("inventory").in(ordersv1alpha1.PhaseCompensating)
 }
 
 func compensatingRetried(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded).
 		reply(charge, protocol.StatusFailed).reply(reserve, protocol.StatusFailed).
 		retry().in(ordersv1alpha1.PhaseCompensating)
 }
 
 func completed(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded).
 		reply(charge, protocol.StatusSucceeded).reply(ship, protocol.StatusSucceeded).in(ordersv1alpha1.PhaseCompleted)
 }
 
 func compensated(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded).
 		reply(charge, protocol.StatusFailed).reply(reserve, protocol.StatusSucceeded).in(ordersv1alpha1.PhaseCompensated)
 }
 
 func failed(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded).
 		reply(charge, protocol.StatusFailed).reply(reserve, protocol.StatusFailed).in(ordersv1alpha1.PhaseFailed)
 }
 
 // fresh is a saga the operator has not seen yet: no status.
 func fresh(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
 	return newStory(t).saga
 }
 
@@ -248,6 +263,7 @@ func fresh(t *testing.T) *ordersv1alpha1.OrderSaga {
 // operator does not write (yet): older or newer operators, other writers.
 func with(base func(*testing.T) *ordersv1alpha1.OrderSaga, edit func(*ordersv1alpha1.OrderSagaStatus)) func(*testing.T) *ordersv1alpha1.OrderSaga {
 	return func(t *testing.T) *ordersv1alpha1.OrderSaga {
+		t.Helper()
 		s := base(t)
 		edit(&s.Status)
 		return s
