@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Command kubectl-saga is the kubectl saga plugin: put it on PATH and run
 // "kubectl saga". See docs/kubectl-saga.md.
 package main

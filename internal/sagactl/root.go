@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Package sagactl is the kubectl saga plugin: commands that show OrderSagas
 // to a person (list, tree, history) and the manual verbs that act on one
 // (retry). The rendering functions are pure, so that they are tested
