@@ -90,6 +90,37 @@ func fit(s string, width int) string {
 	return string(r[:width-1]) + "…"
 }
 
+// maxWrappedLines bounds the lines a wrapped text takes: messages may be
+// long, and tree is a summary.
+const maxWrappedLines = 3
+
+// wrap folds text onto lines of at most width runes, breaking between
+// words, and cuts it, with an ellipsis, after maxWrappedLines lines.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	lines = append(lines, line)
+	if len(lines) > maxWrappedLines {
+		lines = lines[:maxWrappedLines]
+		lines[maxWrappedLines-1] = fit(lines[maxWrappedLines-1]+" …", width)
+	}
+	for i := range lines {
+		lines[i] = fit(lines[i], width)
+	}
+	return lines
+}
+
 // plural writes n and the noun, with an s unless n is 1.
 func plural(n int32, noun string) string {
 	if n == 1 {

@@ -58,12 +58,16 @@ func refuseRetry(s *ordersv1alpha1.OrderSaga) error {
 	return nil
 }
 
+// retryPrecise is RFC 3339 with every digit of the nanoseconds, so that it
+// differs from the value to the second even when they are zero.
+const retryPrecise = "2006-01-02T15:04:05.000000000Z07:00"
+
 func applyRetry(s *ordersv1alpha1.OrderSaga, now time.Time) {
 	value := now.UTC().Format(time.RFC3339)
 	// The operator acts on a new value only: two requests within a second
 	// must still differ.
 	if value == s.Annotations[ordersv1alpha1.RetryAnnotation] || value == s.Status.LastHandledRetry {
-		value = now.UTC().Format(time.RFC3339Nano)
+		value = now.UTC().Format(retryPrecise)
 	}
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 )
@@ -110,23 +112,56 @@ func (t *treeWriter) header(s *ordersv1alpha1.OrderSaga) {
 	if d := deadlineLine(s, t.now); d != "" {
 		t.field("Deadline", d)
 	}
-	label := "Conditions"
+	if len(st.Conditions) > 0 {
+		t.wrapped("Conditions", conditionsLine(st.Conditions))
+	}
+	var messages []string
 	for _, c := range st.Conditions {
-		text := fmt.Sprintf("%s=%s %s", c.Type, c.Status, c.Reason)
-		if c.Message != "" {
-			text += ": " + oneLine(c.Message)
+		if m := oneLine(c.Message); m != "" && !slices.Contains(messages, m) {
+			messages = append(messages, m)
+			t.wrapped("Message", m)
 		}
-		t.field(label, text)
-		label = ""
 	}
 	if n := int32(len(st.History)) + st.HistoryDropped; n > 0 {
 		t.field("History", fmt.Sprintf("%s (kubectl saga history %s)", plural(n, "transition"), s.Name))
 	}
+	if st.Phase == ordersv1alpha1.PhaseFailed {
+		t.field("Retry", fmt.Sprintf("kubectl saga retry %s, once the participant is fixed", s.Name))
+	}
+}
+
+// wrapped writes a header field whose value may take several lines.
+func (t *treeWriter) wrapped(label, value string) {
+	for _, l := range wrap(value, treeWidth-labelWidth-1) {
+		t.field(label, l)
+		label = ""
+	}
+}
+
+// conditionsLine sums the conditions up: each type and status, and the
+// reason once if they share it.
+func conditionsLine(cs []metav1.Condition) string {
+	parts := make([]string, len(cs))
+	shared := true
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("%s=%s", c.Type, c.Status)
+		shared = shared && c.Reason == cs[0].Reason
+	}
+	if shared {
+		return strings.Join(parts, ", ") + ": " + cs[0].Reason
+	}
+	for i, c := range cs {
+		parts[i] += " (" + c.Reason + ")"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // phaseLine is the saga's phase and what qualifies it.
 func phaseLine(s *ordersv1alpha1.OrderSaga) string {
-	parts := []string{orNone(string(s.Status.Phase))}
+	if s.Status.Phase == "" {
+		return none + " (the operator has not seen the saga yet)"
+	}
+	parts := []string{string(s.Status.Phase)}
 	if s.Status.CurrentStep != "" {
 		parts = append(parts, "at step "+s.Status.CurrentStep)
 	}
@@ -235,7 +270,7 @@ func (t *treeWriter) step(s *ordersv1alpha1.OrderSaga, rec *ordersv1alpha1.StepS
 	t.line(fmt.Sprintf("%s└─ %-*s  %-*s  %s", cont, stepNameWidth-3, "compensation",
 		stepStateWidth, compensationState(rec.State), count(rec.CompensationAttempts)))
 	for _, d := range t.compensationDetails(rec) {
-		t.line(cont + "     " + d)
+		t.line(cont + "   " + d)
 	}
 }
 
@@ -264,13 +299,22 @@ func (t *treeWriter) took(rec *ordersv1alpha1.StepStatus) string {
 	case rec.CompletedAt != nil:
 		return elapsed(rec.CompletedAt.Sub(rec.StartedAt.Time))
 	default:
-		return elapsed(t.now.Sub(rec.StartedAt.Time)) + " so far"
+		return duration.HumanDuration(t.now.Sub(rec.StartedAt.Time)) + " so far"
 	}
 }
 
-// detail writes a labelled detail line of a step.
-func detail(label, text string) string {
-	return fmt.Sprintf("%-*s %s", detailWidth, label, text)
+// detailIndent is the width of what precedes a detail's text: the tree's
+// branches, the bar, the label.
+const detailIndent = 3 + 3 + detailWidth + 1
+
+// detail writes a labelled detail of a step, on as many lines as it needs.
+func detail(label, text string) []string {
+	lines := wrap(text, treeWidth-detailIndent)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("%-*s %s", detailWidth, label, lines[i])
+		label = ""
+	}
+	return lines
 }
 
 // outcome writes a reason and its message.
@@ -288,11 +332,11 @@ func outcome(reason, message string) string {
 func (t *treeWriter) stepDetails(rec *ordersv1alpha1.StepStatus) []string {
 	var out []string
 	if rec.Reason != "" || rec.Message != "" {
-		out = append(out, detail("reason", outcome(rec.Reason, rec.Message)))
+		out = append(out, detail("reason", outcome(rec.Reason, rec.Message))...)
 	}
 	if rec.TimedOutAttempts > 0 {
 		out = append(out, detail("timeouts", fmt.Sprintf("%d of %s got no reply in time",
-			rec.TimedOutAttempts, plural(rec.Attempts, "attempt"))))
+			rec.TimedOutAttempts, plural(rec.Attempts, "attempt")))...)
 	}
 	if rec.State == ordersv1alpha1.StepRunning {
 		out = append(out, t.waiting(rec)...)
@@ -303,7 +347,7 @@ func (t *treeWriter) stepDetails(rec *ordersv1alpha1.StepStatus) []string {
 func (t *treeWriter) compensationDetails(rec *ordersv1alpha1.StepStatus) []string {
 	var out []string
 	if rec.CompensationReason != "" || rec.CompensationMessage != "" {
-		out = append(out, detail("reason", outcome(rec.CompensationReason, rec.CompensationMessage)))
+		out = append(out, detail("reason", outcome(rec.CompensationReason, rec.CompensationMessage))...)
 	}
 	if rec.State == ordersv1alpha1.StepCompensating {
 		out = append(out, t.waiting(rec)...)
@@ -317,11 +361,11 @@ func (t *treeWriter) waiting(rec *ordersv1alpha1.StepStatus) []string {
 	var out []string
 	if rec.TimeoutAt != nil {
 		out = append(out, detail("waiting", fmt.Sprintf("reply due %s (%s)",
-			timestamp(rec.TimeoutAt.Time), relative(rec.TimeoutAt.Time, t.now))))
+			timestamp(rec.TimeoutAt.Time), relative(rec.TimeoutAt.Time, t.now)))...)
 	}
 	if rec.NextAttemptAt != nil {
 		out = append(out, detail("waiting", fmt.Sprintf("next attempt %s (%s)",
-			timestamp(rec.NextAttemptAt.Time), relative(rec.NextAttemptAt.Time, t.now))))
+			timestamp(rec.NextAttemptAt.Time), relative(rec.NextAttemptAt.Time, t.now)))...)
 	}
 	return out
 }
@@ -332,8 +376,7 @@ func resultLines(rec *ordersv1alpha1.StepStatus) []string {
 	if len(rec.Result) == 0 {
 		return nil
 	}
-	// The room on a detail line: the tree's indent, the bar, the label.
-	room := treeWidth - 5 - detailWidth - 1
+	room := treeWidth - detailIndent
 	var out []string
 	line := ""
 	for _, k := range slices.Sorted(maps.Keys(rec.Result)) {
@@ -353,7 +396,7 @@ func resultLines(rec *ordersv1alpha1.StepStatus) []string {
 		if i == 0 {
 			label = "result"
 		}
-		out[i] = detail(label, out[i])
+		out[i] = fmt.Sprintf("%-*s %s", detailWidth, label, out[i])
 	}
 	return out
 }
