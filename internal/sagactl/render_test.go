@@ -31,6 +31,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/ from the output")
@@ -219,5 +220,26 @@ func TestRetry(t *testing.T) {
 			}
 			g.Expect(got).To(Equal(tt.want))
 		})
+	}
+}
+
+// TestDocsShowGoldenOutputs checks that the example outputs of
+// docs/kubectl-saga.md are the golden files, as the commands print them.
+func TestDocsShowGoldenOutputs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "docs", "kubectl-saga.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"list", "list-all-namespaces", "compensated.tree", "failed.tree", "running.tree", "pending.tree",
+		"failed.history", "compensated.history-timestamps",
+	} {
+		want, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(doc, want) {
+			t.Errorf("docs/kubectl-saga.md does not show testdata/%s as it is: update the example", name)
+		}
 	}
 }
