@@ -56,8 +56,8 @@ func run(now time.Time, args ...string) (stdout, stderr string, err error) {
 }
 
 // store creates the saga and writes its status through the status
-// subresource, as the operator would, and returns it as stored.
-func store(s *ordersv1alpha1.OrderSaga) *ordersv1alpha1.OrderSaga {
+// subresource, as the operator would.
+func store(s *ordersv1alpha1.OrderSaga) {
 	GinkgoHelper()
 	status := s.Status
 	s.CreationTimestamp = metav1.Time{}
@@ -67,7 +67,6 @@ func store(s *ordersv1alpha1.OrderSaga) *ordersv1alpha1.OrderSaga {
 		s.Status = status
 		Expect(k8sClient.Status().Update(ctx, s)).To(Succeed())
 	}
-	return s
 }
 
 // readGolden returns a golden file of the rendering tests.
@@ -138,8 +137,9 @@ var _ = Describe("kubectl saga", Ordered, func() {
 		BeforeEach(func() { now = time.Now() })
 
 		names := func(table string) []string {
-			var out []string
-			for _, line := range strings.Split(strings.TrimSpace(table), "\n")[1:] {
+			rows := strings.Split(strings.TrimSpace(table), "\n")[1:]
+			out := make([]string, 0, len(rows))
+			for _, line := range rows {
 				out = append(out, strings.Join(strings.Fields(line)[:2], " "))
 			}
 			return out

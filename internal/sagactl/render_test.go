@@ -91,8 +91,9 @@ func TestPrintHistory(t *testing.T) {
 }
 
 func TestPrintList(t *testing.T) {
-	var sagas []ordersv1alpha1.OrderSaga
-	for _, s := range fixtures() {
+	fx := fixtures()
+	sagas := make([]ordersv1alpha1.OrderSaga, 0, len(fx))
+	for _, s := range fx {
 		sagas = append(sagas, *s)
 	}
 	slices.SortFunc(sagas, func(a, b ordersv1alpha1.OrderSaga) int { return strings.Compare(a.Name, b.Name) })
