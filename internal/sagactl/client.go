@@ -19,7 +19,9 @@ package sagactl
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -75,4 +77,31 @@ func (o *Options) getSaga(ctx context.Context, name string) (client.Client, *ord
 		return nil, nil, err
 	}
 	return c, saga, nil
+}
+
+// completeSagaName completes a command's NAME argument with the names of
+// the sagas of the namespace the flags name, for shell completion.
+func (o *Options) completeSagaName(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := o.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	ns, err := o.namespace()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	list := &ordersv1alpha1.OrderSagaList{}
+	if err := c.List(cmd.Context(), list, client.InNamespace(ns)); err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var names []cobra.Completion
+	for _, s := range list.Items {
+		if strings.HasPrefix(s.Name, toComplete) {
+			names = append(names, s.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -109,6 +109,13 @@ var _ = Describe("kubectl saga", Ordered, func() {
 			Expect(err).To(MatchError(ContainSubstring(`"order-9999" not found`)))
 		})
 
+		It("completes saga names for the shell", func() {
+			out, _, err := run(fixtureNow, "__complete", "tree", "order-100")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(strings.Split(out, "\n")).To(HaveExactElements(
+				"order-1002", "order-1003", "order-1004", "order-1005", ":4", ""))
+		})
+
 		It("wants exactly one saga name", func() {
 			_, _, err := run(fixtureNow, "tree")
 			Expect(err).To(MatchError(ContainSubstring("accepts 1 arg(s), received 0")))

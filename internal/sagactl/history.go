@@ -39,7 +39,8 @@ func newHistoryCommand(o *Options) *cobra.Command {
 			"is said above the table.",
 		Example: "  kubectl saga history order-1002 -n shop\n" +
 			"  kubectl saga history order-1002 --timestamps",
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: o.completeSagaName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, saga, err := o.getSaga(cmd.Context(), args[0])
 			if err != nil {

@@ -53,8 +53,9 @@ func newTreeCommand(o *Options) *cobra.Command {
 			"and its steps in order, each with its state, attempts, start (from the\n" +
 			"saga's start) and duration (from its first command to its last state),\n" +
 			"its reason and result, and under it its compensation.",
-		Example: "  kubectl saga tree order-1002 -n shop",
-		Args:    cobra.ExactArgs(1),
+		Example:           "  kubectl saga tree order-1002 -n shop",
+		ValidArgsFunction: o.completeSagaName,
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, saga, err := o.getSaga(cmd.Context(), args[0])
 			if err != nil {

@@ -65,11 +65,12 @@ func refusal(format string, args ...any) error {
 // command returns the verb's subcommand.
 func (v verb) command(o *Options) *cobra.Command {
 	return &cobra.Command{
-		Use:     v.name + " NAME",
-		Short:   v.short,
-		Long:    v.long,
-		Example: v.example,
-		Args:    cobra.ExactArgs(1),
+		Use:               v.name + " NAME",
+		Short:             v.short,
+		Long:              v.long,
+		Example:           v.example,
+		ValidArgsFunction: o.completeSagaName,
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.runVerb(cmd.Context(), v, args[0])
 		},
