@@ -72,6 +72,20 @@ func TestPrintTree(t *testing.T) {
 	}
 }
 
+func TestPrintTreeRetryRequested(t *testing.T) {
+	g := NewWithT(t)
+	s := failedSaga()
+	s.Annotations = map[string]string{ordersv1alpha1.RetryAnnotation: "2026-11-27T12:04:00Z"}
+	var b bytes.Buffer
+	g.Expect(PrintTree(&b, s, fixtureNow)).To(Succeed())
+	g.Expect(b.String()).To(ContainSubstring("\nRetry       \"2026-11-27T12:04:00Z\" requested, not handled by the operator yet\n"))
+
+	s.Status.LastHandledRetry = "2026-11-27T12:04:00Z"
+	b.Reset()
+	g.Expect(PrintTree(&b, s, fixtureNow)).To(Succeed())
+	g.Expect(b.String()).To(ContainSubstring("\nRetry       kubectl saga retry order-1003, once the participant is fixed\n"))
+}
+
 func TestPrintHistory(t *testing.T) {
 	for name, saga := range fixtures() {
 		for _, timestamps := range []bool{false, true} {

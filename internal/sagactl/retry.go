@@ -51,7 +51,7 @@ func refuseRetry(s *ordersv1alpha1.OrderSaga) error {
 		return refusal("the saga is %s, not Failed; retry applies only to a saga whose compensation could not succeed",
 			orNone(string(s.Status.Phase)))
 	}
-	if v, ok := s.Annotations[ordersv1alpha1.RetryAnnotation]; ok && v != s.Status.LastHandledRetry {
+	if v, ok := pendingRetry(s); ok {
 		return refusal("retry %q is already requested and the operator has not handled it yet (status.lastHandledRetry is %q)",
 			v, s.Status.LastHandledRetry)
 	}
@@ -73,4 +73,11 @@ func applyRetry(s *ordersv1alpha1.OrderSaga, now time.Time) {
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations[ordersv1alpha1.RetryAnnotation] = value
+}
+
+// pendingRetry returns the retry requested on the saga that the operator
+// has not acted upon yet, if there is one.
+func pendingRetry(s *ordersv1alpha1.OrderSaga) (string, bool) {
+	v, ok := s.Annotations[ordersv1alpha1.RetryAnnotation]
+	return v, ok && v != s.Status.LastHandledRetry
 }

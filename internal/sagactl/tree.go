@@ -127,7 +127,11 @@ func (t *treeWriter) header(s *ordersv1alpha1.OrderSaga) {
 		t.field("History", fmt.Sprintf("%s (kubectl saga history %s)", plural(n, "transition"), s.Name))
 	}
 	if st.Phase == ordersv1alpha1.PhaseFailed {
-		t.field("Retry", fmt.Sprintf("kubectl saga retry %s, once the participant is fixed", s.Name))
+		if v, ok := pendingRetry(s); ok {
+			t.field("Retry", fmt.Sprintf("%q requested, not handled by the operator yet", v))
+		} else {
+			t.field("Retry", fmt.Sprintf("kubectl saga retry %s, once the participant is fixed", s.Name))
+		}
 	}
 }
 
