@@ -243,7 +243,7 @@ var _ = Describe("kubectl saga", Ordered, func() {
 			store(s)
 			// The verb's check passes, then someone else changes the saga
 			// before the verb writes it.
-			racing := retry
+			racing := retryVerb()
 			racing.refuse = func(read *ordersv1alpha1.OrderSaga) error {
 				changed := read.DeepCopy()
 				metav1.SetMetaDataLabel(&changed.ObjectMeta, "touched", "true")

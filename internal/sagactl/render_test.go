@@ -29,6 +29,8 @@ import (
 	"unicode/utf8"
 
 	. "github.com/onsi/gomega"
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
@@ -219,14 +221,14 @@ func TestRetry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewWithT(t)
-			err := retry.refuse(tt.saga)
+			err := retryVerb().refuse(tt.saga)
 			if tt.refused != "" {
 				g.Expect(isRefusal(err)).To(BeTrue(), "a refusal: %v", err)
 				g.Expect(err).To(MatchError(ContainSubstring(tt.refused)))
 				return
 			}
 			g.Expect(err).NotTo(HaveOccurred())
-			retry.apply(tt.saga, now)
+			retryVerb().apply(tt.saga, now)
 			got := tt.saga.Annotations[ordersv1alpha1.RetryAnnotation]
 			if strings.HasSuffix(tt.want, "-") {
 				g.Expect(got).NotTo(Equal(tt.saga.Status.LastHandledRetry))
@@ -257,4 +259,22 @@ func TestDocsShowGoldenOutputs(t *testing.T) {
 			t.Errorf("docs/kubectl-saga.md does not show testdata/%s as it is: update the example", name)
 		}
 	}
+}
+
+// TestVerbCommand checks what a verb's subcommand gets from the verb: a
+// later verb with a note is a verb value with a flags hook.
+func TestVerbCommand(t *testing.T) {
+	g := NewWithT(t)
+	var note string
+	v := verb{
+		name: "skip", short: "Skip a stuck step",
+		flags: func(fs *pflag.FlagSet) { fs.StringVar(&note, "note", "", "Why the step is skipped.") },
+	}
+	cmd := v.command(NewOptions(genericiooptions.NewTestIOStreamsDiscard()))
+	g.Expect(cmd.Name()).To(Equal("skip"))
+	g.Expect(cmd.Use).To(Equal("skip NAME"))
+	g.Expect(cmd.Flags().Set("note", "participant fixed by hand")).To(Succeed())
+	g.Expect(note).To(Equal("participant fixed by hand"))
+	g.Expect(cmd.Args(cmd, []string{})).NotTo(Succeed())
+	g.Expect(cmd.Args(cmd, []string{"order-1"})).To(Succeed())
 }

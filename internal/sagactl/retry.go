@@ -24,26 +24,28 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 )
 
-// retry gives the failed compensation of a Failed saga a fresh set of
+// retryVerb gives the failed compensation of a Failed saga a fresh set of
 // attempts: it sets the retry annotation to a new value, the time of the
 // request, which the operator acts on once (status.lastHandledRetry).
-var retry = verb{
-	name:  "retry",
-	short: "Retry the failed compensation of a Failed saga",
-	long: "retry asks the operator to retry a saga that is Failed because a\n" +
-		"compensation could not succeed: it sets the " + ordersv1alpha1.RetryAnnotation + "\n" +
-		"annotation to the time of the request, and the failed compensation gets a\n" +
-		"fresh set of attempts (a new retry round). Fix the participant first.\n" +
-		"It refuses a saga that is not Failed, or whose last retry request the\n" +
-		"operator has not handled yet.",
-	example: "  kubectl saga retry order-1002 -n shop",
-	refuse:  refuseRetry,
-	apply:   applyRetry,
-	done:    "retry requested",
+func retryVerb() verb {
+	return verb{
+		name:  "retry",
+		short: "Retry the failed compensation of a Failed saga",
+		long: "retry asks the operator to retry a saga that is Failed because a\n" +
+			"compensation could not succeed: it sets the " + ordersv1alpha1.RetryAnnotation + "\n" +
+			"annotation to the time of the request, and the failed compensation gets a\n" +
+			"fresh set of attempts (a new retry round). Fix the participant first.\n" +
+			"It refuses a saga that is not Failed, or whose last retry request the\n" +
+			"operator has not handled yet.",
+		example: "  kubectl saga retry order-1002 -n shop",
+		refuse:  refuseRetry,
+		apply:   applyRetry,
+		done:    "retry requested",
+	}
 }
 
 func newRetryCommand(o *Options) *cobra.Command {
-	return retry.command(o)
+	return retryVerb().command(o)
 }
 
 func refuseRetry(s *ordersv1alpha1.OrderSaga) error {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,8 +33,8 @@ import (
 // it or changes it, and the change is written with the resourceVersion it
 // was read at: if the saga changed in between (say, the operator moved it
 // on), the write is refused, so a verb never acts on a saga its check did
-// not see. A new verb is a file that returns one (see retry.go) and a line
-// in commands.
+// not see. A new verb is a file with a constructor that returns one (see
+// retry.go) and a line in commands.
 type verb struct {
 	// name is the subcommand, for example "retry".
 	name string
@@ -45,6 +46,9 @@ type verb struct {
 	apply func(s *ordersv1alpha1.OrderSaga, now time.Time)
 	// done says what was asked, after the saga's name: "retry requested".
 	done string
+	// flags, if set, adds the verb's own flags (a note, say), bound to
+	// variables its constructor's apply reads.
+	flags func(fs *pflag.FlagSet)
 }
 
 // RefusedError is the error of a verb that does not apply to the saga as
@@ -64,7 +68,7 @@ func refusal(format string, args ...any) error {
 
 // command returns the verb's subcommand.
 func (v verb) command(o *Options) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:               v.name + " NAME",
 		Short:             v.short,
 		Long:              v.long,
@@ -75,6 +79,10 @@ func (v verb) command(o *Options) *cobra.Command {
 			return o.runVerb(cmd.Context(), v, args[0])
 		},
 	}
+	if v.flags != nil {
+		v.flags(cmd.Flags())
+	}
+	return cmd
 }
 
 func (o *Options) runVerb(ctx context.Context, v verb, name string) error {
