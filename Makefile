@@ -117,9 +117,11 @@ demo: envtest broker ## Run the operator and sample services on a local control 
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the sample services into bin/.
+build: ## Build the manager, the sample services and the kubectl saga plugin into bin/.
 	go build -o bin/manager ./cmd
 	go build -o bin/sample-services ./cmd/sample-services
+	go build -o bin/kubectl-saga ./cmd/kubectl-saga
+	install -m 0755 cmd/kubectl-saga/kubectl_complete-saga bin/
 
 .PHONY: run
 run: ## Run the manager against the cluster of the current kubeconfig and the local broker.
