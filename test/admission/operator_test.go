@@ -52,7 +52,7 @@ import (
 const missingPolicyLog = "Finalizer added by the operator: the admission policy that adds it at creation seems not installed"
 
 var _ = Describe("The operator, as deployed", func() {
-	It("writes nothing to a saga the policy gave the finalizer, and removes it once the saga is done", func() {
+	It("writes no finalizer to a saga the policy gave one, and removes it once the saga is done", func() {
 		ns := newNamespace()
 		op := startOperator(ns)
 		op.startParticipants(map[string]simparticipant.Behaviour{})
@@ -63,8 +63,16 @@ var _ = Describe("The operator, as deployed", func() {
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), done)).To(Succeed())
 			g.Expect(done.Status.Phase).To(Equal(ordersv1alpha1.PhaseCompleted))
+			g.Expect(done.Labels).To(HaveKey(ordersv1alpha1.FinishedLabel), "retired once its events are out")
 		}).Should(Succeed())
-		Expect(operatorWrites(done)).To(BeEmpty(), "the operator wrote only the status")
+		Expect(done.Finalizers).To(BeEmpty(), "removed at retirement: nothing is left to undo")
+		// Besides the status, its one write is the retirement's label and
+		// expiry annotation.
+		for _, fields := range operatorWrites(done) {
+			Expect(fields).NotTo(ContainSubstring("f:finalizers"))
+			Expect(fields).NotTo(ContainSubstring("f:spec"))
+			Expect(fields).To(ContainSubstring(ordersv1alpha1.FinishedLabel))
+		}
 
 		Expect(k8sClient.Delete(ctx, done)).To(Succeed())
 		Eventually(func() bool {
