@@ -47,7 +47,7 @@ var _ = Describe("A suspended saga", func() {
 		Expect(k8sClient.Patch(ctx, got, patch)).To(Succeed())
 
 		done := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
-		reasons := []ordersv1alpha1.TransitionReason{}
+		reasons := make([]ordersv1alpha1.TransitionReason, 0, len(done.Status.History))
 		for _, e := range done.Status.History {
 			reasons = append(reasons, e.Reason)
 		}
