@@ -48,7 +48,7 @@ func (b *bench) apiserverCeiling(concurrency int) (creates, writes float64, err 
 	objs := make([]*ordersv1alpha1.OrderSaga, ceilingObjects)
 	start := time.Now()
 	if err := parallel(concurrency, ceilingObjects, func(i int) error {
-		objs[i] = smallSaga(ns, fmt.Sprintf("ceiling-%04d", i), "CUST-OK", "inventory")
+		objs[i] = smallSaga(ns, fmt.Sprintf("ceiling-%04d", i), "CUST-OK")
 		return b.k8s.Create(b.ctx, objs[i])
 	}); err != nil {
 		return 0, 0, fmt.Errorf("create: %w", err)

@@ -138,7 +138,7 @@ func (b *bench) completeSagas(n int) (string, error) {
 	}
 	defer stop()
 	if err := parallel(16, n, func(i int) error {
-		return b.k8s.Create(b.ctx, smallSaga(ns, fmt.Sprintf("order-%05d", i), "CUST-OK", "inventory"))
+		return b.k8s.Create(b.ctx, smallSaga(ns, fmt.Sprintf("order-%05d", i), "CUST-OK"))
 	}); err != nil {
 		return "", fmt.Errorf("create sagas: %w", err)
 	}
@@ -170,7 +170,7 @@ func (b *bench) createFinished(n int) error {
 	go showCount(ctx, &created, n, "%d of %d finished sagas created")
 	start := time.Now()
 	err = parallel(32, n, func(i int) error {
-		s := smallSaga(ns, fmt.Sprintf("finished-%06d", i), "CUST-OK", "inventory")
+		s := smallSaga(ns, fmt.Sprintf("finished-%06d", i), "CUST-OK")
 		s.Labels = map[string]string{ordersv1alpha1.FinishedLabel: "true"}
 		if err := b.k8s.Create(b.ctx, s); err != nil {
 			return err

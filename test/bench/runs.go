@@ -33,9 +33,8 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 )
 
-// smallSaga is a small OrderSaga: three steps, or two whose second is held
-// by a service that never answers.
-func smallSaga(ns, name, customer, firstService string) *ordersv1alpha1.OrderSaga {
+// smallSaga is a small OrderSaga of three steps.
+func smallSaga(ns, name, customer string) *ordersv1alpha1.OrderSaga {
 	retry := ordersv1alpha1.RetryPolicy{MaxAttempts: 3, InitialDelay: "1s", Factor: 2, MaxDelay: "10s"}
 	step := func(name, service, command, compensation string) ordersv1alpha1.SagaStep {
 		return ordersv1alpha1.SagaStep{Name: name, Service: service, Command: ordersv1alpha1.Command{Name: command},
@@ -48,7 +47,7 @@ func smallSaga(ns, name, customer, firstService string) *ordersv1alpha1.OrderSag
 				Items: []ordersv1alpha1.LineItem{{SKU: "SKU-1", Quantity: 1, UnitPrice: "10.00"}},
 				Total: ordersv1alpha1.Money{Amount: "10.00", Currency: "EUR"}},
 			Steps: []ordersv1alpha1.SagaStep{
-				step("reserve-inventory", firstService, "ReserveInventory", "ReleaseInventory"),
+				step("reserve-inventory", "inventory", "ReserveInventory", "ReleaseInventory"),
 				step("charge-payment", "payment", "ChargePayment", "RefundPayment"),
 				step("schedule-shipment", "shipping", "ScheduleShipment", "CancelShipment"),
 			},
@@ -61,7 +60,7 @@ const heldService = "held"
 
 // heldSaga reserves stock, then waits on a service that never answers.
 func heldSaga(ns, name string) *ordersv1alpha1.OrderSaga {
-	s := smallSaga(ns, name, "CUST-OK", "inventory")
+	s := smallSaga(ns, name, "CUST-OK")
 	s.Spec.Steps = s.Spec.Steps[:2]
 	s.Spec.Steps[1] = ordersv1alpha1.SagaStep{Name: "wait", Service: heldService, Command: ordersv1alpha1.Command{Name: "Wait"},
 		Timeout: "24h", Retry: s.Spec.Steps[1].Retry}
@@ -117,7 +116,7 @@ func (b *bench) throughput(n int, res *Results) error {
 			customer = "CUST-DECLINED"
 		}
 		created[i] = time.Now()
-		return b.k8s.Create(b.ctx, smallSaga(ns, fmt.Sprintf("order-%05d", i), customer, "inventory"))
+		return b.k8s.Create(b.ctx, smallSaga(ns, fmt.Sprintf("order-%05d", i), customer))
 	}); err != nil {
 		return fmt.Errorf("create sagas: %w", err)
 	}
