@@ -67,9 +67,9 @@ func TestDrills(t *testing.T) {
 		},
 		{
 			name: "a drilled first step is compensated with nothing to undo", drilled: reserve,
-			wantPhase:  ordersv1alpha1.PhaseCompensated,
-			wantStates: []ordersv1alpha1.StepState{failed, skipped, skipped},
-			wantDrill:  true,
+			wantPhase:   ordersv1alpha1.PhaseCompensated,
+			wantStates:  []ordersv1alpha1.StepState{failed, skipped, skipped},
+			wantDrill:   true,
 			wantHistory: []string{"Started", "StepDrilled(" + reserve + ")", "CompensationStarted", "Compensated"},
 		},
 		{
