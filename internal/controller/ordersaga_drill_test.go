@@ -71,7 +71,7 @@ func TestADrilledCommandIsNeverPublishedAndTheStepsBeforeItAreCompensated(t *tes
 	// The lifecycle events say drill, so that their consumers can leave it out.
 	events := h.publisher.events()
 	g.Expect(events).NotTo(BeEmpty())
-	types := []string{}
+	types := make([]string, 0, len(events))
 	for _, m := range events {
 		var ev protocol.Event
 		g.Expect(json.Unmarshal(m.Message.Body, &ev)).To(Succeed())

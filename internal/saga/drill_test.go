@@ -36,21 +36,23 @@ func drillStep(name string) func(*ordersv1alpha1.OrderSaga) {
 	}
 }
 
+// drillCase is one saga run of TestDrills.
+type drillCase struct {
+	name string
+	// drilled is the step failed on purpose; "" runs no drill.
+	drilled string
+	// run drives the saga after its first tick, replying to what it sent.
+	run        func(h *harness)
+	wantPhase  ordersv1alpha1.SagaPhase
+	wantStates []ordersv1alpha1.StepState
+	wantSent   []string
+	wantDrill  bool
+	// wantHistory is the saga's history, if checked.
+	wantHistory []string
+}
+
 func TestDrills(t *testing.T) {
-	drillMessage := "Step charge-payment failed on purpose (drill)"
-	tests := []struct {
-		name string
-		// drilled is the step failed on purpose; "" runs no drill.
-		drilled string
-		// run drives the saga after its first tick, replying to what it sent.
-		run        func(h *harness)
-		wantPhase  ordersv1alpha1.SagaPhase
-		wantStates []ordersv1alpha1.StepState
-		wantSent   []string
-		wantDrill  bool
-		// wantHistory is the saga's history, if checked.
-		wantHistory []string
-	}{
+	tests := []drillCase{
 		{
 			name: "a drilled step is not sent and the steps before it are compensated for real", drilled: charge,
 			run: func(h *harness) {
@@ -111,72 +113,72 @@ func TestDrills(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, drillStep(tt.drilled), func(s *ordersv1alpha1.OrderSaga) {
-				s.Spec.Steps[2].Compensation = &ordersv1alpha1.Command{Name: "CancelShipment"}
-			})
-			h.tick()
-			if tt.run != nil {
-				tt.run(h)
-			}
-			h.expectPhase(tt.wantPhase)
-			h.expectStates(tt.wantStates...)
-			if !slices.Equal(h.sentSummary(), tt.wantSent) {
-				t.Fatalf("sent %v, want %v", h.sentSummary(), tt.wantSent)
-			}
-			if h.saga.Status.Drill != tt.wantDrill {
-				t.Fatalf("status.drill %t, want %t", h.saga.Status.Drill, tt.wantDrill)
-			}
-			if tt.wantHistory != nil && !slices.Equal(h.reasons(), tt.wantHistory) {
-				t.Fatalf("history %v, want %v", h.reasons(), tt.wantHistory)
-			}
-			if tt.drilled == "" {
-				return
-			}
-			for _, d := range h.sent {
-				if d.Step == tt.drilled {
-					t.Fatalf("the drilled step's %s was sent: %+v", d.Kind, d)
-				}
-			}
-		})
+		t.Run(tt.name, tt.check)
 	}
+}
 
-	t.Run("the drilled step records reason Drill, and the Events and conditions say drill", func(t *testing.T) {
-		h := newHarness(t, drillStep(charge))
-		h.tick()
-		h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
-
-		rec := h.record(charge)
-		if rec.State != failed || rec.Reason != ordersv1alpha1.StepReasonDrill || rec.Attempts != 0 || rec.MessageID != "" ||
-			rec.StartedAt != nil || rec.CompletedAt == nil {
-			t.Fatalf("drilled step record %+v", rec)
-		}
-		h.expectCondition(ordersv1alpha1.ConditionCompensating, metav1.ConditionTrue, ordersv1alpha1.ReasonDrill)
-		var drilled, started *Transition
-		for i, tr := range h.history {
-			switch tr.Reason {
-			case ordersv1alpha1.TransitionStepDrilled:
-				drilled = &h.history[i]
-			case ordersv1alpha1.TransitionCompensationStarted:
-				started = &h.history[i]
-			}
-		}
-		if drilled == nil || drilled.Step != charge || drilled.Warning || drilled.To != string(failed) ||
-			drilled.Message != drillMessage+": its command was not sent" {
-			t.Fatalf("StepDrilled transition %+v", drilled)
-		}
-		if started == nil || started.Message != drillMessage {
-			t.Fatalf("CompensationStarted transition %+v", started)
-		}
-		h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
-		h.expectPhase(ordersv1alpha1.PhaseCompensated)
-		h.expectCondition(ordersv1alpha1.ConditionStalled, metav1.ConditionTrue, ordersv1alpha1.ReasonCompensated)
-		if c := h.saga.Status.Conditions; !slices.ContainsFunc(c, func(c metav1.Condition) bool {
-			return c.Type == ordersv1alpha1.ConditionReady && c.Message == "Compensation finished. Cause: "+drillMessage
-		}) {
-			t.Fatalf("Ready does not tell the drill: %+v", c)
-		}
+func (tt drillCase) check(t *testing.T) {
+	h := newHarness(t, drillStep(tt.drilled), func(s *ordersv1alpha1.OrderSaga) {
+		s.Spec.Steps[2].Compensation = &ordersv1alpha1.Command{Name: "CancelShipment"}
 	})
+	h.tick()
+	if tt.run != nil {
+		tt.run(h)
+	}
+	h.expectPhase(tt.wantPhase)
+	h.expectStates(tt.wantStates...)
+	if !slices.Equal(h.sentSummary(), tt.wantSent) {
+		t.Fatalf("sent %v, want %v", h.sentSummary(), tt.wantSent)
+	}
+	if h.saga.Status.Drill != tt.wantDrill {
+		t.Fatalf("status.drill %t, want %t", h.saga.Status.Drill, tt.wantDrill)
+	}
+	if tt.wantHistory != nil && !slices.Equal(h.reasons(), tt.wantHistory) {
+		t.Fatalf("history %v, want %v", h.reasons(), tt.wantHistory)
+	}
+	for _, d := range h.sent {
+		if tt.drilled != "" && d.Step == tt.drilled {
+			t.Fatalf("the drilled step's %s was sent: %+v", d.Kind, d)
+		}
+	}
+}
+
+func TestADrilledStepRecordsReasonDrillAndItsTransitionsAndConditionsSayDrill(t *testing.T) {
+	drillMessage := "Step charge-payment failed on purpose (drill)"
+	h := newHarness(t, drillStep(charge))
+	h.tick()
+	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
+
+	rec := h.record(charge)
+	if rec.State != failed || rec.Reason != ordersv1alpha1.StepReasonDrill || rec.Attempts != 0 || rec.MessageID != "" ||
+		rec.StartedAt != nil || rec.CompletedAt == nil {
+		t.Fatalf("drilled step record %+v", rec)
+	}
+	h.expectCondition(ordersv1alpha1.ConditionCompensating, metav1.ConditionTrue, ordersv1alpha1.ReasonDrill)
+	var drilled, started *Transition
+	for i, tr := range h.history {
+		switch tr.Reason {
+		case ordersv1alpha1.TransitionStepDrilled:
+			drilled = &h.history[i]
+		case ordersv1alpha1.TransitionCompensationStarted:
+			started = &h.history[i]
+		}
+	}
+	if drilled == nil || drilled.Step != charge || drilled.Warning || drilled.To != string(failed) ||
+		drilled.Message != drillMessage+": its command was not sent" {
+		t.Fatalf("StepDrilled transition %+v", drilled)
+	}
+	if started == nil || started.Message != drillMessage {
+		t.Fatalf("CompensationStarted transition %+v", started)
+	}
+	h.replyTo(reserve, protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompensated)
+	h.expectCondition(ordersv1alpha1.ConditionStalled, metav1.ConditionTrue, ordersv1alpha1.ReasonCompensated)
+	if c := h.saga.Status.Conditions; !slices.ContainsFunc(c, func(c metav1.Condition) bool {
+		return c.Type == ordersv1alpha1.ConditionReady && c.Message == "Compensation finished. Cause: "+drillMessage
+	}) {
+		t.Fatalf("Ready does not tell the drill: %+v", c)
+	}
 }
 
 func TestADrillOfATemplateStepIsTakenFromThePinnedTemplate(t *testing.T) {

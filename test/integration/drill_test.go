@@ -77,7 +77,7 @@ var _ = Describe("A compensation drill", func() {
 			"the participant gets the compensation, never the drilled command")
 		Expect(received("payment", s.UID)).To(BeEmpty())
 
-		var history []ordersv1alpha1.TransitionReason
+		history := make([]ordersv1alpha1.TransitionReason, 0, len(done.Status.History))
 		for _, e := range done.Status.History {
 			history = append(history, e.Reason)
 		}
@@ -102,7 +102,7 @@ var _ = Describe("A compensation drill", func() {
 
 		done := waitForPhase(s, ordersv1alpha1.PhaseCompensated)
 		Expect(done.Status.Drill).To(BeTrue())
-		var states []ordersv1alpha1.StepState
+		states := make([]ordersv1alpha1.StepState, 0, len(done.Status.Steps))
 		for _, rec := range done.Status.Steps {
 			states = append(states, rec.State)
 		}
