@@ -23,6 +23,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,6 +63,8 @@ var _ = Describe("A compensation drill", func() {
 		ns := newDrillsNamespace()
 		s := drillSample()
 		s.Namespace = ns
+		var before map[string]*dto.MetricFamily
+		Eventually(func(g Gomega) { before = scrape(g) }).Should(Succeed())
 		Expect(k8sClient.Create(ctx, s)).To(Succeed())
 
 		done := waitForPhase(s, ordersv1alpha1.PhaseCompensated)
@@ -84,6 +87,19 @@ var _ = Describe("A compensation drill", func() {
 		Expect(history).To(ContainElement(ordersv1alpha1.TransitionStepDrilled))
 		Eventually(func(g Gomega) {
 			g.Expect(eventReasons(g, s)).To(ContainElements(string(ordersv1alpha1.TransitionStepDrilled), "Compensated"))
+		}).Should(Succeed())
+
+		By("counting its compensation under drill=\"true\"")
+		Eventually(func(g Gomega) {
+			after := scrape(g)
+			for _, event := range []string{"started", "completed"} {
+				labels := map[string]string{"event": event, "drill": "true"}
+				g.Expect(value(after, "ordersaga_compensations_total", labels) -
+					value(before, "ordersaga_compensations_total", labels)).To(BeNumerically(">=", 1), event)
+			}
+			labels := map[string]string{"outcome": "Compensated", "drill": "true"}
+			g.Expect(value(after, "ordersaga_saga_duration_seconds", labels) -
+				value(before, "ordersaga_saga_duration_seconds", labels)).To(BeNumerically(">=", 1))
 		}).Should(Succeed())
 	})
 
