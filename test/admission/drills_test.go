@@ -17,16 +17,26 @@ limitations under the License.
 package admission_test
 
 import (
+	"io"
+	"path/filepath"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
 )
+
+func readAll(r io.Reader) string {
+	b, _ := io.ReadAll(r)
+	return string(b)
+}
 
 // drillsNamespace creates a namespace labelled for drills.
 func drillsNamespace() string {
@@ -103,6 +113,26 @@ var _ = Describe("Compensation drills", func() {
 		err := editorClient.Create(ctx, two)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 		Expect(err).To(MatchError(ContainSubstring("at most one step may be drilled")))
+	})
+
+	It("are admitted as the sample shows: its namespace labelled, with kubectl apply", func() {
+		admin, err := env.AddUser(envtest.User{Name: "drill-admin", Groups: []string{"system:masters"}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kubectl, err := admin.Kubectl()
+		Expect(err).NotTo(HaveOccurred())
+		sample := filepath.Join(controlplane.RepoRoot(), "config", "samples", "ordersaga_drill.yaml")
+		_, stderr, err := kubectl.Run("apply", "-f", sample)
+		Expect(err).NotTo(HaveOccurred(), readAll(stderr))
+
+		s := &ordersv1alpha1.OrderSaga{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "ordersaga-drills", Name: "order-drill-1"}, s)).To(Succeed())
+		Expect(ordersv1alpha1.IsDrill(s.Spec.Steps)).To(BeTrue())
+		DeferCleanup(func() {
+			base := s.DeepCopy()
+			s.Finalizers = nil
+			Expect(k8sClient.Patch(ctx, s, client.MergeFrom(base))).To(Succeed())
+			Expect(k8sClient.Delete(ctx, s)).To(Succeed())
+		})
 	})
 
 	It("admitted once, do not hold up a saga or template whose namespace lost the label", func() {
