@@ -94,7 +94,7 @@ var _ = Describe("A compensation drill", func() {
 			after := scrape(g)
 			for _, event := range []string{"started", "completed"} {
 				labels := map[string]string{"event": event, "drill": "true"}
-				g.Expect(value(after, "ordersaga_compensations_total", labels) -
+				g.Expect(value(after, "ordersaga_compensations_total", labels)-
 					value(before, "ordersaga_compensations_total", labels)).To(BeNumerically(">=", 1), event)
 			}
 			labels := map[string]string{"outcome": "Compensated", "drill": "true"}
