@@ -75,6 +75,7 @@ type OrderSagaSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
+	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.steps is immutable"
 	Steps []SagaStep `json:"steps,omitempty"`
 
@@ -242,6 +243,15 @@ type SagaStep struct {
 	// defaults (3 attempts, 1s doubling up to 1m).
 	// +optional
 	Retry RetryPolicy `json:"retry,omitzero"`
+
+	// drill, set to Fail, makes the step fail on purpose when the saga
+	// reaches it, without sending its command: the steps completed before it
+	// are compensated for real, a rehearsal of compensation. The step is
+	// recorded Failed with reason Drill and the saga's status.drill is set.
+	// Allowed only in namespaces labelled orders.ordersaga.io/drills=enabled
+	// (config/admission). At most one step of a saga is drilled.
+	// +optional
+	Drill StepDrill `json:"drill,omitempty"`
 }
 
 // Command is a message to a participant: a name and a few parameters. The
@@ -620,6 +630,12 @@ type OrderSagaStatus struct {
 	// +optional
 	Template *PinnedTemplate `json:"template,omitempty"`
 
+	// drill is true once a saga that drills a step (spec.steps[].drill) has
+	// started: it is a rehearsal of compensation. Its Events, history and
+	// lifecycle events say so, and its metrics carry drill="true".
+	// +optional
+	Drill bool `json:"drill,omitempty"`
+
 	// history is the saga's story, one entry per transition (the Events'
 	// reasons), oldest first, written in the status writes the transitions
 	// cause anyway. It keeps the last MaxHistory entries; older ones are
@@ -660,6 +676,7 @@ type OrderSagaStatus struct {
 // +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Template",type=string,JSONPath=`.status.template.name`,priority=1
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.template.generation`,priority=1
+// +kubebuilder:printcolumn:name="Drill",type=boolean,JSONPath=`.status.drill`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

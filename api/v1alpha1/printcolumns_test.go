@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -52,12 +53,13 @@ func getTable(namespace, name string) *metav1.Table {
 }
 
 var _ = Describe("kubectl get ordersagas", func() {
-	It("prints Order, Phase, Step, Suspended, Ready and Age, and with -o wide Template and Version", func() {
+	It("prints Order, Phase, Step, Suspended, Ready and Age, and with -o wide Template, Version and Drill", func() {
 		saga := newSaga()
 		saga.Spec.Suspend = true
 		Expect(k8sClient.Create(ctx, saga)).To(Succeed())
 		saga.Status.Phase = ordersv1alpha1.PhaseRunning
 		saga.Status.CurrentStep = "charge-payment"
+		saga.Status.Drill = true
 		meta.SetStatusCondition(&saga.Status.Conditions, metav1.Condition{
 			Type: ordersv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: ordersv1alpha1.ReasonRunning,
 		})
@@ -73,8 +75,10 @@ var _ = Describe("kubectl get ordersagas", func() {
 			}
 		}
 		Expect(columns).To(Equal([]string{"Name", "Order", "Phase", "Step", "Suspended", "Ready", "Age"}))
-		Expect(wide).To(Equal([]string{"Template", "Version"}))
+		Expect(wide).To(Equal([]string{"Template", "Version", "Drill"}))
 		Expect(table.Rows).To(HaveLen(1))
 		Expect(table.Rows[0].Cells[:5]).To(Equal([]any{saga.Name, saga.Spec.Order.ID, "Running", "charge-payment", true}))
+		drill := slices.IndexFunc(table.ColumnDefinitions, func(c metav1.TableColumnDefinition) bool { return c.Name == "Drill" })
+		Expect(table.Rows[0].Cells[drill]).To(BeTrue())
 	})
 })

@@ -231,3 +231,18 @@ const (
 	// older SDK or by hand): a person drains and deletes it.
 	ReasonQueueArgumentsDiffer = "QueueArgumentsDiffer"
 )
+
+// Reasons of compensation drills (spec.steps[].drill), in each vocabulary.
+const (
+	// TransitionStepDrilled: the saga reached a drilled step and failed it
+	// on purpose without sending its command; compensation starts.
+	TransitionStepDrilled TransitionReason = "StepDrilled"
+
+	// StepReasonDrill: the step failed on purpose (a compensation drill);
+	// its command was not sent.
+	StepReasonDrill = "Drill"
+
+	// ReasonDrill surfaces on Compensating while the saga compensates
+	// because a drilled step failed on purpose.
+	ReasonDrill = "Drill"
+)

@@ -32,6 +32,7 @@ type SagaTemplateSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
+	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled"
 	Steps []SagaStep `json:"steps"`
 
 	// deadline of the sagas that set none, as an OrderSaga's spec.deadline.

@@ -118,6 +118,11 @@ var _ = Describe("OrderSaga admission", func() {
 			"spec.steps: Too many: 21: must have at most 20 items"),
 		Entry("duplicate step names", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[2].Name = s.Spec.Steps[0].Name },
 			"step names must be unique"),
+		Entry("two drilled steps", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[0].Drill, s.Spec.Steps[2].Drill = ordersv1alpha1.DrillFail, ordersv1alpha1.DrillFail
+		}, "at most one step may be drilled"),
+		Entry("a drill that is not Fail", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].Drill = "Timeout" },
+			`spec.steps[1].drill: Unsupported value: "Timeout"`),
 		Entry("a step name with upper case", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Name = "Reserve" },
 			"spec.steps[0].name in body should match"),
 		Entry("a step name longer than 63", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[0].Name = strings.Repeat("a", 64) },

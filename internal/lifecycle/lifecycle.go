@@ -51,6 +51,7 @@ var eventOf = map[ordersv1alpha1.TransitionReason]struct {
 	ordersv1alpha1.TransitionCancelled:              {protocol.EventSagaCancelled, ordersv1alpha1.PhaseCompensated},
 	ordersv1alpha1.TransitionNamespaceNotAdmitted:   {protocol.EventSagaCompensated, ordersv1alpha1.PhaseCompensated},
 	ordersv1alpha1.TransitionStepCompensationFailed: {protocol.EventStepFailed, ""},
+	ordersv1alpha1.TransitionStepDrilled:            {protocol.EventStepFailed, ""},
 }
 
 // Announces reports whether a transition with this reason is published as a
@@ -100,6 +101,7 @@ func Message(s *ordersv1alpha1.OrderSaga, e ordersv1alpha1.HistoryEntry) (string
 		Reason:  string(e.Reason),
 		Message: e.Message,
 		Phase:   string(kind.Phase),
+		Drill:   s.Status.Drill,
 	}
 	template := ""
 	if t := s.Status.Template; t != nil {

@@ -36,6 +36,9 @@ const (
 	labelKind    = "kind"
 	labelReason  = "reason"
 	labelOutcome = "outcome"
+	// labelDrill is "true" for a compensation drill (status.drill), else
+	// "false": dashboards and alerts leave drills out with drill="false".
+	labelDrill = "drill"
 )
 
 // Metrics are the operator's metrics. They implement the observer
@@ -70,8 +73,8 @@ func New() *Metrics {
 	return &Metrics{
 		SagaDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "ordersaga_saga_duration_seconds", Buckets: durations,
-			Help: "Time from a saga's start to its final phase, by outcome (Completed, Compensated, Failed).",
-		}, []string{labelOutcome}),
+			Help: "Time from a saga's start to its final phase, by outcome (Completed, Compensated, Failed) and drill (true for a compensation drill).",
+		}, []string{labelOutcome, labelDrill}),
 		StepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "ordersaga_step_duration_seconds", Buckets: durations,
 			Help: "Time from a step's first attempt to its outcome (Succeeded, Failed, TimedOut, Interrupted), retries included.",
@@ -86,8 +89,8 @@ func New() *Metrics {
 		}, []string{labelService, labelCommand, labelKind, "cause"}),
 		Compensations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ordersaga_compensations_total",
-			Help: "Saga compensations, by event: started, completed, failed.",
-		}, []string{"event"}),
+			Help: "Saga compensations, by event (started, completed, failed) and drill (true for a compensation drill).",
+		}, []string{"event", labelDrill}),
 		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ordersaga_transitions_total",
 			Help: "Saga and step transitions, by reason (the Event reason).",

@@ -54,11 +54,11 @@ func registered(t *testing.T) map[string]bool {
 	}
 	names := map[string]bool{"ordersaga_sagas": true, "ordersaga_sagas_past_deadline": true}
 	// Touch every vector so that Gather lists it.
-	m.SagaDuration.WithLabelValues("Completed").Observe(1)
+	m.SagaDuration.WithLabelValues("Completed", "false").Observe(1)
 	m.StepDuration.WithLabelValues("s", "c", "Succeeded").Observe(1)
 	m.StepAttempts.WithLabelValues("s", "c", "command").Inc()
 	m.StepRetries.WithLabelValues("s", "c", "command", "timeout").Inc()
-	m.Compensations.WithLabelValues("started").Inc()
+	m.Compensations.WithLabelValues("started", "false").Inc()
 	m.Transitions.WithLabelValues("Started").Inc()
 	m.CommandsPublished.WithLabelValues("command").Inc()
 	m.PublishFailures.WithLabelValues("unroutable").Inc()
@@ -133,7 +133,7 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 	if got := testutil.ToFloat64(m.StepRetries.WithLabelValues("payment", "Refund", "compensation", "unroutable")); got != 1 {
 		t.Errorf("compensation retries by the compensation's reason %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(m.Compensations.WithLabelValues("completed")); got != 1 {
+	if got := testutil.ToFloat64(m.Compensations.WithLabelValues("completed", "false")); got != 1 {
 		t.Errorf("compensations completed %v", got)
 	}
 	if got := testutil.CollectAndCount(m.StepDuration); got != 1 {
@@ -143,6 +143,30 @@ func TestTransitionsBecomeDurationsAndCounts(t *testing.T) {
 		t.Errorf("saga duration series %d", got)
 	}
 	if got := testutil.ToFloat64(m.Transitions.WithLabelValues("StepStarted")); got != 1 {
+		t.Errorf("transitions %v", got)
+	}
+}
+
+func TestADrillIsLabelledSoThatDashboardsCanLeaveItOut(t *testing.T) {
+	m := New()
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	obj := &ordersv1alpha1.OrderSaga{Status: ordersv1alpha1.OrderSagaStatus{Drill: true,
+		StartTime: &metav1.MicroTime{Time: start}, CompletionTime: &metav1.MicroTime{Time: start.Add(time.Second)}}}
+	m.Transitioned(obj, saga.Transition{Reason: ordersv1alpha1.TransitionCompensationStarted, To: "Compensating"})
+	m.Transitioned(obj, saga.Transition{Reason: ordersv1alpha1.TransitionCompensated, To: "Compensated"})
+
+	for _, event := range []string{"started", "completed"} {
+		if got := testutil.ToFloat64(m.Compensations.WithLabelValues(event, "true")); got != 1 {
+			t.Errorf("drill compensations %s = %v, want 1", event, got)
+		}
+		if got := testutil.ToFloat64(m.Compensations.WithLabelValues(event, "false")); got != 0 {
+			t.Errorf("real compensations %s = %v, want 0", event, got)
+		}
+	}
+	if got := testutil.CollectAndCount(m.SagaDuration); got != 1 {
+		t.Fatalf("saga duration series %d", got)
+	}
+	if got := testutil.ToFloat64(m.Transitions.WithLabelValues(string(ordersv1alpha1.TransitionCompensated))); got != 1 {
 		t.Errorf("transitions %v", got)
 	}
 }

@@ -18,6 +18,7 @@ package metrics
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -64,18 +65,19 @@ func (m *Metrics) Transitioned(obj *ordersv1alpha1.OrderSaga, t saga.Transition)
 }
 
 func (m *Metrics) sagaTransition(obj *ordersv1alpha1.OrderSaga, t saga.Transition) {
+	drill := strconv.FormatBool(obj.Status.Drill)
 	switch t.Reason {
 	case ordersv1alpha1.TransitionCompensationStarted:
-		m.Compensations.WithLabelValues("started").Inc()
+		m.Compensations.WithLabelValues("started", drill).Inc()
 	case ordersv1alpha1.TransitionCompensated:
-		m.Compensations.WithLabelValues("completed").Inc()
+		m.Compensations.WithLabelValues("completed", drill).Inc()
 	case ordersv1alpha1.TransitionFailed:
-		m.Compensations.WithLabelValues("failed").Inc()
+		m.Compensations.WithLabelValues("failed", drill).Inc()
 	}
 	phase := ordersv1alpha1.SagaPhase(t.To)
 	if phase.IsFinal() && obj.Status.StartTime != nil && obj.Status.CompletionTime != nil {
 		d := obj.Status.CompletionTime.Sub(obj.Status.StartTime.Time)
-		m.SagaDuration.WithLabelValues(t.To).Observe(max(d, 0).Seconds())
+		m.SagaDuration.WithLabelValues(t.To, drill).Observe(max(d, 0).Seconds())
 	}
 }
 

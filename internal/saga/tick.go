@@ -31,6 +31,7 @@ func (r *run) tick() {
 			return
 		}
 		r.st.StartTime = ptrMicro(r.now)
+		r.markDrill()
 		r.setPhase(ordersv1alpha1.PhaseRunning, ordersv1alpha1.TransitionStarted, false,
 			fmt.Sprintf("Saga for order %s started with %d steps", r.saga.Spec.Order.ID, len(r.saga.RunSteps())))
 	}
@@ -60,6 +61,9 @@ func (r *run) advance() {
 			r.st.CurrentStep = rec.Name // the step the saga is at, paused or not
 			if r.paused() {
 				return // sent once the timers resume
+			}
+			if r.drill(i) {
+				return // failed on purpose: nothing is sent
 			}
 			r.dispatch(i, protocol.KindCommand, 1)
 		case ordersv1alpha1.StepRunning:

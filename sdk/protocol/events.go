@@ -107,6 +107,10 @@ type Event struct {
 	// Phase is the saga's phase this event puts it in (Running,
 	// Compensating, Completed, Compensated, Failed); empty for a step event.
 	Phase string `json:"phase,omitempty"`
+	// Drill marks the events of a compensation drill: a saga that failed
+	// one of its steps on purpose (see docs/api.md). Consumers that act on
+	// real orders may ignore them.
+	Drill bool `json:"drill,omitempty"`
 }
 
 // ParseEventRoutingKey splits a routing key made by EventRoutingKey.

@@ -39,6 +39,19 @@ func one(t *testing.T, objs []*unstructured.Unstructured, kind string) *unstruct
 	return found[0]
 }
 
+// named returns the object of kind whose name, after the deployment's name
+// prefix, is name; or fails.
+func named(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range byKind(objs, kind) {
+		if o.GetName() == "ordersaga-"+name {
+			return o
+		}
+	}
+	t.Fatalf("no %s ordersaga-%s", kind, name)
+	return nil
+}
+
 // matchesSagas reports whether rules match exactly the operation op on
 // OrderSagas (not their status).
 func matchesSagas(rules []admissionregistrationv1.NamedRuleWithOperations, op admissionregistrationv1.OperationType) bool {
@@ -76,7 +89,7 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 		t.Errorf("the mutating binding names policy %q, want %q", mutatingBinding.Spec.PolicyName, mutating.Name)
 	}
 
-	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, one(t, objs, "ValidatingAdmissionPolicy"))
+	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "compensate-finalizer"))
 	if !matchesSagas(validating.Spec.MatchConstraints.ResourceRules, admissionregistrationv1.Update) {
 		t.Errorf("the validating policy must match the updates of ordersagas: %+v", validating.Spec.MatchConstraints.ResourceRules)
 	}
@@ -97,7 +110,7 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 			t.Errorf("the validating policy names phase %s: %t, but the phase is final: %t", phase, named, phase.IsFinal())
 		}
 	}
-	validatingBinding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, one(t, objs, "ValidatingAdmissionPolicyBinding"))
+	validatingBinding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", "compensate-finalizer"))
 	if validatingBinding.Spec.PolicyName != validating.Name ||
 		!slices.Equal(validatingBinding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
 		t.Errorf("the validating binding must deny by policy %q: %+v", validating.Name, validatingBinding.Spec)
@@ -108,7 +121,7 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 // granted to the operator's service account and to no one else.
 func TestOnlyTheOperatorMayAbandonSagas(t *testing.T) {
 	objs := render(t)
-	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, one(t, objs, "ValidatingAdmissionPolicy"))
+	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "compensate-finalizer"))
 	if len(validating.Spec.Validations) != 1 || !strings.Contains(validating.Spec.Validations[0].Expression, ".check('abandon')") {
 		t.Fatalf("the validating policy must ask the authorizer for the verb abandon: %+v", validating.Spec.Validations)
 	}
@@ -141,5 +154,34 @@ func TestOnlyTheOperatorMayAbandonSagas(t *testing.T) {
 	}
 	if bound != 1 {
 		t.Errorf("want one binding of the abandon role, got %d", bound)
+	}
+}
+
+// "make deploy" installs the policy that refuses drills, bound to every
+// namespace not labelled for drills, for OrderSagas and SagaTemplates, and
+// failing closed.
+func TestTheDrillsPolicyIsDeployedForTheNamespacesNotLabelledForDrills(t *testing.T) {
+	objs := render(t)
+	policy := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "drills"))
+	rules := policy.Spec.MatchConstraints.ResourceRules
+	if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"ordersagas", "sagatemplates"}) ||
+		!slices.Equal(rules[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}) {
+		t.Errorf("the drills policy must match the creation and update of ordersagas and sagatemplates: %+v", rules)
+	}
+	if p := policy.Spec.FailurePolicy; p == nil || *p != admissionregistrationv1.Fail {
+		t.Error("the drills policy must fail closed")
+	}
+	binding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", "drills"))
+	if binding.Spec.PolicyName != policy.Name ||
+		!slices.Equal(binding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
+		t.Errorf("the drills binding must deny by policy %q: %+v", policy.Name, binding.Spec)
+	}
+	sel := binding.Spec.MatchResources
+	if sel == nil || sel.NamespaceSelector == nil || len(sel.NamespaceSelector.MatchExpressions) != 1 {
+		t.Fatalf("the drills binding must select namespaces by label: %+v", sel)
+	}
+	expr := sel.NamespaceSelector.MatchExpressions[0]
+	if expr.Key != ordersv1alpha1.DrillsLabel || expr.Operator != "NotIn" || !slices.Equal(expr.Values, []string{ordersv1alpha1.DrillsEnabled}) {
+		t.Errorf("the drills binding must select the namespaces without %s=%s: %+v", ordersv1alpha1.DrillsLabel, ordersv1alpha1.DrillsEnabled, expr)
 	}
 }

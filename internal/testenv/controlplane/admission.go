@@ -52,8 +52,9 @@ func AdmissionPolicies() ([]*unstructured.Unstructured, error) {
 }
 
 // InstallAdmissionPolicies creates the admission policies and waits until
-// both are in force: a new saga gets the finalizer, and removing it from a
-// saga that has not finished is refused to a user who may not abandon sagas.
+// all are in force: a new saga gets the finalizer, removing it from a saga
+// that has not finished is refused to a user who may not abandon sagas, and
+// a drilled saga is refused in a namespace not labelled for drills.
 func InstallAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	objs, err := AdmissionPolicies()
 	if err != nil {
@@ -92,14 +93,23 @@ func RemoveAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	return waitForPolicies(ctx, cfg, objs, false)
 }
 
-// waitForPolicies probes until both policies are in force (or both are
-// not), judging by their effects.
+// The names of the validating policies in config/admission.
+const (
+	finalizerPolicy = "compensate-finalizer"
+	drillsPolicy    = "drills"
+)
+
+// waitForPolicies probes until every policy is in force (or none is),
+// judging by their effects.
 func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, inForce bool) error {
-	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "ValidatingAdmissionPolicy" })
-	if i < 0 {
-		return errors.New("config/admission renders no ValidatingAdmissionPolicy")
+	for _, name := range []string{finalizerPolicy, drillsPolicy} {
+		if !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool {
+			return o.GetKind() == "ValidatingAdmissionPolicy" && o.GetName() == name
+		}) {
+			return fmt.Errorf("config/admission renders no ValidatingAdmissionPolicy %s", name)
+		}
 	}
-	p, err := startProbe(ctx, cfg, objs[i].GetName())
+	p, err := startProbe(ctx, cfg, finalizerPolicy)
 	if err != nil {
 		return err
 	}
@@ -111,7 +121,10 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured
 			var refused bool
 			refused, err = p.refused(ctx)
 			if err == nil && refused == inForce {
-				return true
+				refused, err = p.drillRefused(ctx)
+				if err == nil && refused == inForce {
+					return true
+				}
 			}
 		}
 		lastErr = err
@@ -207,6 +220,22 @@ func (p *probe) refused(ctx context.Context) (bool, error) {
 		return true, nil
 	default:
 		return false, fmt.Errorf("remove the finalizer (dry run): %w", err)
+	}
+}
+
+// drillRefused reports whether the drills policy refuses a drilled saga in
+// the probe's namespace, which is not labelled for drills (a dry run).
+func (p *probe) drillRefused(ctx context.Context) (bool, error) {
+	s := fixtures.NewSaga(probeNamespace, p.saga.Name+"-drill")
+	s.Spec.Steps[0].Drill = ordersv1alpha1.DrillFail
+	err := p.admin.Create(ctx, s, client.DryRunAll)
+	switch {
+	case err == nil:
+		return false, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), fmt.Sprintf("ValidatingAdmissionPolicy '%s'", drillsPolicy)):
+		return true, nil
+	default:
+		return false, fmt.Errorf("create a drilled saga (dry run): %w", err)
 	}
 }
 
