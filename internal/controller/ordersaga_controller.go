@@ -233,6 +233,7 @@ func (r *OrderSagaReconciler) buildBus() error {
 	b.Use(r.Behaviours...)
 	mediator.Handle(b, r.querySaga)
 	mediator.Handle(b, r.requestRetry)
+	mediator.Handle(b, r.requestVerb)
 	mediator.Subscribe(b, r.recordEvent)
 	mediator.Subscribe(b, logTransition)
 	mediator.Subscribe(b, r.publishLifecycleEvents)
@@ -252,3 +253,7 @@ func (r *OrderSagaReconciler) buildBus() error {
 	r.retry, errs[1] = mediator.SenderFor[RequestRetry, RetryQueued](bus)
 	return errors.Join(errs[:]...)
 }
+
+// Bus is the reconciler's bus, once SetupWithManager built it: the
+// SagaRequest controller sends its RequestVerb commands on it.
+func (r *OrderSagaReconciler) Bus() *mediator.Mediator { return r.bus }

@@ -48,6 +48,8 @@ type SagaState struct {
 	// RetryToken is the RetryAnnotation's value; LastHandledRetry the one
 	// acted upon.
 	RetryToken, LastHandledRetry string
+	// HandledRequests are the SagaRequests the saga handled last.
+	HandledRequests []ordersv1alpha1.HandledRequest
 }
 
 var (
@@ -106,5 +108,6 @@ func sagaState(obj *ordersv1alpha1.OrderSaga) SagaState {
 		Steps:            obj.Status.Steps,
 		RetryToken:       obj.Annotations[ordersv1alpha1.RetryAnnotation],
 		LastHandledRetry: obj.Status.LastHandledRetry,
+		HandledRequests:  obj.Status.HandledRequests,
 	}
 }

@@ -220,6 +220,9 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediator behaviours: %w", err)
 	}
+	requests := &controller.SagaRequestReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{},
+	}
 	r := &controller.OrderSagaReconciler{
 		Client:                         mgr.GetClient(),
 		APIReader:                      mgr.GetAPIReader(),
@@ -241,7 +244,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		Behaviours:                     behaviours,
 		Subscribers: []func(*mediator.Builder){metricsSubscribers(m), func(b *mediator.Builder) {
 			mediator.Subscribe(b, activity.Observe)
-		}},
+		}, requests.Subscribe},
 	}
 	if o.Subscribe != nil {
 		r.Subscribers = append(r.Subscribers, o.Subscribe)
@@ -254,6 +257,10 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
+	}
+	requests.Bus = r.Bus()
+	if err := requests.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up saga request controller: %w", err)
 	}
 	participants := &controller.ParticipantReconciler{
 		Client:        mgr.GetClient(),
