@@ -35,6 +35,9 @@ import (
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
 )
 
+// clusterRoleKind is the kind of the roles config/rbac renders.
+const clusterRoleKind = "ClusterRole"
+
 // rbacLoadTimeout bounds the wait for new RBAC to be in force: the
 // apiserver's authorizer reads roles and bindings through informers.
 const rbacLoadTimeout = 30 * time.Second
@@ -48,7 +51,7 @@ func Editor(ctx context.Context, cfg *rest.Config, namespace, user string) (*res
 		return nil, err
 	}
 	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool {
-		return o.GetKind() == "ClusterRole" && o.GetLabels()["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+		return o.GetKind() == clusterRoleKind && o.GetLabels()["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
 	})
 	if i < 0 {
 		return nil, errors.New("config/default renders no ClusterRole aggregated to edit")
@@ -84,7 +87,7 @@ func Requester(ctx context.Context, cfg *rest.Config, namespace, user string, gr
 		return nil, err
 	}
 	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool {
-		return o.GetKind() == "ClusterRole" && strings.HasSuffix(o.GetName(), "saga-requester")
+		return o.GetKind() == clusterRoleKind && strings.HasSuffix(o.GetName(), "saga-requester")
 	})
 	if i < 0 {
 		return nil, errors.New("config/default renders no saga requester ClusterRole")
