@@ -40,14 +40,32 @@ var _ = Describe("SagaRequest admission", func() {
 
 	It("accepts a request, and keeps its spec as it was created", func() {
 		sr := newRequest()
-		// The requester policies of config/admission may still be loading.
-		Eventually(func() error { return k8sClient.Create(ctx, sr.DeepCopy()) }).Should(Succeed())
+		// The requester policies of config/admission may still be loading:
+		// wait until a creation gets its requester stamped.
+		Eventually(func(g Gomega) {
+			probe := sr.DeepCopy()
+			g.Expect(k8sClient.Create(ctx, probe, client.DryRunAll)).To(Succeed())
+			g.Expect(probe.Spec.Requester).NotTo(BeNil())
+		}).Should(Succeed())
+		Expect(k8sClient.Create(ctx, sr.DeepCopy())).To(Succeed())
 		got := &ordersv1alpha1.SagaRequest{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(sr), got)).To(Succeed())
 		got.Spec.Reason = "changed my mind"
 		err := k8sClient.Update(ctx, got)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
 		Expect(err.Error()).To(ContainSubstring("spec of a SagaRequest is immutable: create a new request"))
+
+		By("listing Saga, Verb, Requester, Phase and Age")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(sr), got)).To(Succeed())
+		got.Status.Phase = ordersv1alpha1.RequestDone
+		Expect(k8sClient.Status().Update(ctx, got)).To(Succeed())
+		table := getTable("sagarequests", sr.Namespace, sr.Name)
+		var columns []string
+		for _, c := range table.ColumnDefinitions {
+			columns = append(columns, c.Name)
+		}
+		Expect(columns).To(Equal([]string{"Name", "Saga", "Verb", "Requester", "Phase", "Age"}))
+		Expect(table.Rows[0].Cells[:5]).To(Equal([]any{sr.Name, "order-1", "Skip", got.Spec.Requester.Username, "Done"}))
 	})
 
 	DescribeTable("rejects invalid requests with the rule's message",
