@@ -42,9 +42,9 @@ func oncall(namespace, user string) client.Client {
 	return c
 }
 
-// askFor has c create a SagaRequest for the saga (admission may still be
-// loading the requester policies of a new control plane, hence Eventually)
-// and waits until it is handled.
+// askFor has c create a SagaRequest for the saga, once admission stamps
+// requesters (a new control plane may still be loading the policies), and
+// waits until it is handled.
 func askFor(c client.Client, s *ordersv1alpha1.OrderSaga, name string, verb ordersv1alpha1.SagaVerb, step string) *ordersv1alpha1.SagaRequest {
 	GinkgoHelper()
 	sr := &ordersv1alpha1.SagaRequest{
@@ -53,7 +53,12 @@ func askFor(c client.Client, s *ordersv1alpha1.OrderSaga, name string, verb orde
 			// Forged: admission stamps the real requester over it.
 			Requester: &ordersv1alpha1.Requester{Username: "the-boss"}},
 	}
-	Eventually(func() error { return c.Create(ctx, sr.DeepCopy()) }).Should(Succeed())
+	Eventually(func(g Gomega) {
+		probe := sr.DeepCopy()
+		g.Expect(c.Create(ctx, probe, client.DryRunAll)).To(Succeed())
+		g.Expect(probe.Spec.Requester.Username).NotTo(Equal("the-boss"), "the requester policies are not in force yet")
+	}).Should(Succeed())
+	Expect(c.Create(ctx, sr.DeepCopy())).To(Succeed())
 	out := &ordersv1alpha1.SagaRequest{}
 	Eventually(func(g Gomega) {
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(sr), out)).To(Succeed())
