@@ -60,7 +60,7 @@ var _ = Describe("SagaRequest admission", func() {
 		got.Status.Phase = ordersv1alpha1.RequestDone
 		Expect(k8sClient.Status().Update(ctx, got)).To(Succeed())
 		table := getTable("sagarequests", sr.Namespace, sr.Name)
-		var columns []string
+		columns := make([]string, 0, len(table.ColumnDefinitions))
 		for _, c := range table.ColumnDefinitions {
 			columns = append(columns, c.Name)
 		}
