@@ -624,6 +624,14 @@ type OrderSagaStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
 
+	// handledRequests are the last SagaRequests the saga handled, oldest
+	// first, at most MaxHandledRequests: a request listed here is never
+	// applied again, and its outcome is copied to its status from here.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	HandledRequests []HandledRequest `json:"handledRequests,omitempty"`
+
 	// template is the SagaTemplate the saga runs, pinned when it started:
 	// its name, the generation it had, and what the saga took from it. The
 	// saga runs these steps, whatever the template becomes.

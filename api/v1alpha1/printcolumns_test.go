@@ -33,11 +33,12 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 )
 
-// getTable asks the apiserver for the object as kubectl get does, as a Table.
-func getTable(namespace, name string) *metav1.Table {
+// getTable asks the apiserver for the object of resource as kubectl get
+// does, as a Table.
+func getTable(resource, namespace, name string) *metav1.Table {
 	httpClient, err := rest.HTTPClientFor(cfg)
 	Expect(err).NotTo(HaveOccurred())
-	url := fmt.Sprintf("%s/apis/orders.ordersaga.io/v1alpha1/namespaces/%s/ordersagas/%s", strings.TrimSuffix(cfg.Host, "/"), namespace, name)
+	url := fmt.Sprintf("%s/apis/orders.ordersaga.io/v1alpha1/namespaces/%s/%s/%s", strings.TrimSuffix(cfg.Host, "/"), namespace, resource, name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	Expect(err).NotTo(HaveOccurred())
 	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
@@ -65,7 +66,7 @@ var _ = Describe("kubectl get ordersagas", func() {
 		})
 		Expect(k8sClient.Status().Update(ctx, saga)).To(Succeed())
 
-		table := getTable(saga.Namespace, saga.Name)
+		table := getTable("ordersagas", saga.Namespace, saga.Name)
 		var columns, wide []string
 		for _, c := range table.ColumnDefinitions {
 			if c.Priority == 0 {

@@ -62,7 +62,8 @@ const (
 	// a person (see RetryAnnotation).
 	TransitionFailed TransitionReason = "Failed"
 	// TransitionRetryRequested: a person set RetryAnnotation on a Failed
-	// saga; the failed compensation gets a new round of attempts.
+	// saga, or created a SagaRequest with verb Retry; the failed
+	// compensation gets a new round of attempts.
 	TransitionRetryRequested TransitionReason = "RetryRequested"
 	// TransitionCompensationResumed: a late reply showed that the
 	// compensation that had failed succeeded; the saga compensates again.
@@ -73,6 +74,18 @@ const (
 	// TransitionResumed: spec.suspend was cleared; the saga goes on, its
 	// timers moved later by the time it was suspended.
 	TransitionResumed TransitionReason = "Resumed"
+	// TransitionSkipRequested: a SagaRequest (verb Skip) resolved a stuck
+	// step or compensation by hand; the saga goes on.
+	TransitionSkipRequested TransitionReason = "SkipRequested"
+	// TransitionCompensateRequested: a SagaRequest (verb Compensate) undoes
+	// a Completed saga; its steps are compensated in reverse order.
+	TransitionCompensateRequested TransitionReason = "CompensateRequested"
+	// TransitionCancelRequested: a SagaRequest (verb Cancel) stopped a
+	// pending or running saga; it compensates.
+	TransitionCancelRequested TransitionReason = "CancelRequested"
+	// TransitionRequestRefused: a SagaRequest's verb did not apply to the
+	// saga as it was; nothing changed but this entry.
+	TransitionRequestRefused TransitionReason = "RequestRefused"
 	// TransitionNamespaceNotAdmitted: the saga ended before sending anything,
 	// because a participant of its steps does not admit its namespace.
 	TransitionNamespaceNotAdmitted TransitionReason = "NamespaceNotAdmitted"
@@ -133,6 +146,9 @@ const (
 	StepReasonRetryableFailure = "RetryableFailure"
 	// StepReasonFailure: the participant replied "failed" without a reason.
 	StepReasonFailure = "Failure"
+	// StepReasonSkipped: a SagaRequest (verb Skip) resolved the step's
+	// command or compensation by hand; the message is the request's note.
+	StepReasonSkipped = "SkippedByRequest"
 )
 
 // Condition reasons: the reasons of status.conditions.
@@ -175,6 +191,19 @@ const (
 	// ReasonRetryRequested surfaces on Compensating when a person asked, with
 	// RetryAnnotation, for another round of a failed compensation.
 	ReasonRetryRequested = "RetryRequested"
+
+	// ReasonCompensateRequested surfaces on Compensating when a SagaRequest
+	// (verb Compensate) undoes a Completed saga.
+	ReasonCompensateRequested = "CompensateRequested"
+
+	// ReasonCancelRequested surfaces on Compensating when a SagaRequest
+	// (verb Cancel) stopped the saga.
+	ReasonCancelRequested = "CancelRequested"
+
+	// ReasonSkipRequested surfaces on Compensating when a SagaRequest (verb
+	// Skip) resolved the compensation that had failed, and the saga goes on
+	// compensating.
+	ReasonSkipRequested = "SkipRequested"
 
 	// ReasonDeleted surfaces on Compensating when the saga was deleted while
 	// running; the finalizer is released once compensation ends.

@@ -162,6 +162,8 @@ type harness struct {
 	clock       *clocktesting.FakePassiveClock
 	observed    *countingReplyObserver
 	transitions []SagaTransitioned
+	// requests is the SagaRequest controller, on the reconciler's bus.
+	requests *SagaRequestReconciler
 }
 
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -185,7 +187,7 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 		objs = append(objs, p)
 	}
 	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
-		WithStatusSubresource(&ordersv1alpha1.OrderSaga{}).
+		WithStatusSubresource(&ordersv1alpha1.OrderSaga{}, &ordersv1alpha1.SagaRequest{}).
 		WithIndex(&ordersv1alpha1.OrderSaga{}, orderIDField, indexOrderID).
 		WithIndex(&ordersv1alpha1.OrderSaga{}, stepServiceField, indexStepServices).
 		WithIndex(&ordersv1alpha1.OrderSaga{}, templateField, indexTemplate).Build()
@@ -201,6 +203,7 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 		clock:       clocktesting.NewFakePassiveClock(t0),
 		observed:    &countingReplyObserver{deadLettered: map[string]int{}},
 	}
+	h.requests = &SagaRequestReconciler{Client: api, APIReader: api, Clock: h.clock}
 	h.r = &OrderSagaReconciler{
 		Client:                 c,
 		APIReader:              api,
@@ -222,7 +225,7 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 				h.transitions = append(h.transitions, n)
 				return nil
 			})
-		}},
+		}, h.requests.Subscribe},
 	}
 	if err := h.r.validate(); err != nil {
 		t.Fatal(err)
@@ -230,6 +233,12 @@ func newHarness(t *testing.T, cached func(client.WithWatch) interceptor.Funcs, o
 	if err := h.r.buildBus(); err != nil {
 		t.Fatal(err)
 	}
+	h.requests.Bus = h.r.Bus()
+	send, err := mediator.SenderFor[RequestVerb, VerbQueued](h.requests.Bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.requests.send = send
 	return h
 }
 

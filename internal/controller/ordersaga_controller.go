@@ -239,6 +239,7 @@ func (r *OrderSagaReconciler) buildBus() error {
 	mediator.Handle(b, r.querySaga)
 	mediator.Handle(b, r.requestRetry)
 	mediator.Handle(b, r.startSaga)
+	mediator.Handle(b, r.requestVerb)
 	mediator.Subscribe(b, r.recordEvent)
 	mediator.Subscribe(b, logTransition)
 	mediator.Subscribe(b, r.publishLifecycleEvents)
@@ -271,3 +272,7 @@ func (r *OrderSagaReconciler) StartSaga(ctx context.Context, cmd StartSaga) (Sag
 func (r *OrderSagaReconciler) GetSaga(ctx context.Context, q GetSaga) (SagaState, error) {
 	return r.getSaga(ctx, q)
 }
+
+// Bus is the reconciler's bus, once SetupWithManager built it: the
+// SagaRequest controller sends its RequestVerb commands on it.
+func (r *OrderSagaReconciler) Bus() *mediator.Mediator { return r.bus }

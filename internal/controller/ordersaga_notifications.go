@@ -173,6 +173,9 @@ const DefaultEventPolicy = EventsOutcomes
 func (p EventPolicy) Valid() bool { return p == EventsAll || p == EventsOutcomes || p == EventsPhases }
 
 func (p EventPolicy) records(t saga.Transition) bool {
+	if t.Request != "" {
+		return true // a person's verb is recorded whatever the policy: it is the audit trail
+	}
 	switch p {
 	case EventsAll:
 		return true

@@ -66,6 +66,14 @@ func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) (ctrl.Resul
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	revived, err := mediator.Call(ctx, r.bus, r.reviveSaga, ReviveSaga{Base: s.base, Saga: s.saga})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if revived.Base != nil {
+		s.base = revived.Base
+		s.saga.ObjectMeta = *revived.Base.ObjectMeta.DeepCopy()
+	}
 	persisted, err := mediator.Call(ctx, r.bus, r.persistStatus, PersistStatus{Base: s.base, Saga: s.saga})
 	if err != nil {
 		return ctrl.Result{}, err

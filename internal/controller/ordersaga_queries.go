@@ -56,6 +56,8 @@ type SagaState struct {
 	// RetryToken is the RetryAnnotation's value; LastHandledRetry the one
 	// acted upon.
 	RetryToken, LastHandledRetry string
+	// HandledRequests are the SagaRequests the saga handled last.
+	HandledRequests []ordersv1alpha1.HandledRequest
 }
 
 var (
@@ -125,6 +127,7 @@ func sagaState(obj *ordersv1alpha1.OrderSaga) SagaState {
 		Conditions:       obj.Status.Conditions,
 		RetryToken:       obj.Annotations[ordersv1alpha1.RetryAnnotation],
 		LastHandledRetry: obj.Status.LastHandledRetry,
+		HandledRequests:  obj.Status.HandledRequests,
 	}
 	if obj.Spec.TemplateRef != nil {
 		st.Template = obj.Spec.TemplateRef.Name

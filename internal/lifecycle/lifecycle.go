@@ -44,6 +44,7 @@ var eventOf = map[ordersv1alpha1.TransitionReason]struct {
 	ordersv1alpha1.TransitionStepTimedOut:           {protocol.EventStepFailed, ""},
 	ordersv1alpha1.TransitionCompensationStarted:    {protocol.EventCompensationStarted, ordersv1alpha1.PhaseCompensating},
 	ordersv1alpha1.TransitionCompensationResumed:    {protocol.EventCompensationStarted, ordersv1alpha1.PhaseCompensating},
+	ordersv1alpha1.TransitionCompensateRequested:    {protocol.EventCompensationStarted, ordersv1alpha1.PhaseCompensating},
 	ordersv1alpha1.TransitionStepCompensated:        {protocol.EventStepCompensated, ""},
 	ordersv1alpha1.TransitionCompleted:              {protocol.EventSagaCompleted, ordersv1alpha1.PhaseCompleted},
 	ordersv1alpha1.TransitionCompensated:            {protocol.EventSagaCompensated, ordersv1alpha1.PhaseCompensated},

@@ -235,6 +235,9 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediator behaviours: %w", err)
 	}
+	requests := &controller.SagaRequestReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{},
+	}
 	r := &controller.OrderSagaReconciler{
 		Client:                         mgr.GetClient(),
 		APIReader:                      mgr.GetAPIReader(),
@@ -257,7 +260,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		Behaviours:                     behaviours,
 		Subscribers: []func(*mediator.Builder){metricsSubscribers(m), func(b *mediator.Builder) {
 			mediator.Subscribe(b, activity.Observe)
-		}},
+		}, requests.Subscribe},
 	}
 	if o.Subscribe != nil {
 		r.Subscribers = append(r.Subscribers, o.Subscribe)
@@ -273,6 +276,10 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 	if err := addBusConsumers(mgr, o, b, topology, r); err != nil {
 		return nil, err
+	}
+	requests.Bus = r.Bus()
+	if err := requests.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up saga request controller: %w", err)
 	}
 	participants := &controller.ParticipantReconciler{
 		Client:        mgr.GetClient(),

@@ -99,14 +99,19 @@ func (r *run) cancel(reason string) {
 	}
 	switch r.st.Phase {
 	case "", ordersv1alpha1.PhasePending:
-		for i := range r.st.Steps {
-			r.st.Steps[i].State = ordersv1alpha1.StepSkipped
-		}
-		r.setCompensating(metav1.ConditionFalse, ordersv1alpha1.ReasonCompensated, message+" before any command was sent")
-		r.setPhase(ordersv1alpha1.PhaseCompensated, ordersv1alpha1.TransitionCancelled, true, message+" before any command was sent")
+		r.cancelPending(message)
 	case ordersv1alpha1.PhaseRunning:
 		r.beginCompensation(reason, message)
 	}
+}
+
+// cancelPending ends a saga that has sent nothing: every step is skipped.
+func (r *run) cancelPending(message string) {
+	for i := range r.st.Steps {
+		r.st.Steps[i].State = ordersv1alpha1.StepSkipped
+	}
+	r.setCompensating(metav1.ConditionFalse, ordersv1alpha1.ReasonCompensated, message+" before any command was sent")
+	r.setPhase(ordersv1alpha1.PhaseCompensated, ordersv1alpha1.TransitionCancelled, true, message+" before any command was sent")
 }
 
 // reject ends a pending saga before it sends anything, because the
@@ -132,6 +137,12 @@ func (r *run) retry(token string) {
 	if r.st.Phase != ordersv1alpha1.PhaseFailed {
 		return
 	}
+	r.retryRound(fmt.Sprintf("Retry requested (%s=%s): compensation round %d", ordersv1alpha1.RetryAnnotation, token, r.st.RetryRound+1))
+}
+
+// retryRound gives the compensation that failed in a Failed saga a new
+// round of attempts.
+func (r *run) retryRound(message string) {
 	r.st.RetryRound++
 	for i := range r.st.Steps {
 		rec := &r.st.Steps[i]
@@ -144,7 +155,6 @@ func (r *run) retry(token string) {
 		rec.CompletedAt = nil
 		rec.NextAttemptAt = ptrMicro(r.timerNow())
 	}
-	message := fmt.Sprintf("Retry requested (%s=%s): compensation round %d", ordersv1alpha1.RetryAnnotation, token, r.st.RetryRound)
 	r.setCompensating(metav1.ConditionTrue, ordersv1alpha1.ReasonRetryRequested, message)
 	r.setPhase(ordersv1alpha1.PhaseCompensating, ordersv1alpha1.TransitionRetryRequested, false, message)
 }

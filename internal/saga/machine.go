@@ -168,6 +168,9 @@ type Transition struct {
 	// From and To are phases (saga) or step states (step).
 	From, To string
 	Message  string
+	// Request is the name of the SagaRequest that caused the transition,
+	// if one did.
+	Request string
 }
 
 // Outcome is what one Apply decided.
@@ -214,6 +217,8 @@ func (m Machine) Apply(saga *ordersv1alpha1.OrderSaga, now time.Time, ev Event) 
 		r.cancel(e.Reason)
 	case RetryRequested:
 		r.retry(e.Token)
+	case VerbRequested:
+		r.verb(e)
 	case ReplyReceived:
 		r.out.Verdict = r.reply(e)
 	case DispatchFailed:

@@ -55,8 +55,8 @@ func (r *run) advance() {
 	for i := range r.st.Steps {
 		rec := &r.st.Steps[i]
 		switch rec.State {
-		case ordersv1alpha1.StepSucceeded:
-			continue
+		case ordersv1alpha1.StepSucceeded, ordersv1alpha1.StepSkipped:
+			continue // a step is Skipped while running only by a SagaRequest
 		case ordersv1alpha1.StepPending:
 			r.st.CurrentStep = rec.Name // the step the saga is at, paused or not
 			if r.paused() {
@@ -72,8 +72,22 @@ func (r *run) advance() {
 		}
 		return
 	}
-	r.setPhase(ordersv1alpha1.PhaseCompleted, ordersv1alpha1.TransitionCompleted, false,
-		fmt.Sprintf("All %d steps succeeded", len(r.st.Steps)))
+	message := fmt.Sprintf("All %d steps succeeded", len(r.st.Steps))
+	if skipped := r.count(ordersv1alpha1.StepSkipped); skipped > 0 {
+		message = fmt.Sprintf("%d steps succeeded, %d skipped by request", len(r.st.Steps)-skipped, skipped)
+	}
+	r.setPhase(ordersv1alpha1.PhaseCompleted, ordersv1alpha1.TransitionCompleted, false, message)
+}
+
+// count is how many steps are in state.
+func (r *run) count(state ordersv1alpha1.StepState) int {
+	n := 0
+	for _, rec := range r.st.Steps {
+		if rec.State == state {
+			n++
+		}
+	}
+	return n
 }
 
 // progress handles a step that awaits a reply or a retry: it sends the next

@@ -39,16 +39,21 @@ func one(t *testing.T, objs []*unstructured.Unstructured, kind string) *unstruct
 	return found[0]
 }
 
-// named returns the object of kind whose name, after the deployment's name
-// prefix, is name; or fails.
+// Names of the admission policies, as "make deploy" renders them.
+const (
+	finalizerPolicy = "ordersaga-compensate-finalizer"
+	requesterPolicy = "ordersaga-saga-request-requester"
+)
+
+// named returns the one object of kind named name.
 func named(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
 	t.Helper()
 	for _, o := range byKind(objs, kind) {
-		if o.GetName() == "ordersaga-"+name {
+		if o.GetName() == name {
 			return o
 		}
 	}
-	t.Fatalf("no %s ordersaga-%s", kind, name)
+	t.Fatalf("no %s %s rendered", kind, name)
 	return nil
 }
 
@@ -76,7 +81,7 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 		}
 	}
 
-	mutating := convert[admissionregistrationv1.MutatingAdmissionPolicy](t, one(t, objs, "MutatingAdmissionPolicy"))
+	mutating := convert[admissionregistrationv1.MutatingAdmissionPolicy](t, named(t, objs, "MutatingAdmissionPolicy", finalizerPolicy))
 	if !matchesSagas(mutating.Spec.MatchConstraints.ResourceRules, admissionregistrationv1.Create) {
 		t.Errorf("the mutating policy must match the creation of ordersagas: %+v", mutating.Spec.MatchConstraints.ResourceRules)
 	}
@@ -84,12 +89,12 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 		!strings.Contains(mutating.Spec.Mutations[0].JSONPatch.Expression, `"`+ordersv1alpha1.Finalizer+`"`) {
 		t.Errorf("the mutating policy must add the finalizer %s: %+v", ordersv1alpha1.Finalizer, mutating.Spec.Mutations)
 	}
-	mutatingBinding := convert[admissionregistrationv1.MutatingAdmissionPolicyBinding](t, one(t, objs, "MutatingAdmissionPolicyBinding"))
+	mutatingBinding := convert[admissionregistrationv1.MutatingAdmissionPolicyBinding](t, named(t, objs, "MutatingAdmissionPolicyBinding", finalizerPolicy))
 	if mutatingBinding.Spec.PolicyName != mutating.Name {
 		t.Errorf("the mutating binding names policy %q, want %q", mutatingBinding.Spec.PolicyName, mutating.Name)
 	}
 
-	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "compensate-finalizer"))
+	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", finalizerPolicy))
 	if !matchesSagas(validating.Spec.MatchConstraints.ResourceRules, admissionregistrationv1.Update) {
 		t.Errorf("the validating policy must match the updates of ordersagas: %+v", validating.Spec.MatchConstraints.ResourceRules)
 	}
@@ -110,7 +115,7 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 			t.Errorf("the validating policy names phase %s: %t, but the phase is final: %t", phase, named, phase.IsFinal())
 		}
 	}
-	validatingBinding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", "compensate-finalizer"))
+	validatingBinding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", finalizerPolicy))
 	if validatingBinding.Spec.PolicyName != validating.Name ||
 		!slices.Equal(validatingBinding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
 		t.Errorf("the validating binding must deny by policy %q: %+v", validating.Name, validatingBinding.Spec)
@@ -121,7 +126,7 @@ func TestAdmissionPoliciesAreDeployed(t *testing.T) {
 // granted to the operator's service account and to no one else.
 func TestOnlyTheOperatorMayAbandonSagas(t *testing.T) {
 	objs := render(t)
-	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "compensate-finalizer"))
+	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", finalizerPolicy))
 	if len(validating.Spec.Validations) != 1 || !strings.Contains(validating.Spec.Validations[0].Expression, ".check('abandon')") {
 		t.Fatalf("the validating policy must ask the authorizer for the verb abandon: %+v", validating.Spec.Validations)
 	}
@@ -162,7 +167,7 @@ func TestOnlyTheOperatorMayAbandonSagas(t *testing.T) {
 // failing closed.
 func TestTheDrillsPolicyIsDeployedForTheNamespacesNotLabelledForDrills(t *testing.T) {
 	objs := render(t)
-	policy := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "drills"))
+	policy := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "ordersaga-drills"))
 	rules := policy.Spec.MatchConstraints.ResourceRules
 	if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"ordersagas", "sagatemplates"}) ||
 		!slices.Equal(rules[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}) {
@@ -171,7 +176,7 @@ func TestTheDrillsPolicyIsDeployedForTheNamespacesNotLabelledForDrills(t *testin
 	if p := policy.Spec.FailurePolicy; p == nil || *p != admissionregistrationv1.Fail {
 		t.Error("the drills policy must fail closed")
 	}
-	binding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", "drills"))
+	binding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", "ordersaga-drills"))
 	if binding.Spec.PolicyName != policy.Name ||
 		!slices.Equal(binding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
 		t.Errorf("the drills binding must deny by policy %q: %+v", policy.Name, binding.Spec)
@@ -183,5 +188,38 @@ func TestTheDrillsPolicyIsDeployedForTheNamespacesNotLabelledForDrills(t *testin
 	expr := sel.NamespaceSelector.MatchExpressions[0]
 	if expr.Key != ordersv1alpha1.DrillsLabel || expr.Operator != "NotIn" || !slices.Equal(expr.Values, []string{ordersv1alpha1.DrillsEnabled}) {
 		t.Errorf("the drills binding must select the namespaces without %s=%s: %+v", ordersv1alpha1.DrillsLabel, ordersv1alpha1.DrillsEnabled, expr)
+	}
+}
+
+// "make deploy" installs the policies that stamp a SagaRequest's requester
+// from the creating user and refuse a forged one, both failing closed.
+func TestRequesterPoliciesAreDeployed(t *testing.T) {
+	objs := render(t)
+	mutating := convert[admissionregistrationv1.MutatingAdmissionPolicy](t, named(t, objs, "MutatingAdmissionPolicy", requesterPolicy))
+	rules := mutating.Spec.MatchConstraints.ResourceRules
+	if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"sagarequests"}) ||
+		!slices.Equal(rules[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create}) {
+		t.Errorf("the requester policy must match the creation of sagarequests: %+v", rules)
+	}
+	if p := mutating.Spec.FailurePolicy; p == nil || *p != admissionregistrationv1.Fail {
+		t.Error("the requester mutating policy must fail closed")
+	}
+	if len(mutating.Spec.Mutations) != 1 || mutating.Spec.Mutations[0].JSONPatch == nil ||
+		!strings.Contains(mutating.Spec.Mutations[0].JSONPatch.Expression, "request.userInfo.username") {
+		t.Errorf("the requester policy must stamp the request's user: %+v", mutating.Spec.Mutations)
+	}
+	if b := convert[admissionregistrationv1.MutatingAdmissionPolicyBinding](t, named(t, objs, "MutatingAdmissionPolicyBinding", requesterPolicy)); b.Spec.PolicyName != requesterPolicy {
+		t.Errorf("the requester mutating binding names %q", b.Spec.PolicyName)
+	}
+	validating := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", requesterPolicy))
+	if p := validating.Spec.FailurePolicy; p == nil || *p != admissionregistrationv1.Fail {
+		t.Error("the requester validating policy must fail closed")
+	}
+	if len(validating.Spec.Validations) != 1 || !strings.Contains(validating.Spec.Validations[0].Expression, "request.userInfo.username") {
+		t.Errorf("the requester validating policy must compare with the request's user: %+v", validating.Spec.Validations)
+	}
+	b := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", requesterPolicy))
+	if b.Spec.PolicyName != requesterPolicy || !slices.Equal(b.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
+		t.Errorf("the requester validating binding must deny by policy %q: %+v", requesterPolicy, b.Spec)
 	}
 }

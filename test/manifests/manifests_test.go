@@ -104,15 +104,19 @@ func TestDeploymentMeetsTheRestrictedPodSecurityStandard(t *testing.T) {
 
 // operatorGrants are the operator's own rights: what it uses, no more.
 var operatorGrants = map[string][]string{
-	// delete: finished sagas are deleted after their time to live.
-	"ordersaga-manager-role orders.ordersaga.io/ordersagas":                 {"delete", "get", "list", "patch", "watch"},
-	"ordersaga-manager-role orders.ordersaga.io/ordersagas/status":          {"get", "patch"},
-	"ordersaga-manager-role orders.ordersaga.io/ordersagas/finalizers":      {"update"},
-	"ordersaga-abandon-role orders.ordersaga.io/ordersagas":                 {"abandon"},
-	"ordersaga-manager-role events.k8s.io/events":                           {"create", "patch"},
-	"ordersaga-manager-role orders.ordersaga.io/participants":               {"get", "list", "watch"},
-	"ordersaga-manager-role orders.ordersaga.io/sagatemplates":              {"get", "list", "watch"},
-	"ordersaga-manager-role orders.ordersaga.io/participants/status":        {"get", "patch"},
+	"ordersaga-manager-role orders.ordersaga.io/ordersagas":            {"delete", "get", "list", "patch", "watch"},
+	"ordersaga-manager-role orders.ordersaga.io/ordersagas/status":     {"get", "patch"},
+	"ordersaga-manager-role orders.ordersaga.io/ordersagas/finalizers": {"update"},
+	"ordersaga-abandon-role orders.ordersaga.io/ordersagas":            {"abandon"},
+	"ordersaga-manager-role events.k8s.io/events":                      {"create", "patch"},
+	"ordersaga-manager-role orders.ordersaga.io/participants":          {"get", "list", "watch"},
+	"ordersaga-manager-role orders.ordersaga.io/sagatemplates":         {"get", "list", "watch"},
+	"ordersaga-manager-role orders.ordersaga.io/participants/status":   {"get", "patch"},
+	"ordersaga-manager-role orders.ordersaga.io/sagarequests":          {"get", "list", "watch"},
+	"ordersaga-manager-role orders.ordersaga.io/sagarequests/status":   {"get", "patch"},
+	// On-call people: manual verbs through SagaRequests, sagas read-only.
+	"ordersaga-saga-requester orders.ordersaga.io/sagarequests":             {"create", "get", "list", "watch"},
+	"ordersaga-saga-requester orders.ordersaga.io/ordersagas":               {"get", "list", "watch"},
 	"ordersaga-manager-role /namespaces":                                    {"get", "list", "watch"},
 	"ordersaga-leader-election-role coordination.k8s.io/leases":             {"create", "get", "update"},
 	"ordersaga-leader-election-role /events":                                {"create", "patch"},

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -33,6 +34,9 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
 )
+
+// clusterRoleKind is the kind of the roles config/rbac renders.
+const clusterRoleKind = "ClusterRole"
 
 // rbacLoadTimeout bounds the wait for new RBAC to be in force: the
 // apiserver's authorizer reads roles and bindings through informers.
@@ -47,7 +51,7 @@ func Editor(ctx context.Context, cfg *rest.Config, namespace, user string) (*res
 		return nil, err
 	}
 	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool {
-		return o.GetKind() == "ClusterRole" && o.GetLabels()["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+		return o.GetKind() == clusterRoleKind && o.GetLabels()["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
 	})
 	if i < 0 {
 		return nil, errors.New("config/default renders no ClusterRole aggregated to edit")
@@ -67,6 +71,42 @@ func Editor(ctx context.Context, cfg *rest.Config, namespace, user string) (*res
 	}
 	id := rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
 	if err := waitUntilAllowed(ctx, c, id, namespace, "patch"); err != nil {
+		return nil, err
+	}
+	out := rest.CopyConfig(cfg)
+	out.Impersonate = id
+	return out, nil
+}
+
+// Requester returns a config that acts as user, in groups, to whom
+// namespace's RoleBinding grants the saga requester role of config/rbac
+// (SagaRequests, no edit of sagas), and nothing else.
+func Requester(ctx context.Context, cfg *rest.Config, namespace, user string, groups ...string) (*rest.Config, error) {
+	objs, err := Render("config/default")
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == clusterRoleKind && strings.HasSuffix(o.GetName(), "saga-requester")
+	})
+	if i < 0 {
+		return nil, errors.New("config/default renders no saga requester ClusterRole")
+	}
+	role := objs[i]
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: role.GetName() + "-" + user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: role.GetKind(), Name: role.GetName()},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
+	c, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := createAll(ctx, c, role, binding); err != nil {
+		return nil, fmt.Errorf("grant %s the saga requester role: %w", user, err)
+	}
+	id := rest.ImpersonationConfig{UserName: user, Groups: append(groups, "system:authenticated")}
+	if err := waitUntilAllowed(ctx, c, id, namespace, "get"); err != nil {
 		return nil, err
 	}
 	out := rest.CopyConfig(cfg)
