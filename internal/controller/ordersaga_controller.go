@@ -171,8 +171,8 @@ func (r *OrderSagaReconciler) load(ctx context.Context, key types.NamespacedName
 }
 
 // SetupWithManager wires the reconciler's bus and registers the controller:
-// it watches OrderSagas (spec and deletion changes, not its own status
-// writes), the inbox, which wakes exactly the saga a reply is for, retry
+// it watches OrderSagas (spec, annotation and deletion changes, not its own
+// status writes), the inbox, which wakes exactly the saga a reply is for, retry
 // requests made with RetryAnnotation, and the broker coming back, which wakes
 // every saga in progress.
 func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -200,7 +200,10 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("add retention sweeper: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Not its own status writes; a person's annotation (and the bench's
+		// touch) does wake it.
+		For(&ordersv1alpha1.OrderSaga{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesRawSource(source.Channel(r.Inbox.Events(), &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(source.Channel(watch.events, &handler.EnqueueRequestForObject{})).
 		Watches(&ordersv1alpha1.Participant{}, handler.EnqueueRequestsFromMapFunc(r.sagasOfParticipant),
