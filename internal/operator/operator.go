@@ -176,21 +176,8 @@ type Operator struct {
 // Setup adds the operator to mgr.
 func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	o = o.withDefaults()
-	if o.BrokerURL == "" {
-		return nil, errors.New("no broker URL: set --broker-url or --broker-url-file")
-	}
-	if !o.Events.Valid() {
-		return nil, fmt.Errorf("unknown event policy %q: all, outcomes or phases", o.Events)
-	}
-	for _, ns := range o.StartNamespaces {
-		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			return nil, fmt.Errorf("start namespace %q: %s", ns, strings.Join(errs, "; "))
-		}
-	}
-	if o.BrokerTLS != nil && !strings.HasPrefix(o.BrokerURL, "amqps://") {
-		// TLS settings with a plaintext URL would silently connect in the
-		// clear: refuse instead.
-		return nil, errors.New("broker TLS options are set but the broker URL is not amqps://")
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	m, err := metrics.Default()
 	if err != nil {
@@ -292,6 +279,27 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("set up participant controller: %w", err)
 	}
 	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
+}
+
+// validate refuses options the operator cannot run with.
+func (o Options) validate() error {
+	if o.BrokerURL == "" {
+		return errors.New("no broker URL: set --broker-url or --broker-url-file")
+	}
+	if !o.Events.Valid() {
+		return fmt.Errorf("unknown event policy %q: all, outcomes or phases", o.Events)
+	}
+	for _, ns := range o.StartNamespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("start namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	if o.BrokerTLS != nil && !strings.HasPrefix(o.BrokerURL, "amqps://") {
+		// TLS settings with a plaintext URL would silently connect in the
+		// clear: refuse instead.
+		return errors.New("broker TLS options are set but the broker URL is not amqps://")
+	}
+	return nil
 }
 
 // Bus requests (start messages and queries): a few at a time, each on its
