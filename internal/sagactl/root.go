@@ -46,7 +46,8 @@ var commands = []func(*Options) *cobra.Command{
 	newListCommand,
 	newTreeCommand,
 	newHistoryCommand,
-	newRetryCommand,
+	newSuspendCommand,
+	newResumeCommand,
 }
 
 // NewOptions returns the options of a command line run with streams, on
@@ -70,7 +71,8 @@ func (o *Options) Command() *cobra.Command {
 		Use:   "kubectl-saga",
 		Short: "Show and operate OrderSagas",
 		Long: "kubectl saga shows OrderSagas as a person reads them (list, tree,\n" +
-			"history) and acts on one with the manual verbs (retry).",
+			"history), holds and resumes one (suspend, resume), and asks the\n" +
+			"operator for the manual verbs (retry, skip, compensate, cancel).",
 		Annotations: map[string]string{
 			// kubectl shows a plugin's usage as "kubectl saga".
 			cobra.CommandDisplayNameAnnotation: "kubectl saga",
@@ -86,5 +88,6 @@ func (o *Options) Command() *cobra.Command {
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd(o))
 	}
+	root.AddCommand(newRequestCommands(o)...)
 	return root
 }

@@ -425,3 +425,10 @@ func compensationState(s ordersv1alpha1.StepState) string {
 		return ""
 	}
 }
+
+// pendingRetry returns the retry requested on the saga through the retry
+// annotation that the operator has not acted upon yet, if there is one.
+func pendingRetry(s *ordersv1alpha1.OrderSaga) (string, bool) {
+	v, ok := s.Annotations[ordersv1alpha1.RetryAnnotation]
+	return v, ok && v != s.Status.LastHandledRetry
+}
