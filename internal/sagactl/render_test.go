@@ -85,7 +85,7 @@ func TestPrintTreeRetryRequested(t *testing.T) {
 	s.Status.LastHandledRetry = "2026-11-27T12:04:00Z"
 	b.Reset()
 	g.Expect(PrintTree(&b, s, fixtureNow)).To(Succeed())
-	g.Expect(b.String()).To(ContainSubstring("\nRetry       kubectl saga retry order-1003, once the participant is fixed\n"))
+	g.Expect(b.String()).To(ContainSubstring("\nRetry       kubectl saga retry order-1003 --reason WHY, once fixed\n"))
 }
 
 func TestPrintHistory(t *testing.T) {

@@ -40,8 +40,9 @@ type Options struct {
 }
 
 // commands are the subcommands of kubectl saga, in the order help lists
-// them. A new verb is a file with a func(*Options) *cobra.Command (see
-// verb.go and retry.go) and a line here.
+// them (cobra sorts them). A new verb that edits the saga is a file with a
+// func(*Options) *cobra.Command (see verb.go and suspend.go) and a line
+// here; a verb the operator applies is a line in requestVerbs (request.go).
 var commands = []func(*Options) *cobra.Command{
 	newListCommand,
 	newTreeCommand,

@@ -130,7 +130,7 @@ func (t *treeWriter) header(s *ordersv1alpha1.OrderSaga) {
 		if v, ok := pendingRetry(s); ok {
 			t.field("Retry", fmt.Sprintf("%q requested, not handled by the operator yet", v))
 		} else {
-			t.field("Retry", fmt.Sprintf("kubectl saga retry %s, once the participant is fixed", s.Name))
+			t.field("Retry", fmt.Sprintf("kubectl saga retry %s --reason WHY, once fixed", s.Name))
 		}
 	}
 }
