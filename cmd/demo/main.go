@@ -17,7 +17,8 @@ limitations under the License.
 // Command demo shows the operator at work on a local control plane: it starts
 // kube-apiserver and etcd (envtest), installs the CRD, runs the operator and
 // the sample services against the local RabbitMQ, applies config/samples and
-// follows the sagas until they are final. Then it shows them with kubectl and
+// follows the sagas until they are final. Then it shows them with kubectl,
+// ending with kubectl saga tree of the compensated sample, and
 // waits for Ctrl-C, or, with DEMO_EXIT=1, exits 0 only if every sample
 // reached its expected phase. It removes everything it created on the way out.
 package main
@@ -50,6 +51,7 @@ import (
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/operator"
+	"github.com/ordersaga/ordersaga-operator/internal/sagactl"
 	"github.com/ordersaga/ordersaga-operator/internal/samples"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/poll"
@@ -124,6 +126,9 @@ func run(nonInteractive bool) (err error) {
 	fmt.Println("\n==> kubectl describe osaga order-1002")
 	out, _ = d.run("describe", "osaga", "order-1002")
 	fmt.Print(out)
+	if err := d.showTree(ctx, "order-1002"); err != nil {
+		return err
+	}
 
 	var wrong []string
 	for name, want := range expected {
@@ -146,6 +151,20 @@ func run(nonInteractive bool) (err error) {
 	<-ctx.Done()
 	fmt.Println("\n==> Stopping")
 	return nil
+}
+
+// sampleNamespace is where config/samples puts the sagas.
+const sampleNamespace = "default"
+
+// showTree prints the saga as kubectl saga tree NAME -n default does, with
+// the plugin's own rendering run in-process.
+func (d *demo) showTree(ctx context.Context, name string) error {
+	fmt.Printf("\n==> kubectl saga tree %s -n %s\n", name, sampleNamespace)
+	saga := &ordersv1alpha1.OrderSaga{}
+	if err := d.k8s.Get(ctx, client.ObjectKey{Namespace: sampleNamespace, Name: name}, saga); err != nil {
+		return fmt.Errorf("get OrderSaga %s: %w", name, err)
+	}
+	return sagactl.PrintTree(os.Stdout, saga, time.Now())
 }
 
 func (d *demo) start(ctx context.Context) error {

@@ -68,6 +68,12 @@ local function health(saga)
   local phase = tostring(status.phase)
   local conditions = status.conditions
   local ready = findCondition(conditions, "Ready")
+  -- A person holds the saga (spec.suspend): nothing moves until they
+  -- resume it. A finished saga has nothing left to hold; its phase says more.
+  local suspended = findCondition(conditions, "Suspended")
+  if isTrue(suspended) and phase ~= "Completed" and phase ~= "Compensated" and phase ~= "Failed" then
+    return result("Suspended", phase .. ": " .. describe(suspended, "suspended (spec.suspend)"))
+  end
   if phase == "Completed" then
     return result("Healthy", "Completed: " .. describe(ready, "every step succeeded"))
   elseif phase == "Compensated" then

@@ -28,7 +28,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 )
@@ -192,68 +191,6 @@ var _ = Describe("kubectl saga", Ordered, func() {
 		It("refuses an unknown phase", func() {
 			_, _, err := run(now, "list", "--phase", "Done")
 			Expect(err).To(MatchError(ContainSubstring(`unknown phase "Done"`)))
-		})
-	})
-
-	Describe("retry", func() {
-		retryAt := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
-		get := func(name string) *ordersv1alpha1.OrderSaga {
-			GinkgoHelper()
-			s := &ordersv1alpha1.OrderSaga{}
-			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: fixtureNamespace, Name: name}, s)).To(Succeed())
-			return s
-		}
-
-		It("sets the retry annotation of a Failed saga, once until the operator handles it", func() {
-			s := failedSaga()
-			s.Name = "order-1013"
-			store(s)
-
-			out, _, err := run(retryAt, "retry", "order-1013")
-			Expect(err).NotTo(HaveOccurred())
-			Expect(out).To(Equal("ordersaga.orders.ordersaga.io/order-1013 retry requested\n"))
-			Expect(get("order-1013").Annotations).To(HaveKeyWithValue(ordersv1alpha1.RetryAnnotation, "2026-11-27T18:00:00Z"))
-
-			By("refusing a second request before the operator handled the first")
-			_, _, err = run(retryAt, "retry", "order-1013")
-			Expect(isRefusal(err)).To(BeTrue(), "a refusal: %v", err)
-			Expect(err).To(MatchError(ContainSubstring(`cannot retry order-1013: retry "2026-11-27T18:00:00Z" is already requested`)))
-
-			By("asking again, with a new value, once the operator handled it and the saga failed again")
-			handled := get("order-1013")
-			handled.Status.LastHandledRetry = "2026-11-27T18:00:00Z"
-			handled.Status.RetryRound = 1
-			Expect(k8sClient.Status().Update(ctx, handled)).To(Succeed())
-			_, _, err = run(retryAt, "retry", "order-1013")
-			Expect(err).NotTo(HaveOccurred())
-			Expect(get("order-1013").Annotations).To(HaveKeyWithValue(ordersv1alpha1.RetryAnnotation, "2026-11-27T18:00:00.000000000Z"))
-		})
-
-		It("refuses a saga that is not Failed and leaves it unchanged", func() {
-			_, _, err := run(retryAt, "retry", "order-1002")
-			Expect(isRefusal(err)).To(BeTrue(), "a refusal: %v", err)
-			Expect(err).To(MatchError("cannot retry order-1002: the saga is Compensated, not Failed; " +
-				"retry applies only to a saga whose compensation could not succeed"))
-			Expect(get("order-1002").Annotations).NotTo(HaveKey(ordersv1alpha1.RetryAnnotation))
-		})
-
-		It("refuses to write a saga that changed after the verb's check", func() {
-			s := failedSaga()
-			s.Name = "order-1023"
-			store(s)
-			// The verb's check passes, then someone else changes the saga
-			// before the verb writes it.
-			racing := retryVerb()
-			racing.refuse = func(read *ordersv1alpha1.OrderSaga) error {
-				changed := read.DeepCopy()
-				metav1.SetMetaDataLabel(&changed.ObjectMeta, "touched", "true")
-				Expect(k8sClient.Update(ctx, changed)).To(Succeed())
-				return refuseRetry(read)
-			}
-			var out, errOut bytes.Buffer
-			err := options(retryAt, &out, &errOut).runVerb(ctx, racing, "order-1023")
-			Expect(err).To(MatchError(ContainSubstring("cannot retry order-1023: the saga changed while the request was made")))
-			Expect(get("order-1023").Annotations).NotTo(HaveKey(ordersv1alpha1.RetryAnnotation))
 		})
 	})
 })

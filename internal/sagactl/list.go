@@ -45,6 +45,9 @@ type ListFilter struct {
 	Template string
 	// OlderThan and NewerThan bound the saga's age.
 	OlderThan, NewerThan time.Duration
+	// Drill selects only the sagas that are compensation drills
+	// (status.drill).
+	Drill bool
 }
 
 // Match reports whether the filter selects the saga at time now.
@@ -53,6 +56,9 @@ func (f ListFilter) Match(s *ordersv1alpha1.OrderSaga, now time.Time) bool {
 		return false
 	}
 	if f.Template != "" && (s.Status.Template == nil || s.Status.Template.Name != f.Template) {
+		return false
+	}
+	if f.Drill && !s.Status.Drill {
 		return false
 	}
 	sagaAge := now.Sub(s.CreationTimestamp.Time)
@@ -108,12 +114,15 @@ func newListCommand(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List sagas, filtered by phase, template and age",
+		Short:   "List sagas, filtered by phase, template, age and drill",
 		Example: `  # Failed sagas of every namespace
   kubectl saga list -A --phase Failed
 
   # Sagas of the checkout template that have run for more than an hour
-  kubectl saga list --template checkout --older-than 1h --phase Running,Compensating`,
+  kubectl saga list --template checkout --older-than 1h --phase Running,Compensating
+
+  # Compensation drills
+  kubectl saga list --drill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return lo.run(cmd)
@@ -126,6 +135,7 @@ func newListCommand(o *Options) *cobra.Command {
 	f.StringVar(&lo.filter.Template, "template", "", "Only sagas that run this SagaTemplate.")
 	f.DurationVar(&lo.filter.OlderThan, "older-than", 0, "Only sagas created longer ago than this (for example 30m, 24h).")
 	f.DurationVar(&lo.filter.NewerThan, "newer-than", 0, "Only sagas created less long ago than this.")
+	f.BoolVar(&lo.filter.Drill, "drill", false, "Only sagas that are compensation drills (status.drill).")
 	return cmd
 }
 

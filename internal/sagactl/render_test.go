@@ -85,7 +85,7 @@ func TestPrintTreeRetryRequested(t *testing.T) {
 	s.Status.LastHandledRetry = "2026-11-27T12:04:00Z"
 	b.Reset()
 	g.Expect(PrintTree(&b, s, fixtureNow)).To(Succeed())
-	g.Expect(b.String()).To(ContainSubstring("\nRetry       kubectl saga retry order-1003, once the participant is fixed\n"))
+	g.Expect(b.String()).To(ContainSubstring("\nRetry       kubectl saga retry order-1003 --reason WHY, once fixed\n"))
 }
 
 func TestPrintHistory(t *testing.T) {
@@ -183,61 +183,6 @@ func TestParsePhases(t *testing.T) {
 func isRefusal(err error) bool {
 	var refused *RefusedError
 	return errors.As(err, &refused)
-}
-
-func TestRetry(t *testing.T) {
-	now := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
-	withRetry := func(s *ordersv1alpha1.OrderSaga, annotation, handled string) *ordersv1alpha1.OrderSaga {
-		s.Annotations = map[string]string{ordersv1alpha1.RetryAnnotation: annotation}
-		s.Status.LastHandledRetry = handled
-		return s
-	}
-	tests := []struct {
-		name    string
-		saga    *ordersv1alpha1.OrderSaga
-		refused string
-		want    string
-	}{
-		{name: "failed", saga: failedSaga(), want: "2026-11-27T18:00:00Z"},
-		{
-			name: "failed again after a handled retry",
-			saga: withRetry(failedSaga(), "2026-11-27T17:00:00Z", "2026-11-27T17:00:00Z"),
-			want: "2026-11-27T18:00:00Z",
-		},
-		{
-			name: "failed again within the second of the handled retry",
-			saga: withRetry(failedSaga(), "2026-11-27T18:00:00Z", "2026-11-27T18:00:00Z"),
-			want: "2026-11-27T18:00:00Z-", // RFC 3339 with nanoseconds, checked below
-		},
-		{
-			name:    "retry not handled yet",
-			saga:    withRetry(failedSaga(), "2026-11-27T17:59:00Z", ""),
-			refused: `retry "2026-11-27T17:59:00Z" is already requested and the operator has not handled it yet`,
-		},
-		{name: "compensated", saga: compensatedSaga(), refused: "the saga is Compensated, not Failed"},
-		{name: "running", saga: runningSaga(), refused: "the saga is Running, not Failed"},
-		{name: "not reconciled yet", saga: pendingSaga(), refused: "the saga is <none>, not Failed"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			g := NewWithT(t)
-			err := retryVerb().refuse(tt.saga)
-			if tt.refused != "" {
-				g.Expect(isRefusal(err)).To(BeTrue(), "a refusal: %v", err)
-				g.Expect(err).To(MatchError(ContainSubstring(tt.refused)))
-				return
-			}
-			g.Expect(err).NotTo(HaveOccurred())
-			retryVerb().apply(tt.saga, now)
-			got := tt.saga.Annotations[ordersv1alpha1.RetryAnnotation]
-			if strings.HasSuffix(tt.want, "-") {
-				g.Expect(got).NotTo(Equal(tt.saga.Status.LastHandledRetry))
-				g.Expect(time.Parse(time.RFC3339Nano, got)).To(BeTemporally("==", now))
-				return
-			}
-			g.Expect(got).To(Equal(tt.want))
-		})
-	}
 }
 
 // TestDocsShowGoldenOutputs checks that the example outputs of

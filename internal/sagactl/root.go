@@ -40,13 +40,15 @@ type Options struct {
 }
 
 // commands are the subcommands of kubectl saga, in the order help lists
-// them. A new verb is a file with a func(*Options) *cobra.Command (see
-// verb.go and retry.go) and a line here.
+// them (cobra sorts them). A new verb that edits the saga is a file with a
+// func(*Options) *cobra.Command (see verb.go and suspend.go) and a line
+// here; a verb the operator applies is a line in requestVerbs (request.go).
 var commands = []func(*Options) *cobra.Command{
 	newListCommand,
 	newTreeCommand,
 	newHistoryCommand,
-	newRetryCommand,
+	newSuspendCommand,
+	newResumeCommand,
 }
 
 // NewOptions returns the options of a command line run with streams, on
@@ -70,7 +72,8 @@ func (o *Options) Command() *cobra.Command {
 		Use:   "kubectl-saga",
 		Short: "Show and operate OrderSagas",
 		Long: "kubectl saga shows OrderSagas as a person reads them (list, tree,\n" +
-			"history) and acts on one with the manual verbs (retry).",
+			"history), holds and resumes one (suspend, resume), and asks the\n" +
+			"operator for the manual verbs (retry, skip, compensate, cancel).",
 		Annotations: map[string]string{
 			// kubectl shows a plugin's usage as "kubectl saga".
 			cobra.CommandDisplayNameAnnotation: "kubectl saga",
@@ -86,5 +89,6 @@ func (o *Options) Command() *cobra.Command {
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd(o))
 	}
+	root.AddCommand(newRequestCommands(o)...)
 	return root
 }

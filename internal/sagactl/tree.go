@@ -130,7 +130,7 @@ func (t *treeWriter) header(s *ordersv1alpha1.OrderSaga) {
 		if v, ok := pendingRetry(s); ok {
 			t.field("Retry", fmt.Sprintf("%q requested, not handled by the operator yet", v))
 		} else {
-			t.field("Retry", fmt.Sprintf("kubectl saga retry %s, once the participant is fixed", s.Name))
+			t.field("Retry", fmt.Sprintf("kubectl saga retry %s --reason WHY, once fixed", s.Name))
 		}
 	}
 }
@@ -424,4 +424,11 @@ func compensationState(s ordersv1alpha1.StepState) string {
 	default:
 		return ""
 	}
+}
+
+// pendingRetry returns the retry requested on the saga through the retry
+// annotation that the operator has not acted upon yet, if there is one.
+func pendingRetry(s *ordersv1alpha1.OrderSaga) (string, bool) {
+	v, ok := s.Annotations[ordersv1alpha1.RetryAnnotation]
+	return v, ok && v != s.Status.LastHandledRetry
 }

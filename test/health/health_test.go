@@ -135,6 +135,15 @@ func (s *story) reply(step string, st protocol.Status) *story {
 	return s.tick()
 }
 
+// hold is the controller's pass once spec.suspend is set: Suspend instead
+// of the Tick.
+func (s *story) hold() *story {
+	s.saga.Spec.Suspend = true
+	s.now = s.now.Add(time.Second)
+	s.m.Apply(s.saga, s.now, saga.Suspend{})
+	return s
+}
+
 func (s *story) retry() *story {
 	s.m.Apply(s.saga, s.now, saga.RetryRequested{Token: "1"})
 	return s.tick()
@@ -200,6 +209,25 @@ func runningSuspended(t *testing.T) *ordersv1alpha1.OrderSaga {
 	t.Helper()
 	return newStory(t).change("payment", suspend).start().tick().
 		reply(reserve, protocol.StatusSucceeded).suspended("payment").in(ordersv1alpha1.PhaseRunning)
+}
+
+func runningHeld(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
+	return newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded).hold().in(ordersv1alpha1.PhaseRunning)
+}
+
+func compensatingHeld(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
+	return newStory(t).start().tick().reply(reserve, protocol.StatusSucceeded).
+		reply(charge, protocol.StatusFailed).hold().in(ordersv1alpha1.PhaseCompensating)
+}
+
+// runningHeldAndBlocked is held by a person while its participant is
+// suspended too: the person's hold is what Argo CD shows.
+func runningHeldAndBlocked(t *testing.T) *ordersv1alpha1.OrderSaga {
+	t.Helper()
+	return newStory(t).change("payment", suspend).start().tick().
+		reply(reserve, protocol.StatusSucceeded).suspended("payment").hold().in(ordersv1alpha1.PhaseRunning)
 }
 
 func runningNotRegistered(t *testing.T) *ordersv1alpha1.OrderSaga {
@@ -320,6 +348,12 @@ func TestHealth(t *testing.T) {
 			argo: "Progressing", message: "Running, blocked (BrokerUnavailable): {Blocked}", kstatus: status.InProgressStatus},
 		{name: "Running, Blocked ParticipantSuspended", saga: runningSuspended,
 			argo: "Suspended", message: "Running, blocked (ParticipantSuspended): {Blocked}", kstatus: status.InProgressStatus},
+		{name: "Running, Suspended", saga: runningHeld,
+			argo: "Suspended", message: "Running: {Suspended}", kstatus: status.InProgressStatus},
+		{name: "Running, Suspended and Blocked ParticipantSuspended", saga: runningHeldAndBlocked,
+			argo: "Suspended", message: "Running: {Suspended}", kstatus: status.InProgressStatus},
+		{name: "Compensating, Suspended", saga: compensatingHeld,
+			argo: "Suspended", message: "Compensating: {Suspended}", kstatus: status.InProgressStatus},
 		{name: "Running, Blocked ParticipantNotRegistered", saga: runningNotRegistered,
 			argo: "Degraded", message: "Running, blocked (ParticipantNotRegistered): {Blocked}", kstatus: status.InProgressStatus},
 		{name: "Running, Blocked CommandNotDeclared", saga: runningNotDeclared,
@@ -374,6 +408,10 @@ func TestHealth(t *testing.T) {
 		{name: "Running, Blocked for a reason this check does not know", saga: with(running, func(st *ordersv1alpha1.OrderSagaStatus) {
 			setCondition(st, ordersv1alpha1.ConditionBlocked, metav1.ConditionTrue, "SomethingNew", "Step waits for something new")
 		}), argo: "Progressing", message: "Running, blocked (SomethingNew): {Blocked}", kstatus: status.InProgressStatus},
+		// A reply may finish a held saga: finished, it has nothing left to hold.
+		{name: "Completed, Suspended left True", saga: with(completed, func(st *ordersv1alpha1.OrderSagaStatus) {
+			setCondition(st, ordersv1alpha1.ConditionSuspended, metav1.ConditionTrue, ordersv1alpha1.ReasonSuspended, "held")
+		}), argo: "Healthy", message: "Completed: {Ready}", kstatus: status.CurrentStatus},
 		{name: "Completed without conditions", saga: with(completed, func(st *ordersv1alpha1.OrderSagaStatus) { st.Conditions = nil }),
 			argo: "Healthy", message: "Completed: every step succeeded", kstatus: status.CurrentStatus},
 		{name: "unknown phase, Reconciling", saga: with(running, func(st *ordersv1alpha1.OrderSagaStatus) { st.Phase = "Paused" }),
@@ -414,9 +452,11 @@ func TestHealth(t *testing.T) {
 func TestHealthCoversEveryPhaseAndBlockedReason(t *testing.T) {
 	phases := map[ordersv1alpha1.SagaPhase]bool{}
 	reasons := map[string]bool{}
+	held := false
 	for _, build := range []func(*testing.T) *ordersv1alpha1.OrderSaga{
 		pending, pendingBrokerDown, pendingNoTemplate, running, runningBrokerDown, runningSuspended,
 		runningNotRegistered, runningNotDeclared, compensating, compensatingSuspended, compensatingRetried,
+		runningHeld, compensatingHeld,
 		completed, compensated, failed,
 	} {
 		s := build(t)
@@ -424,6 +464,7 @@ func TestHealthCoversEveryPhaseAndBlockedReason(t *testing.T) {
 		if c := meta.FindStatusCondition(s.Status.Conditions, ordersv1alpha1.ConditionBlocked); c != nil {
 			reasons[c.Reason] = true
 		}
+		held = held || meta.IsStatusConditionTrue(s.Status.Conditions, ordersv1alpha1.ConditionSuspended)
 	}
 	for _, p := range []ordersv1alpha1.SagaPhase{ordersv1alpha1.PhasePending, ordersv1alpha1.PhaseRunning,
 		ordersv1alpha1.PhaseCompensating, ordersv1alpha1.PhaseCompleted, ordersv1alpha1.PhaseCompensated,
@@ -438,6 +479,9 @@ func TestHealthCoversEveryPhaseAndBlockedReason(t *testing.T) {
 		if !reasons[r] {
 			t.Errorf("no saga of the table is Blocked with reason %s", r)
 		}
+	}
+	if !held {
+		t.Error("no saga of the table is Suspended")
 	}
 }
 
