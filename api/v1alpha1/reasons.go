@@ -83,6 +83,10 @@ const (
 	// TransitionCancelRequested: a SagaRequest (verb Cancel) stopped a
 	// pending or running saga; it compensates.
 	TransitionCancelRequested TransitionReason = "CancelRequested"
+	// TransitionResumeForwardRequested: a SagaRequest (verb ResumeForward)
+	// took a saga whose step failed, with nothing undone yet, back to that
+	// step; it runs again with a new round of attempts.
+	TransitionResumeForwardRequested TransitionReason = "ResumeForwardRequested"
 	// TransitionRequestRefused: a SagaRequest's verb did not apply to the
 	// saga as it was; nothing changed but this entry.
 	TransitionRequestRefused TransitionReason = "RequestRefused"

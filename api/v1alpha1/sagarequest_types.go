@@ -22,7 +22,7 @@ import (
 )
 
 // SagaVerb is a manual action on a saga that a SagaRequest asks for.
-// +kubebuilder:validation:Enum=Retry;Skip;Compensate;Cancel
+// +kubebuilder:validation:Enum=Retry;Skip;Compensate;Cancel;ResumeForward
 type SagaVerb string
 
 const (
@@ -40,6 +40,11 @@ const (
 	// VerbCancel stops a pending or running saga and compensates it, like
 	// spec.cancel.
 	VerbCancel SagaVerb = "Cancel"
+	// VerbResumeForward takes a saga whose step failed back to that step,
+	// once its participant is fixed, provided nothing was undone yet and no
+	// step's effect is unknown: the step gets a new round of attempts and
+	// the saga runs again.
+	VerbResumeForward SagaVerb = "ResumeForward"
 )
 
 // MaxRequestReasonLength is the longest reason, in bytes, a SagaRequest may
@@ -57,7 +62,8 @@ type SagaRequestSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	Saga string `json:"saga"`
 
-	// verb is the action asked for: Retry, Skip, Compensate or Cancel.
+	// verb is the action asked for: Retry, Skip, Compensate, Cancel or
+	// ResumeForward.
 	// +required
 	Verb SagaVerb `json:"verb"`
 

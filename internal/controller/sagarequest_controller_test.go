@@ -204,3 +204,60 @@ func TestSagaRequestCompensatesARetiredSagaAndBringsItBack(t *testing.T) {
 	g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseCompensated))
 	g.Expect(got.Labels).To(HaveKeyWithValue(ordersv1alpha1.FinishedLabel, "true"))
 }
+
+func TestSagaRequestResumesForwardARetiredSagaWhoseStepFailed(t *testing.T) {
+	g := NewWithT(t)
+	s := newSaga("order-25")
+	sr := newRequest("forward-1", s.Name, ordersv1alpha1.VerbResumeForward, "")
+	h := newHarness(t, nil, s, sr)
+	h.reconcile(t, keyOf(s))
+	first := h.publisher.messages()[0]
+	h.replyBecause(t, first, protocol.StatusFailed, "WarehouseOffline", &fakeAcknowledger{}, 1)
+	h.reconcile(t, keyOf(s))
+	retiredSaga := h.get(t, keyOf(s))
+	g.Expect(retiredSaga.Status.Phase).To(Equal(ordersv1alpha1.PhaseCompensated), "nothing to undo")
+	g.Expect(retiredSaga.Labels).To(HaveKeyWithValue(ordersv1alpha1.FinishedLabel, "true"))
+
+	// Retired: out of the operator's cache.
+	h.r.Client = interceptor.NewClient(h.api.(client.WithWatch), interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, isSaga := obj.(*ordersv1alpha1.OrderSaga); isSaga && key == keyOf(s) && retired(h.get(t, key)) {
+				return apiNotFound(key)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	h.reconcileRequest(t, sr)
+	h.reconcile(t, keyOf(s))
+
+	got := h.get(t, keyOf(s))
+	g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseRunning))
+	g.Expect(got.Status.RetryRound).To(BeEquivalentTo(1))
+	g.Expect(got.Labels).NotTo(HaveKey(ordersv1alpha1.FinishedLabel))
+	g.Expect(got.Finalizers).To(ContainElement(ordersv1alpha1.Finalizer))
+	sent := h.publisher.messages()
+	g.Expect(sentKeys(sent)).To(Equal([]string{"inventory.ReserveInventory", "inventory.ReserveInventory"}))
+	g.Expect(sent[1].Message.MessageID).NotTo(Equal(first.Message.MessageID), "a new round: the participant must not answer from its record")
+	g.Expect(h.recordedEvents()).To(ContainElement(And(ContainSubstring("Warning ResumeForwardRequested"), ContainSubstring("alice"))))
+	g.Expect(h.reconcileRequest(t, sr).Status.Phase).To(Equal(ordersv1alpha1.RequestDone))
+
+	// The old round's reply changes nothing; the new one moves the saga on.
+	h.reply(t, first, protocol.StatusSucceeded, &fakeAcknowledger{}, 2)
+	h.reconcile(t, keyOf(s))
+	g.Expect(h.publisher.messages()).To(HaveLen(2))
+	h.reply(t, sent[1], protocol.StatusSucceeded, &fakeAcknowledger{}, 3)
+	h.reconcile(t, keyOf(s))
+	g.Expect(sentKeys(h.publisher.messages())).To(Equal([]string{"inventory.ReserveInventory", "inventory.ReserveInventory", "payment.ChargePayment"}))
+	// Lifecycle events are at least once (a retired saga's may go out again,
+	// with the same ids); once each, in order, they read:
+	var once []string
+	seen := map[string]bool{}
+	for _, e := range h.publisher.events() {
+		if !seen[e.Message.MessageID] {
+			seen[e.Message.MessageID] = true
+			once = append(once, eventTypes([]sentMessage{e})...)
+		}
+	}
+	g.Expect(once).To(HaveExactElements("SagaStarted", "StepFailed", "CompensationStarted", "SagaCompensated", "SagaStarted", "StepSucceeded"),
+		"order services learn that the compensated saga runs again")
+}

@@ -38,7 +38,9 @@ var eventOf = map[ordersv1alpha1.TransitionReason]struct {
 	Type  protocol.EventType
 	Phase ordersv1alpha1.SagaPhase
 }{
-	ordersv1alpha1.TransitionStarted:                {protocol.EventSagaStarted, ordersv1alpha1.PhaseRunning},
+	ordersv1alpha1.TransitionStarted: {protocol.EventSagaStarted, ordersv1alpha1.PhaseRunning},
+	// A saga announced compensated runs again: consumers must learn it.
+	ordersv1alpha1.TransitionResumeForwardRequested: {protocol.EventSagaStarted, ordersv1alpha1.PhaseRunning},
 	ordersv1alpha1.TransitionStepSucceeded:          {protocol.EventStepSucceeded, ""},
 	ordersv1alpha1.TransitionStepFailed:             {protocol.EventStepFailed, ""},
 	ordersv1alpha1.TransitionStepTimedOut:           {protocol.EventStepFailed, ""},

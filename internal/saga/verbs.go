@@ -18,7 +18,9 @@ package saga
 
 import (
 	"fmt"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -73,6 +75,8 @@ func (r *run) verb(e VerbRequested) {
 		done, refusal = r.compensateCompleted(asked)
 	case ordersv1alpha1.VerbCancel:
 		done, refusal = r.cancelByRequest(asked)
+	case ordersv1alpha1.VerbResumeForward:
+		done, refusal = r.resumeForward(asked)
 	default:
 		refusal = fmt.Sprintf("unknown verb %q", e.Verb)
 	}
@@ -181,4 +185,74 @@ func (r *run) phaseName() string {
 		return string(ordersv1alpha1.PhasePending)
 	}
 	return string(r.st.Phase)
+}
+
+// resumeForward takes a saga whose step failed back to that step, once its
+// participant is fixed. It applies only while going forward again cannot
+// leave an effect behind or undo twice: the step failed with a known outcome
+// (Failed, not TimedOut: its command took no effect), and no step was
+// compensated, is being compensated, failed to compensate or has an unknown
+// outcome. In practice: a saga compensated with nothing to undo (the steps
+// before the failed one have no compensation), or one that compensates but
+// has sent no compensation yet (its participant is suspended or the broker is
+// away). The step gets a new retry round, so its command goes with new
+// message ids and a new idempotency key: the participant does not answer it
+// with the failure it recorded. The steps after it run again.
+func (r *run) resumeForward(asked string) (done, refusal string) {
+	if r.st.Phase != ordersv1alpha1.PhaseCompensated && r.st.Phase != ordersv1alpha1.PhaseCompensating {
+		return "", fmt.Sprintf("ResumeForward applies only to a saga that compensates, or was compensated, after a step failed; the saga is %s", r.phaseName())
+	}
+	if refusal := r.forwardBlocked(); refusal != "" {
+		return "", refusal
+	}
+	failed := -1
+	for i, rec := range r.st.Steps {
+		switch rec.State {
+		case ordersv1alpha1.StepFailed:
+			failed = i
+		case ordersv1alpha1.StepCompensating, ordersv1alpha1.StepCompensated, ordersv1alpha1.StepCompensationFailed:
+			return "", fmt.Sprintf("ResumeForward applies only while nothing was undone; step %s is %s", rec.Name, rec.State)
+		case ordersv1alpha1.StepTimedOut, ordersv1alpha1.StepInterrupted:
+			return "", fmt.Sprintf("ResumeForward applies only when no step's outcome is unknown; step %s is %s and is compensated", rec.Name, rec.State)
+		}
+	}
+	if failed < 0 {
+		return "", "ResumeForward applies only to a saga whose step failed; no step is Failed (the saga was cancelled, passed its deadline or was compensated by request)"
+	}
+	if r.st.Steps[failed].Reason == ordersv1alpha1.StepReasonDrill {
+		return "", fmt.Sprintf("Step %s failed on purpose (a compensation drill); ResumeForward does not undo a drill", r.st.Steps[failed].Name)
+	}
+	name := r.st.Steps[failed].Name
+	r.st.RetryRound++
+	for i := failed; i < len(r.st.Steps); i++ {
+		rec := &r.st.Steps[i]
+		if i > failed && rec.State != ordersv1alpha1.StepSkipped {
+			continue
+		}
+		*rec = ordersv1alpha1.StepStatus{Name: rec.Name, State: ordersv1alpha1.StepPending}
+	}
+	meta.RemoveStatusCondition(&r.st.Conditions, ordersv1alpha1.ConditionCompensating)
+	r.unblock() // a gate that held a compensation no longer matters; the step's decides again
+	r.setPhase(ordersv1alpha1.PhaseRunning, ordersv1alpha1.TransitionResumeForwardRequested, true, asked)
+	r.advance()
+	return fmt.Sprintf("Step %s runs again in round %d; the saga goes on forward", name, r.st.RetryRound), ""
+}
+
+// forwardBlocked says why the saga may not run forward again whatever its
+// steps: it is being deleted, cancelled or suspended (a final saga ignores
+// spec.suspend, so going forward would send at once), or its deadline passed.
+func (r *run) forwardBlocked() string {
+	if !r.saga.DeletionTimestamp.IsZero() {
+		return "the saga is being deleted"
+	}
+	if r.saga.Spec.Suspend || Suspended(r.saga) {
+		return "the saga is suspended (spec.suspend): resume it first"
+	}
+	if r.saga.Spec.Cancel {
+		return "the saga is cancelled (spec.cancel)"
+	}
+	if deadline, ok := Deadline(r.saga, r.now); ok && !r.now.Before(deadline) {
+		return fmt.Sprintf("the saga's deadline passed at %s: it would compensate at once", deadline.UTC().Format(time.RFC3339))
+	}
+	return ""
 }

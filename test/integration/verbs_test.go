@@ -151,6 +151,38 @@ var _ = Describe("Manual verbs (SagaRequests)", func() {
 		Expect(historyOf(done)).To(ContainElement(HavePrefix("RetryRequested: Retry requested by carol")))
 	})
 
+	It("resume forward a saga whose first step failed, once the participant is fixed, after it had retired", func() {
+		ns := newNamespace()
+		var fixed atomic.Bool
+		script.set(ns, "inventory", func(cmd protocol.Command) *protocol.Reply {
+			if cmd.Kind == protocol.KindCommand && !fixed.Load() {
+				return &protocol.Reply{Status: protocol.StatusFailed, Reason: "WarehouseOffline"}
+			}
+			return &protocol.Reply{Status: protocol.StatusSucceeded}
+		})
+		s := createSaga(ns, "order-resumed")
+		waitForPhase(s, ordersv1alpha1.PhaseCompensated) // nothing to undo
+		Eventually(func(g Gomega) {
+			got := &ordersv1alpha1.OrderSaga{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), got)).To(Succeed())
+			g.Expect(got.Labels).To(HaveKeyWithValue(ordersv1alpha1.FinishedLabel, "true"))
+		}).Should(Succeed())
+
+		fixed.Store(true)
+		erin := oncall(ns, "erin")
+		sr := askFor(erin, s, "forward", ordersv1alpha1.VerbResumeForward, "")
+		Expect(sr.Status.Phase).To(Equal(ordersv1alpha1.RequestDone), sr.Status.Message)
+		done := waitForPhase(s, ordersv1alpha1.PhaseCompleted)
+		Expect(done.Status.RetryRound).To(BeEquivalentTo(1))
+		Expect(sequence(s.UID)).To(Equal([]string{"ReserveInventory#1", "ReserveInventory#1", "ChargePayment#1", "ScheduleShipment#1"}))
+		Expect(historyOf(done)).To(ContainElement(HavePrefix("ResumeForwardRequested: ResumeForward requested by erin")))
+
+		By("a second request is refused: the saga completed")
+		again := askFor(erin, s, "forward-again", ordersv1alpha1.VerbResumeForward, "")
+		Expect(again.Status.Phase).To(Equal(ordersv1alpha1.RequestRefused))
+		Expect(again.Status.Message).To(ContainSubstring("the saga is Completed"))
+	})
+
 	It("cancel a running saga, after a verb that does not apply is refused with the reason", func() {
 		ns := newNamespace()
 		script.set(ns, "payment", func(cmd protocol.Command) *protocol.Reply {
