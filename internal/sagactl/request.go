@@ -40,6 +40,8 @@ type requestVerb struct {
 	verb ordersv1alpha1.SagaVerb
 	// short, long and example are its help.
 	short, long, example string
+	// name is the command's name; default the verb in lower case.
+	name string
 	// withStep says the verb takes a STEP argument after the saga's name.
 	withStep bool
 	// refuse says why the verb does not apply to the saga, or returns nil.
@@ -58,7 +60,10 @@ const pollInterval = 500 * time.Millisecond
 
 // command returns the verb's subcommand.
 func (v requestVerb) command(o *Options) *cobra.Command {
-	name := strings.ToLower(string(v.verb))
+	name := v.name
+	if name == "" {
+		name = strings.ToLower(string(v.verb))
+	}
 	use, nargs := name+" NAME", 1
 	if v.withStep {
 		use, nargs = name+" NAME STEP", 2
@@ -159,7 +164,7 @@ func handled(p ordersv1alpha1.SagaRequestPhase) bool {
 }
 
 // requestVerbs are the verbs that go through a SagaRequest.
-var requestVerbs = []requestVerb{retryVerb(), skipVerb(), compensateVerb(), cancelVerb()}
+var requestVerbs = []requestVerb{retryVerb(), skipVerb(), compensateVerb(), cancelVerb(), resumeForwardVerb()}
 
 // retryVerb gives the failed compensation of a Failed saga a new round.
 func retryVerb() requestVerb {
@@ -243,6 +248,27 @@ func cancelVerb() requestVerb {
 				return nil
 			}
 			return refusal("the saga is %s; cancel applies only to a Pending or Running saga", s.Status.Phase)
+		},
+	}
+}
+
+// resumeForwardVerb runs a failed step again once its participant is fixed.
+func resumeForwardVerb() requestVerb {
+	return requestVerb{
+		verb:  ordersv1alpha1.VerbResumeForward,
+		name:  "resume-forward",
+		short: "Run a failed step again, once its participant is fixed, instead of compensating",
+		long: "resume-forward asks the operator, through a SagaRequest, to take a saga\n" +
+			"whose step failed back to that step, in a new round, and go on forward.\n" +
+			"The operator refuses it once anything was undone (docs/api.md, Manual verbs).",
+		example: `  kubectl saga resume-forward order-1004 -n shop --reason "payments fixed (INC-1234)"`,
+		refuse: func(s *ordersv1alpha1.OrderSaga, _ string) error {
+			switch s.Status.Phase {
+			case ordersv1alpha1.PhaseCompensated, ordersv1alpha1.PhaseCompensating:
+				return nil
+			}
+			return refusal("the saga is %s; resume-forward applies only to a saga compensating or compensated after a step failed",
+				orNone(string(s.Status.Phase)))
 		},
 	}
 }

@@ -66,6 +66,11 @@ func TestRequestVerbRefusals(t *testing.T) {
 			name: "cancel compensated", verb: cancelVerb(), saga: compensatedSaga(),
 			refused: "the saga is Compensated; cancel applies only to a Pending or Running saga",
 		},
+		{name: "resume-forward compensated", verb: resumeForwardVerb(), saga: compensatedSaga()},
+		{
+			name: "resume-forward completed", verb: resumeForwardVerb(), saga: completedSaga(),
+			refused: "the saga is Completed; resume-forward applies only to a saga compensating or compensated after a step failed",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
