@@ -78,6 +78,11 @@ func (r *ParticipantReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	base := p.DeepCopy()
 	queue := r.Queues.QueueName(p.Name)
 	keys := routingKeys(p)
+	if p.Status.Queue != queue {
+		// Those bindings were of another queue (another topology): none of
+		// them is this queue's until Ensure says so.
+		p.Status.RoutingKeys = nil
+	}
 	unbind := slices.DeleteFunc(slices.Clone(p.Status.RoutingKeys), func(k string) bool { return slices.Contains(keys, k) })
 	state, err := r.Queues.Ensure(ctx, queue, p.Spec.SingleActiveConsumer, keys, unbind)
 	if err == nil {

@@ -80,7 +80,7 @@ func TestParticipantReconciler(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewWithT(t)
 			p := fixtures.NewParticipants("svc")[1] // payment
-			p.Status.RoutingKeys = []string{"payment.ChargePayment", "payment.VoidPayment"}
+			p.Status.Queue, p.Status.RoutingKeys = "test.commands.payment", []string{"payment.ChargePayment", "payment.VoidPayment"}
 			if tt.mutate != nil {
 				tt.mutate(p)
 			}
@@ -120,4 +120,28 @@ func TestParticipantReconciler(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Bindings an operator of another topology recorded are not this queue's:
+// until this operator has declared and bound its own queue, the status
+// claims none, so nobody takes the queue for ready.
+func TestParticipantReconcilerClaimsNoBindingsOfAnotherQueue(t *testing.T) {
+	g := NewWithT(t)
+	p := fixtures.NewParticipants("svc")[1] // payment
+	p.Status.Queue, p.Status.RoutingKeys = "other.commands.payment", []string{"payment.ChargePayment", "payment.RefundPayment"}
+	scheme := runtime.NewScheme()
+	g.Expect(ordersv1alpha1.AddToScheme(scheme)).To(Succeed())
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(p).WithStatusSubresource(p).Build()
+	queues := &fakeQueues{err: errors.New("not connected")}
+	r := &ParticipantReconciler{Client: c, Queues: queues, Activity: NewParticipantActivity(), Recorder: events.NewFakeRecorder(10),
+		CheckInterval: 2 * time.Second}
+
+	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Name: "payment"}})
+
+	g.Expect(err).NotTo(HaveOccurred())
+	got := &ordersv1alpha1.Participant{}
+	g.Expect(c.Get(context.Background(), types.NamespacedName{Name: "payment"}, got)).To(Succeed())
+	g.Expect(got.Status.Queue).To(Equal("test.commands.payment"))
+	g.Expect(got.Status.RoutingKeys).To(BeEmpty())
+	g.Expect(queues.unbound).To(BeEmpty(), "the other queue's bindings are not this queue's to remove")
 }
