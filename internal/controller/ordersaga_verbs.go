@@ -117,6 +117,9 @@ func (r *OrderSagaReconciler) reviveSaga(ctx context.Context, req ReviveSaga) (S
 	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return SagaRevived{}, staleView(fmt.Errorf("revive retired saga: %w", err))
 	}
+	// It retired with every event out: what its stored history holds is
+	// published, whatever its publishedThrough says, and is not sent again.
+	r.events.record(req.Saga, saga.LastSeq(&req.Base.Status))
 	return SagaRevived{Base: obj}, nil
 }
 
