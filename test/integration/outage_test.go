@@ -47,7 +47,9 @@ var _ = Describe("A broker outage", func() {
 		})
 		s := createSaga(ns, "order-outage", func(s *ordersv1alpha1.OrderSaga) {
 			for i := range s.Spec.Steps {
-				s.Spec.Steps[i].Timeout = "4s"
+				// Long enough that stopping RabbitMQ (seconds on a loaded
+				// machine) ends before the step would time out.
+				s.Spec.Steps[i].Timeout = "15s"
 				s.Spec.Steps[i].Retry.MaxAttempts = 1 // one timeout would fail the step
 			}
 		})
@@ -77,12 +79,12 @@ var _ = Describe("A broker outage", func() {
 			g.Expect(got.Status.TimersPausedAt).NotTo(BeNil())
 			g.Expect(stepState(got, "charge-payment").State).To(Equal(ordersv1alpha1.StepRunning))
 		}).Should(Succeed(), "the step's timer is paused")
-		By("keeping it stopped for twice the step's timeout")
+		By("keeping it stopped for longer than the step's timeout")
 		Consistently(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), got)).To(Succeed())
 			g.Expect(got.Status.Phase).To(Equal(ordersv1alpha1.PhaseRunning))
 			g.Expect(stepState(got, "charge-payment").State).To(Equal(ordersv1alpha1.StepRunning))
-		}).WithTimeout(8 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+		}).WithTimeout(16 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 		By("starting RabbitMQ again")
 		Expect(rabbitmq.StartApp()).To(Succeed())
