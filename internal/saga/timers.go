@@ -170,7 +170,8 @@ func (r *run) nextWake() time.Time {
 		}
 	case ordersv1alpha1.PhaseCompensating:
 		for i := range r.st.Steps {
-			if r.st.Steps[i].State == ordersv1alpha1.StepCompensating {
+			// A command still in flight after a failure is waited for.
+			if s := r.st.Steps[i].State; s == ordersv1alpha1.StepCompensating || s == ordersv1alpha1.StepRunning {
 				earliest(r.due(i))
 			}
 		}

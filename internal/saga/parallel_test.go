@@ -1,0 +1,193 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package saga
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/sdk/protocol"
+)
+
+// parallelSteps replaces the sample's steps with steps a, b, c, d, each
+// with a compensation, running after the steps runAfter gives (nil: the
+// step before).
+func parallelSteps(runAfter ...[]string) func(*ordersv1alpha1.OrderSaga) {
+	return func(s *ordersv1alpha1.OrderSaga) {
+		template := s.Spec.Steps[0]
+		s.Spec.Steps = nil
+		for i, after := range runAfter {
+			step := template
+			step.Name = string(rune('a' + i))
+			step.Service = "svc-" + step.Name
+			step.Command = ordersv1alpha1.Command{Name: "Do"}
+			step.Compensation = &ordersv1alpha1.Command{Name: "Undo"}
+			step.RunAfter = after
+			s.Spec.Steps = append(s.Spec.Steps, step)
+		}
+	}
+}
+
+// diamond: a; b and c after a; d after b and c.
+var diamond = parallelSteps(nil, []string{"a"}, []string{"a"}, []string{"b", "c"})
+
+func steps(ds []Dispatch) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Step+"/"+string(d.Kind))
+	}
+	return out
+}
+
+func expectSent(t *testing.T, got []Dispatch, want ...string) {
+	t.Helper()
+	if !slices.Equal(steps(got), want) {
+		t.Fatalf("sent %v, want %v", steps(got), want)
+	}
+}
+
+func TestDiamondRunsIndependentStepsTogether(t *testing.T) {
+	h := newHarness(t, diamond)
+	expectSent(t, h.tick().Dispatches, "a/command")
+	h.now = t0.Add(time.Second)
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "b/command", "c/command")
+	h.expectStates(succeeded, running, running, pending)
+	if h.saga.Status.CurrentStep != "b" {
+		t.Fatalf("currentStep %q, want the first running step b", h.saga.Status.CurrentStep)
+	}
+	if n := len(InFlight(h.saga)); n != 2 {
+		t.Fatalf("InFlight lists %d messages, want b's and c's", n)
+	}
+
+	h.replyTo("c", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches) // d waits for b too
+	h.expectStates(succeeded, running, succeeded, pending)
+	h.replyTo("b", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "d/command")
+	h.replyTo("d", protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompleted)
+}
+
+func TestFailureWaitsForStepsInFlightThenCompensatesInReverseCompletionOrder(t *testing.T) {
+	h := newHarness(t, diamond)
+	h.tick()
+	h.now = t0.Add(time.Second)
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.now = t0.Add(2 * time.Second)
+	h.replyTo("c", protocol.StatusFailed, "OutOfStock", nil)
+
+	// No new step, no compensation while b's command is in flight.
+	h.expectPhase(ordersv1alpha1.PhaseCompensating)
+	h.expectStates(succeeded, running, failed, skipped)
+	expectSent(t, h.last.Dispatches)
+	if got := steps(InFlight(h.saga)); !slices.Equal(got, []string{"b/command"}) {
+		t.Fatalf("in flight %v, want b's command", got)
+	}
+	if want := t0.Add(time.Second + 10*time.Second); !h.last.RequeueAt.Equal(want) {
+		t.Fatalf("requeue at %s, want b's timeout %s", h.last.RequeueAt, want)
+	}
+
+	// b then succeeds: it completed last, so it is undone first, then a.
+	h.now = t0.Add(3 * time.Second)
+	h.replyTo("b", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "b/compensation")
+	h.replyTo("b", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "a/compensation")
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompensated)
+	h.expectStates(compensated, compensated, failed, skipped)
+}
+
+func TestCompensationFollowsCompletionOrderNotSpecOrder(t *testing.T) {
+	// a, b and c at the start; d after all three.
+	h := newHarness(t, parallelSteps([]string{}, []string{}, []string{}, []string{"a", "b", "c"}))
+	expectSent(t, h.tick().Dispatches, "a/command", "b/command", "c/command")
+	h.now = t0.Add(time.Second)
+	h.replyTo("c", protocol.StatusSucceeded, "", nil)
+	h.now = t0.Add(2 * time.Second)
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.now = t0.Add(3 * time.Second)
+	h.replyTo("b", protocol.StatusFailed, "CardDeclined", nil)
+
+	expectSent(t, h.sent[len(h.sent)-1:], "a/compensation") // a completed after c
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "c/compensation")
+	h.replyTo("c", protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompensated)
+	h.expectStates(compensated, failed, compensated, skipped)
+}
+
+func TestStepInFlightThatTimesOutAfterAFailureIsCompensated(t *testing.T) {
+	h := newHarness(t, diamond)
+	h.tick()
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.replyTo("c", protocol.StatusFailed, "OutOfStock", nil)
+	h.expectStates(succeeded, running, failed, skipped)
+
+	// b's reply never comes: no retry is sent, b is compensated in case it
+	// took effect, then a.
+	expectSent(t, h.at(10*time.Second).Dispatches, "b/compensation")
+	h.expectStates(succeeded, compensating, failed, skipped)
+	if h.record("b").Attempts != 1 {
+		t.Fatalf("b was retried after the failure: %+v", h.record("b"))
+	}
+	h.replyTo("b", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "a/compensation")
+}
+
+func TestRetryableReplyAfterAFailureIsNotRetried(t *testing.T) {
+	h := newHarness(t, diamond)
+	h.tick()
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.replyTo("c", protocol.StatusFailed, "OutOfStock", nil)
+	h.replyTo("b", protocol.StatusRetryable, "Busy", nil)
+	h.expectStates(succeeded, compensating, failed, skipped)
+	if h.record("b").Attempts != 1 {
+		t.Fatalf("b was retried after the failure: %+v", h.record("b"))
+	}
+	expectSent(t, h.last.Dispatches, "b/compensation")
+}
+
+func TestRunAfterEmptyStartsAtTheStart(t *testing.T) {
+	// b runs at the start beside a; c, without runAfter, after b only.
+	h := newHarness(t, parallelSteps(nil, []string{}, nil))
+	expectSent(t, h.tick().Dispatches, "a/command", "b/command")
+	h.replyTo("b", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "c/command")
+	h.replyTo("c", protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseRunning)
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompleted)
+}
+
+func TestCancelInterruptsEveryStepInFlight(t *testing.T) {
+	h := newHarness(t, diamond)
+	h.tick()
+	h.now = t0.Add(time.Second)
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.apply(Cancel{Reason: ordersv1alpha1.ReasonCancelled})
+	// b and c are interrupted at the same instant: reverse spec order, then a.
+	h.expectStates(succeeded, interrupted, compensating, skipped)
+	expectSent(t, h.last.Dispatches, "c/compensation")
+	h.replyTo("c", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "b/compensation")
+	h.replyTo("b", protocol.StatusSucceeded, "", nil)
+	expectSent(t, h.last.Dispatches, "a/compensation")
+}
