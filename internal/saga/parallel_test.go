@@ -191,3 +191,27 @@ func TestCancelInterruptsEveryStepInFlight(t *testing.T) {
 	h.replyTo("b", protocol.StatusSucceeded, "", nil)
 	expectSent(t, h.last.Dispatches, "a/compensation")
 }
+
+func TestResumeForwardRunsAgainTheStepsAFailureSkippedBeforeTheFailedOne(t *testing.T) {
+	// a; b after a; c at the start; nothing to undo. c fails while a is in
+	// flight: b, listed before c, is skipped.
+	h := newHarness(t, parallelSteps(nil, nil, []string{}), func(s *ordersv1alpha1.OrderSaga) {
+		for i := range s.Spec.Steps {
+			s.Spec.Steps[i].Compensation = nil
+		}
+	})
+	expectSent(t, h.tick().Dispatches, "a/command", "c/command")
+	h.replyTo("c", protocol.StatusFailed, "NoCarrier", nil)
+	h.expectStates(running, skipped, failed)
+	h.apply(request("early", ordersv1alpha1.VerbResumeForward, ""))
+	h.expectPhase(ordersv1alpha1.PhaseCompensating) // refused: a's reply is awaited
+	h.replyTo("a", protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompensated)
+
+	h.apply(request("fwd", ordersv1alpha1.VerbResumeForward, ""))
+	h.expectPhase(ordersv1alpha1.PhaseRunning)
+	h.expectStates(succeeded, running, running)
+	h.replyTo("b", protocol.StatusSucceeded, "", nil)
+	h.replyTo("c", protocol.StatusSucceeded, "", nil)
+	h.expectPhase(ordersv1alpha1.PhaseCompleted)
+}
