@@ -48,7 +48,7 @@ func parallelSteps(runAfter ...[]string) func(*ordersv1alpha1.OrderSaga) {
 var diamond = parallelSteps(nil, []string{"a"}, []string{"a"}, []string{"b", "c"})
 
 func steps(ds []Dispatch) []string {
-	var out []string
+	out := make([]string, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, d.Step+"/"+string(d.Kind))
 	}
