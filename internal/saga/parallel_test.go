@@ -215,3 +215,22 @@ func TestResumeForwardRunsAgainTheStepsAFailureSkippedBeforeTheFailedOne(t *test
 	h.replyTo("c", protocol.StatusSucceeded, "", nil)
 	h.expectPhase(ordersv1alpha1.PhaseCompleted)
 }
+
+func TestAHeldParallelStepDoesNotHoldTheOthers(t *testing.T) {
+	// All three sample steps at the start; payment is not registered.
+	h := newHarness(t, func(s *ordersv1alpha1.OrderSaga) {
+		for i := range s.Spec.Steps {
+			s.Spec.Steps[i].RunAfter = []string{}
+		}
+	})
+	h.m.Participants = registered()
+	delete(h.m.Participants, "payment")
+
+	expectSent(t, h.tick().Dispatches, reserve+"/command", shipment+"/command")
+	if c := h.blocked(); c == nil || c.Status != "True" || c.Reason != ordersv1alpha1.ReasonParticipantNotRegistered {
+		t.Fatalf("blocked condition %+v, want payment's hold kept though shipping was sent after it", c)
+	}
+	if want := t0.Add(10 * time.Second); !h.last.RequeueAt.Equal(want) {
+		t.Fatalf("requeue at %s, want the timeout of the commands in flight %s", h.last.RequeueAt, want)
+	}
+}

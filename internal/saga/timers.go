@@ -144,19 +144,26 @@ func (r *run) nextWake() time.Time {
 	if r.paused() {
 		return time.Time{}
 	}
-	if r.blocked {
-		// Only the deadline can end the wait: a change of the participant
-		// wakes the saga otherwise.
-		if d, ok := Deadline(r.saga, r.now); ok && r.st.Phase == ordersv1alpha1.PhaseRunning {
-			return d
-		}
-		return time.Time{}
-	}
 	var wake time.Time
 	earliest := func(t time.Time) {
 		if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 			wake = t
 		}
+	}
+	if r.blocked {
+		// Only the deadline, and the timeout of a message of another step
+		// in flight (parallel steps), can end the wait: a change of the
+		// participant wakes the saga otherwise.
+		if d, ok := Deadline(r.saga, r.now); ok && r.st.Phase == ordersv1alpha1.PhaseRunning {
+			earliest(d)
+		}
+		for i, rec := range r.st.Steps {
+			if (rec.State == ordersv1alpha1.StepRunning || rec.State == ordersv1alpha1.StepCompensating) &&
+				rec.NextAttemptAt == nil && rec.DispatchedAt != nil {
+				earliest(r.due(i))
+			}
+		}
+		return wake
 	}
 	switch r.st.Phase {
 	case ordersv1alpha1.PhaseRunning:
