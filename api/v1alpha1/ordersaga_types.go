@@ -591,7 +591,9 @@ type OrderSagaStatus struct {
 	// +optional
 	Phase SagaPhase `json:"phase,omitempty"`
 
-	// currentStep is the step being executed or compensated, if any.
+	// currentStep is the step being executed or compensated, if any; with
+	// parallel steps (runAfter), the first in spec order that is running or
+	// about to be sent.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	CurrentStep string `json:"currentStep,omitempty"`
