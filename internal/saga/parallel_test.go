@@ -17,6 +17,7 @@ limitations under the License.
 package saga
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -233,4 +234,126 @@ func TestAHeldParallelStepDoesNotHoldTheOthers(t *testing.T) {
 	if want := t0.Add(10 * time.Second); !h.last.RequeueAt.Equal(want) {
 		t.Fatalf("requeue at %s, want the timeout of the commands in flight %s", h.last.RequeueAt, want)
 	}
+}
+
+// TestRandomParallelSagas drives sagas of random dependency graphs with
+// random replies and timeouts to their end, and checks on the way that a
+// command leaves only once the steps it runs after succeeded, that no
+// compensation leaves while a command is in flight, and that compensations
+// go in the reverse of the order the steps completed.
+func TestRandomParallelSagas(t *testing.T) {
+	ends := map[ordersv1alpha1.SagaPhase]int{}
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		n := 2 + rng.IntN(5)
+		after := make([][]string, n)
+		for i := range after {
+			if rng.IntN(3) == 0 {
+				continue // nil: after the step before
+			}
+			after[i] = []string{}
+			for j := range i {
+				if rng.IntN(2) == 0 {
+					after[i] = append(after[i], string(rune('a'+j)))
+				}
+			}
+		}
+		h := newHarness(t, parallelSteps(after...))
+		type done struct {
+			at time.Time
+			i  int
+		}
+		var completed []done
+		seen := map[int]bool{}
+		var compensations []int
+		check := func(from int) {
+			t.Helper()
+			for _, d := range h.sent[from:] {
+				if d.Kind == protocol.KindCompensation {
+					if d.Attempt == 1 {
+						compensations = append(compensations, d.StepIndex)
+					}
+					for _, rec := range h.saga.Status.Steps {
+						if rec.State == running {
+							t.Fatalf("seed %d: compensation of %s sent while %s's command is in flight", seed, d.Step, rec.Name)
+						}
+					}
+					continue
+				}
+				for _, j := range dependencies(h.saga.Spec.Steps, d.StepIndex) {
+					if s := h.saga.Status.Steps[j].State; s != succeeded {
+						t.Fatalf("seed %d: %s sent while %s, which it runs after, is %s", seed, d.Step, h.saga.Status.Steps[j].Name, s)
+					}
+				}
+			}
+			for i, rec := range h.saga.Status.Steps {
+				switch rec.State {
+				case succeeded, interrupted, timedOut, compensating:
+					// Compensating: completed and sent its compensation in
+					// the same pass; completedAt is still the command's.
+					if !seen[i] {
+						seen[i] = true
+						completed = append(completed, done{rec.CompletedAt.Time, i})
+					}
+				}
+			}
+		}
+		h.tick()
+		check(0)
+		for range 500 {
+			if h.saga.Status.Phase.IsFinal() {
+				break
+			}
+			from := len(h.sent)
+			inflight := InFlight(h.saga)
+			if len(inflight) == 0 || rng.IntN(10) == 0 {
+				h.now = h.now.Add(11 * time.Second) // a timeout or a backoff passes
+				h.tick()
+				check(from)
+				continue
+			}
+			d := inflight[rng.IntN(len(inflight))]
+			status := protocol.StatusSucceeded
+			switch r := rng.IntN(10); {
+			case r == 0 && d.Kind == protocol.KindCommand:
+				status = protocol.StatusFailed
+			case r == 1:
+				status = protocol.StatusRetryable
+			}
+			h.now = h.now.Add(time.Duration(1+rng.IntN(3)) * time.Second)
+			h.replyTo(d.Step, status, "", nil)
+			check(from)
+		}
+		if !h.saga.Status.Phase.IsFinal() {
+			t.Fatalf("seed %d: saga not finished: %s %v", seed, h.saga.Status.Phase, h.reasons())
+		}
+		// Compensations follow reverse completion (ties: reverse spec order).
+		slices.SortStableFunc(completed, func(a, b done) int {
+			if c := b.at.Compare(a.at); c != 0 {
+				return c
+			}
+			return b.i - a.i
+		})
+		var want []int
+		for _, c := range completed {
+			if slices.Contains(compensations, c.i) {
+				want = append(want, c.i)
+			}
+		}
+		if !slices.Equal(compensations, want) {
+			t.Fatalf("seed %d: compensated %v, want %v (graph %v)", seed, compensations, want, after)
+		}
+		ends[h.saga.Status.Phase]++
+		if h.saga.Status.Phase == ordersv1alpha1.PhaseCompensated {
+			for _, c := range completed {
+				if !slices.Contains(compensations, c.i) {
+					t.Fatalf("seed %d: step %d completed and was not compensated", seed, c.i)
+				}
+			}
+		}
+	}
+	if ends[ordersv1alpha1.PhaseCompleted] == 0 || ends[ordersv1alpha1.PhaseCompensated] < 20 {
+		t.Fatalf("the random sagas do not cover both ends: %v", ends)
+	}
+	t.Logf("ends: %v", ends)
 }
