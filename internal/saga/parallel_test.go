@@ -245,115 +245,135 @@ func TestRandomParallelSagas(t *testing.T) {
 	ends := map[ordersv1alpha1.SagaPhase]int{}
 	for seed := range uint64(300) {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		n := 2 + rng.IntN(5)
-		after := make([][]string, n)
-		for i := range after {
-			if rng.IntN(3) == 0 {
-				continue // nil: after the step before
-			}
-			after[i] = []string{}
-			for j := range i {
-				if rng.IntN(2) == 0 {
-					after[i] = append(after[i], string(rune('a'+j)))
-				}
-			}
-		}
-		h := newHarness(t, parallelSteps(after...))
-		type done struct {
-			at time.Time
-			i  int
-		}
-		var completed []done
-		seen := map[int]bool{}
-		var compensations []int
-		check := func(from int) {
-			t.Helper()
-			for _, d := range h.sent[from:] {
-				if d.Kind == protocol.KindCompensation {
-					if d.Attempt == 1 {
-						compensations = append(compensations, d.StepIndex)
-					}
-					for _, rec := range h.saga.Status.Steps {
-						if rec.State == running {
-							t.Fatalf("seed %d: compensation of %s sent while %s's command is in flight", seed, d.Step, rec.Name)
-						}
-					}
-					continue
-				}
-				for _, j := range dependencies(h.saga.Spec.Steps, d.StepIndex) {
-					if s := h.saga.Status.Steps[j].State; s != succeeded {
-						t.Fatalf("seed %d: %s sent while %s, which it runs after, is %s", seed, d.Step, h.saga.Status.Steps[j].Name, s)
-					}
-				}
-			}
-			for i, rec := range h.saga.Status.Steps {
-				switch rec.State {
-				case succeeded, interrupted, timedOut, compensating:
-					// Compensating: completed and sent its compensation in
-					// the same pass; completedAt is still the command's.
-					if !seen[i] {
-						seen[i] = true
-						completed = append(completed, done{rec.CompletedAt.Time, i})
-					}
-				}
-			}
-		}
-		h.tick()
-		check(0)
-		for range 500 {
-			if h.saga.Status.Phase.IsFinal() {
-				break
-			}
-			from := len(h.sent)
-			inflight := InFlight(h.saga)
-			if len(inflight) == 0 || rng.IntN(10) == 0 {
-				h.now = h.now.Add(11 * time.Second) // a timeout or a backoff passes
-				h.tick()
-				check(from)
-				continue
-			}
-			d := inflight[rng.IntN(len(inflight))]
-			status := protocol.StatusSucceeded
-			switch r := rng.IntN(10); {
-			case r == 0 && d.Kind == protocol.KindCommand:
-				status = protocol.StatusFailed
-			case r == 1:
-				status = protocol.StatusRetryable
-			}
-			h.now = h.now.Add(time.Duration(1+rng.IntN(3)) * time.Second)
-			h.replyTo(d.Step, status, "", nil)
-			check(from)
-		}
-		if !h.saga.Status.Phase.IsFinal() {
-			t.Fatalf("seed %d: saga not finished: %s %v", seed, h.saga.Status.Phase, h.reasons())
-		}
-		// Compensations follow reverse completion (ties: reverse spec order).
-		slices.SortStableFunc(completed, func(a, b done) int {
-			if c := b.at.Compare(a.at); c != 0 {
-				return c
-			}
-			return b.i - a.i
-		})
-		var want []int
-		for _, c := range completed {
-			if slices.Contains(compensations, c.i) {
-				want = append(want, c.i)
-			}
-		}
-		if !slices.Equal(compensations, want) {
-			t.Fatalf("seed %d: compensated %v, want %v (graph %v)", seed, compensations, want, after)
-		}
-		ends[h.saga.Status.Phase]++
-		if h.saga.Status.Phase == ordersv1alpha1.PhaseCompensated {
-			for _, c := range completed {
-				if !slices.Contains(compensations, c.i) {
-					t.Fatalf("seed %d: step %d completed and was not compensated", seed, c.i)
-				}
-			}
-		}
+		after := randomGraph(rng)
+		run := &randomRun{t: t, seed: seed, h: newHarness(t, parallelSteps(after...)), seen: map[int]bool{}}
+		run.drive(rng)
+		run.checkCompensationOrder(after)
+		ends[run.h.saga.Status.Phase]++
 	}
 	if ends[ordersv1alpha1.PhaseCompleted] == 0 || ends[ordersv1alpha1.PhaseCompensated] < 20 {
 		t.Fatalf("the random sagas do not cover both ends: %v", ends)
 	}
 	t.Logf("ends: %v", ends)
+}
+
+// randomGraph is the runAfter of 2 to 6 steps: nil (after the step before)
+// or a random subset of the earlier steps.
+func randomGraph(rng *rand.Rand) [][]string {
+	after := make([][]string, 2+rng.IntN(5))
+	for i := range after {
+		if rng.IntN(3) == 0 {
+			continue
+		}
+		after[i] = []string{}
+		for j := range i {
+			if rng.IntN(2) == 0 {
+				after[i] = append(after[i], string(rune('a'+j)))
+			}
+		}
+	}
+	return after
+}
+
+type completion struct {
+	at time.Time
+	i  int
+}
+
+type randomRun struct {
+	t             *testing.T
+	seed          uint64
+	h             *harness
+	completed     []completion
+	seen          map[int]bool
+	compensations []int
+}
+
+// drive answers random messages in flight, or lets time pass, until the
+// saga ends.
+func (r *randomRun) drive(rng *rand.Rand) {
+	h := r.h
+	h.tick()
+	r.check(0)
+	for range 500 {
+		if h.saga.Status.Phase.IsFinal() {
+			return
+		}
+		from := len(h.sent)
+		inflight := InFlight(h.saga)
+		if len(inflight) == 0 || rng.IntN(10) == 0 {
+			h.now = h.now.Add(11 * time.Second) // a timeout or a backoff passes
+			h.tick()
+			r.check(from)
+			continue
+		}
+		d := inflight[rng.IntN(len(inflight))]
+		status := protocol.StatusSucceeded
+		switch n := rng.IntN(10); {
+		case n == 0 && d.Kind == protocol.KindCommand:
+			status = protocol.StatusFailed
+		case n == 1:
+			status = protocol.StatusRetryable
+		}
+		h.now = h.now.Add(time.Duration(1+rng.IntN(3)) * time.Second)
+		h.replyTo(d.Step, status, "", nil)
+		r.check(from)
+	}
+	r.t.Fatalf("seed %d: saga not finished: %s %v", r.seed, h.saga.Status.Phase, h.reasons())
+}
+
+// check checks the messages sent since from, and records the steps that
+// completed.
+func (r *randomRun) check(from int) {
+	r.t.Helper()
+	st := r.h.saga.Status
+	for _, d := range r.h.sent[from:] {
+		if d.Kind == protocol.KindCompensation {
+			if d.Attempt == 1 {
+				r.compensations = append(r.compensations, d.StepIndex)
+			}
+			if i := slices.IndexFunc(st.Steps, func(rec ordersv1alpha1.StepStatus) bool { return rec.State == running }); i >= 0 {
+				r.t.Fatalf("seed %d: compensation of %s sent while %s's command is in flight", r.seed, d.Step, st.Steps[i].Name)
+			}
+			continue
+		}
+		for _, j := range dependencies(r.h.saga.Spec.Steps, d.StepIndex) {
+			if s := st.Steps[j].State; s != succeeded {
+				r.t.Fatalf("seed %d: %s sent while %s, which it runs after, is %s", r.seed, d.Step, st.Steps[j].Name, s)
+			}
+		}
+	}
+	for i, rec := range st.Steps {
+		switch rec.State {
+		case succeeded, interrupted, timedOut, compensating:
+			// Compensating: completed and sent its compensation in the
+			// same pass; completedAt is still the command's.
+			if !r.seen[i] {
+				r.seen[i] = true
+				r.completed = append(r.completed, completion{rec.CompletedAt.Time, i})
+			}
+		}
+	}
+}
+
+// checkCompensationOrder: compensations follow reverse completion (ties:
+// reverse spec order), and a compensated saga undid every completed step.
+func (r *randomRun) checkCompensationOrder(after [][]string) {
+	slices.SortStableFunc(r.completed, func(a, b completion) int {
+		if c := b.at.Compare(a.at); c != 0 {
+			return c
+		}
+		return b.i - a.i
+	})
+	var want []int
+	for _, c := range r.completed {
+		if slices.Contains(r.compensations, c.i) {
+			want = append(want, c.i)
+		} else if r.h.saga.Status.Phase == ordersv1alpha1.PhaseCompensated {
+			r.t.Fatalf("seed %d: step %d completed and was not compensated", r.seed, c.i)
+		}
+	}
+	if !slices.Equal(r.compensations, want) {
+		r.t.Fatalf("seed %d: compensated %v, want %v (graph %v)", r.seed, r.compensations, want, after)
+	}
 }

@@ -151,19 +151,7 @@ func (r *run) nextWake() time.Time {
 		}
 	}
 	if r.blocked {
-		// Only the deadline, and the timeout of a message of another step
-		// in flight (parallel steps), can end the wait: a change of the
-		// participant wakes the saga otherwise.
-		if d, ok := Deadline(r.saga, r.now); ok && r.st.Phase == ordersv1alpha1.PhaseRunning {
-			earliest(d)
-		}
-		for i, rec := range r.st.Steps {
-			if (rec.State == ordersv1alpha1.StepRunning || rec.State == ordersv1alpha1.StepCompensating) &&
-				rec.NextAttemptAt == nil && rec.DispatchedAt != nil {
-				earliest(r.due(i))
-			}
-		}
-		return wake
+		return r.blockedWake(earliest, &wake)
 	}
 	switch r.st.Phase {
 	case ordersv1alpha1.PhaseRunning:
@@ -184,6 +172,23 @@ func (r *run) nextWake() time.Time {
 		}
 	}
 	return wake
+}
+
+// blockedWake is nextWake while a step is held (see gate): only the
+// deadline, and the timeout of a message of another step in flight
+// (parallel steps), can end the wait; a change of the participant wakes the
+// saga otherwise.
+func (r *run) blockedWake(earliest func(time.Time), wake *time.Time) time.Time {
+	if d, ok := Deadline(r.saga, r.now); ok && r.st.Phase == ordersv1alpha1.PhaseRunning {
+		earliest(d)
+	}
+	for i, rec := range r.st.Steps {
+		if (rec.State == ordersv1alpha1.StepRunning || rec.State == ordersv1alpha1.StepCompensating) &&
+			rec.NextAttemptAt == nil && rec.DispatchedAt != nil {
+			earliest(r.due(i))
+		}
+	}
+	return *wake
 }
 
 // due is when step i next needs attention: its retry or its timeout.
