@@ -66,8 +66,10 @@ type OrderSagaSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.order is immutable"
 	Order Order `json:"order"`
 
-	// steps are run one after another, in list order. When a step fails, the
-	// steps that completed before it are compensated in reverse order.
+	// steps are run one after another, in list order, unless a step names
+	// the steps it runs after (runAfter): steps that do not depend on each
+	// other then run at the same time. When a step fails, the steps that
+	// completed are compensated in the reverse of the order they completed.
 	// Step names must be unique. The list is immutable. Required unless
 	// templateRef names a template.
 	// +optional
@@ -76,6 +78,7 @@ type OrderSagaSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
 	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled"
+	// +kubebuilder:validation:XValidation:rule="self.all(i, s, !has(s.runAfter) || s.runAfter.all(n, self.exists(j, t, j < i && t.name == n)))",message="a step runs after steps listed before it: every runAfter name must be the name of an earlier step"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.steps is immutable"
 	Steps []SagaStep `json:"steps,omitempty"`
 
@@ -243,6 +246,18 @@ type SagaStep struct {
 	// defaults (3 attempts, 1s doubling up to 1m).
 	// +optional
 	Retry RetryPolicy `json:"retry,omitzero"`
+
+	// runAfter names the steps this step runs after: it starts once every
+	// one of them has succeeded (or was skipped by a request). Each must be
+	// listed before this step, so no cycle can be written. Unset: the step
+	// runs after the step listed before it (the first step at the start).
+	// An empty list: the step runs at the start. Steps that do not depend on
+	// each other run at the same time.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=63
+	RunAfter []string `json:"runAfter,omitzero"`
 
 	// drill, set to Fail, makes the step fail on purpose when the saga
 	// reaches it, without sending its command: the steps completed before it
@@ -576,7 +591,9 @@ type OrderSagaStatus struct {
 	// +optional
 	Phase SagaPhase `json:"phase,omitempty"`
 
-	// currentStep is the step being executed or compensated, if any.
+	// currentStep is the step being executed or compensated, if any; with
+	// parallel steps (runAfter), the first in spec order that is running or
+	// about to be sent.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	CurrentStep string `json:"currentStep,omitempty"`

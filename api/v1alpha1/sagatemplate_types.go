@@ -33,6 +33,7 @@ type SagaTemplateSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
 	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled"
+	// +kubebuilder:validation:XValidation:rule="self.all(i, s, !has(s.runAfter) || s.runAfter.all(n, self.exists(j, t, j < i && t.name == n)))",message="a step runs after steps listed before it: every runAfter name must be the name of an earlier step"
 	Steps []SagaStep `json:"steps"`
 
 	// deadline of the sagas that set none, as an OrderSaga's spec.deadline.

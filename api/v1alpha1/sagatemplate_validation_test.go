@@ -55,6 +55,8 @@ var _ = Describe("SagaTemplate admission", func() {
 			"spec.steps: Too many: 21: must have at most 20 items"),
 		Entry("two steps of one name", func(t *ordersv1alpha1.SagaTemplate) { t.Spec.Steps[1].Name = t.Spec.Steps[0].Name },
 			"step names must be unique"),
+		Entry("runAfter naming a later step", func(t *ordersv1alpha1.SagaTemplate) { t.Spec.Steps[0].RunAfter = []string{t.Spec.Steps[1].Name} },
+			"every runAfter name must be the name of an earlier step"),
 		Entry("a step service that is not a DNS label", func(t *ordersv1alpha1.SagaTemplate) { t.Spec.Steps[0].Service = "Pay.Ment" },
 			"spec.steps[0].service in body should match"),
 		Entry("a timeout too short", func(t *ordersv1alpha1.SagaTemplate) { t.Spec.Steps[0].Timeout = "100ms" },

@@ -94,6 +94,20 @@ var _ = Describe("OrderSaga admission", func() {
 			s.Spec.Order.Items[0].UnitPrice = "0.0001"
 		}),
 		Entry("cancel requested at creation", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Cancel = true }),
+		Entry("parallel steps: two after the first, the last after both", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps = manySteps(4)
+			s.Spec.Steps[2].RunAfter = []string{"step-0"}
+			s.Spec.Steps[3].RunAfter = []string{"step-1", "step-2"}
+		}),
+		Entry("a step that runs at the start (runAfter: [])", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[1].RunAfter = []string{}
+		}),
+		Entry("twenty steps, the last after all the others", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps = manySteps(20)
+			for i := range 19 {
+				s.Spec.Steps[19].RunAfter = append(s.Spec.Steps[19].RunAfter, s.Spec.Steps[i].Name)
+			}
+		}),
 	)
 
 	DescribeTable("rejects invalid manifests with the rule's message",
@@ -118,6 +132,16 @@ var _ = Describe("OrderSaga admission", func() {
 			"spec.steps: Too many: 21: must have at most 20 items"),
 		Entry("duplicate step names", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[2].Name = s.Spec.Steps[0].Name },
 			"step names must be unique"),
+		Entry("runAfter naming an unknown step", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].RunAfter = []string{"nope"} },
+			"every runAfter name must be the name of an earlier step"),
+		Entry("runAfter naming a later step (a cycle could be written)", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[1].RunAfter = []string{s.Spec.Steps[2].Name}
+		}, "every runAfter name must be the name of an earlier step"),
+		Entry("runAfter naming the step itself", func(s *ordersv1alpha1.OrderSaga) { s.Spec.Steps[1].RunAfter = []string{s.Spec.Steps[1].Name} },
+			"every runAfter name must be the name of an earlier step"),
+		Entry("runAfter naming a step twice", func(s *ordersv1alpha1.OrderSaga) {
+			s.Spec.Steps[2].RunAfter = []string{s.Spec.Steps[0].Name, s.Spec.Steps[0].Name}
+		}, "Duplicate value"),
 		Entry("two drilled steps", func(s *ordersv1alpha1.OrderSaga) {
 			s.Spec.Steps[0].Drill, s.Spec.Steps[2].Drill = ordersv1alpha1.DrillFail, ordersv1alpha1.DrillFail
 		}, "at most one step may be drilled"),

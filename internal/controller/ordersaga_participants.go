@@ -100,13 +100,22 @@ func (r *OrderSagaReconciler) sagasOfParticipant(ctx context.Context, p client.O
 }
 
 // suspendedParticipant returns the suspended Participant of the saga's
-// current step, if it has one: the saga's timers pause while it is.
+// current step, or of another step in flight (parallel steps), if it has
+// one: the saga's timers pause while it is.
 func suspendedParticipant(obj *ordersv1alpha1.OrderSaga, registry saga.Participants) (string, bool) {
-	for _, step := range obj.RunSteps() {
-		if step.Name == obj.Status.CurrentStep {
-			p, ok := registry[step.Service]
-			return step.Service, ok && p.Spec.Suspend
+	for i, step := range obj.RunSteps() {
+		current := step.Name == obj.Status.CurrentStep
+		if !current && (i >= len(obj.Status.Steps) || !inFlight(obj.Status.Steps[i].State)) {
+			continue
+		}
+		if p, ok := registry[step.Service]; ok && p.Spec.Suspend {
+			return step.Service, true
 		}
 	}
 	return "", false
+}
+
+// inFlight says a step in this state has a command or compensation under way.
+func inFlight(state ordersv1alpha1.StepState) bool {
+	return state == ordersv1alpha1.StepRunning || state == ordersv1alpha1.StepCompensating
 }

@@ -33,18 +33,18 @@ func (r *run) beginCompensation(reason, message string) {
 	if r.st.Phase != ordersv1alpha1.PhaseRunning {
 		return
 	}
+	// A failed step lets the commands of other steps still in flight finish
+	// (compensate waits for them); a cancel or the deadline stops waiting.
+	failure := reason == ordersv1alpha1.ReasonStepFailed || reason == ordersv1alpha1.ReasonDrill
 	for i := range r.st.Steps {
 		rec := &r.st.Steps[i]
 		switch rec.State {
 		case ordersv1alpha1.StepPending:
 			rec.State = ordersv1alpha1.StepSkipped
 		case ordersv1alpha1.StepRunning:
-			from := rec.State
-			rec.State = ordersv1alpha1.StepInterrupted
-			rec.NextAttemptAt, rec.TimeoutAt = nil, nil
-			rec.CompletedAt = ptrMicro(r.now)
-			r.stepTransition(i, protocol.KindCommand, ordersv1alpha1.TransitionStepInterrupted, true, from,
-				"Stopped waiting for the reply; the step is compensated in case it took effect")
+			if !failure {
+				r.interrupt(i)
+			}
 		}
 	}
 	r.setCompensating(metav1.ConditionTrue, reason, message)
@@ -52,12 +52,16 @@ func (r *run) beginCompensation(reason, message string) {
 	r.compensate()
 }
 
-// compensate undoes, in reverse order and one at a time, every step that
-// succeeded, timed out or was interrupted and has a compensation. While the
+// compensate undoes, in reverse order of completion and one at a time,
+// every step that succeeded, timed out or was interrupted and has a
+// compensation, once no command of the forward path is in flight. While the
 // timers are paused it sends nothing; it only ends a compensation that has
 // nothing left to undo.
 func (r *run) compensate() {
-	for i := len(r.st.Steps) - 1; i >= 0; i-- {
+	if r.awaitInFlight() {
+		return // a failure waits for the other steps' commands in flight
+	}
+	for _, i := range r.compensationOrder() {
 		rec := &r.st.Steps[i]
 		switch rec.State {
 		case ordersv1alpha1.StepCompensating:

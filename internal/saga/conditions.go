@@ -77,6 +77,9 @@ func currentStepMessage(saga *ordersv1alpha1.OrderSaga, verb string, attemptLimi
 		if rec.Name != saga.Status.CurrentStep {
 			continue
 		}
+		if verb == "Compensating" && rec.State == ordersv1alpha1.StepRunning {
+			return fmt.Sprintf("%s: waiting for the reply to step %s's command, in flight when the saga failed", verb, rec.Name)
+		}
 		attempt, limit := rec.Attempts, attemptLimit(i, protocol.KindCommand)
 		if verb == "Compensating" {
 			attempt, limit = rec.CompensationAttempts, attemptLimit(i, protocol.KindCompensation)

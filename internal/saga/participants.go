@@ -71,7 +71,9 @@ func (r *run) gate(i int, kind protocol.Kind) bool {
 		r.beginCompensation(ordersv1alpha1.ReasonNamespaceNotAdmitted, notAdmitted(r.saga, step.Service))
 		return false
 	}
-	r.unblock()
+	if !r.blocked {
+		r.unblock() // unless another step, sent beside this one, is held
+	}
 	return true
 }
 

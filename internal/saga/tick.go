@@ -43,33 +43,57 @@ func (r *run) tick() {
 	}
 }
 
-// advance moves the forward path: the deadline, then the first step that has
-// not succeeded. While the timers are paused it only completes a saga whose
-// steps all succeeded: nothing comes due and nothing is sent.
+// advance moves the forward path: the deadline, then every step whose
+// dependencies are done (see dependencies): a pending one is sent, a
+// running one awaits its reply or retry. In a sequential saga that is the
+// first step that has not succeeded. While the timers are paused it only
+// completes a saga whose steps all succeeded: nothing comes due and nothing
+// is sent.
 func (r *run) advance() {
 	if deadline, ok := Deadline(r.saga, r.now); ok && !r.paused() && !r.now.Before(deadline) {
 		r.beginCompensation(ordersv1alpha1.ReasonDeadlineExceeded,
 			fmt.Sprintf("Deadline of %s passed before every step succeeded", r.saga.RunDeadline()))
 		return
 	}
+	done := true
+	current := ""
 	for i := range r.st.Steps {
 		rec := &r.st.Steps[i]
 		switch rec.State {
 		case ordersv1alpha1.StepSucceeded, ordersv1alpha1.StepSkipped:
 			continue // a step is Skipped while running only by a SagaRequest
 		case ordersv1alpha1.StepPending:
-			r.st.CurrentStep = rec.Name // the step the saga is at, paused or not
+			done = false
+			if !r.ready(i) {
+				continue
+			}
+			if current == "" {
+				current = rec.Name // the step the saga is at, paused or not
+			}
 			if r.paused() {
-				return // sent once the timers resume
+				continue // sent once the timers resume
 			}
 			if r.drill(i) {
 				return // failed on purpose: nothing is sent
 			}
 			r.dispatch(i, protocol.KindCommand, 1)
 		case ordersv1alpha1.StepRunning:
-			r.st.CurrentStep = rec.Name
+			done = false
+			if current == "" {
+				current = rec.Name
+			}
 			r.progress(i, protocol.KindCommand, rec.Attempts)
+		default:
+			done = false
 		}
+		if r.st.Phase != ordersv1alpha1.PhaseRunning {
+			return // a step failed: compensation has begun
+		}
+	}
+	if current != "" {
+		r.st.CurrentStep = current
+	}
+	if !done {
 		return
 	}
 	message := fmt.Sprintf("All %d steps succeeded", len(r.st.Steps))
@@ -169,6 +193,14 @@ func (r *run) attemptFailed(i int, kind protocol.Kind, reason, message string, u
 	}
 	setOutcome(rec, kind, reason, message)
 	rec.TimeoutAt = nil
+	if kind == protocol.KindCommand && r.st.Phase == ordersv1alpha1.PhaseCompensating {
+		// Another step failed while this one was in flight: no new attempt.
+		if unknown {
+			rec.TimedOutAttempts++
+		}
+		r.interrupt(i)
+		return
+	}
 	if attempts < maxAttempts(policy) {
 		delay := backoff(policy, attempts, r.jitter())
 		rec.NextAttemptAt = ptrMicro(r.timerNow().Add(delay))

@@ -144,19 +144,14 @@ func (r *run) nextWake() time.Time {
 	if r.paused() {
 		return time.Time{}
 	}
-	if r.blocked {
-		// Only the deadline can end the wait: a change of the participant
-		// wakes the saga otherwise.
-		if d, ok := Deadline(r.saga, r.now); ok && r.st.Phase == ordersv1alpha1.PhaseRunning {
-			return d
-		}
-		return time.Time{}
-	}
 	var wake time.Time
 	earliest := func(t time.Time) {
 		if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 			wake = t
 		}
+	}
+	if r.blocked {
+		return r.blockedWake(earliest, &wake)
 	}
 	switch r.st.Phase {
 	case ordersv1alpha1.PhaseRunning:
@@ -170,12 +165,30 @@ func (r *run) nextWake() time.Time {
 		}
 	case ordersv1alpha1.PhaseCompensating:
 		for i := range r.st.Steps {
-			if r.st.Steps[i].State == ordersv1alpha1.StepCompensating {
+			// A command still in flight after a failure is waited for.
+			if s := r.st.Steps[i].State; s == ordersv1alpha1.StepCompensating || s == ordersv1alpha1.StepRunning {
 				earliest(r.due(i))
 			}
 		}
 	}
 	return wake
+}
+
+// blockedWake is nextWake while a step is held (see gate): only the
+// deadline, and the timeout of a message of another step in flight
+// (parallel steps), can end the wait; a change of the participant wakes the
+// saga otherwise.
+func (r *run) blockedWake(earliest func(time.Time), wake *time.Time) time.Time {
+	if d, ok := Deadline(r.saga, r.now); ok && r.st.Phase == ordersv1alpha1.PhaseRunning {
+		earliest(d)
+	}
+	for i, rec := range r.st.Steps {
+		if (rec.State == ordersv1alpha1.StepRunning || rec.State == ordersv1alpha1.StepCompensating) &&
+			rec.NextAttemptAt == nil && rec.DispatchedAt != nil {
+			earliest(r.due(i))
+		}
+	}
+	return *wake
 }
 
 // due is when step i next needs attention: its retry or its timeout.

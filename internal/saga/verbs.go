@@ -212,6 +212,9 @@ func (r *run) resumeForward(asked string) (done, refusal string) {
 			failed = i
 		case ordersv1alpha1.StepCompensating, ordersv1alpha1.StepCompensated, ordersv1alpha1.StepCompensationFailed:
 			return "", fmt.Sprintf("ResumeForward applies only while nothing was undone; step %s is %s", rec.Name, rec.State)
+		case ordersv1alpha1.StepRunning:
+			// Its reply answers the current round, which ResumeForward ends.
+			return "", fmt.Sprintf("ResumeForward applies once no command is in flight; step %s awaits its reply", rec.Name)
 		case ordersv1alpha1.StepTimedOut, ordersv1alpha1.StepInterrupted:
 			return "", fmt.Sprintf("ResumeForward applies only when no step's outcome is unknown; step %s is %s and is compensated", rec.Name, rec.State)
 		}
@@ -224,9 +227,11 @@ func (r *run) resumeForward(asked string) (done, refusal string) {
 	}
 	name := r.st.Steps[failed].Name
 	r.st.RetryRound++
-	for i := failed; i < len(r.st.Steps); i++ {
+	for i := range r.st.Steps {
 		rec := &r.st.Steps[i]
-		if i > failed && rec.State != ordersv1alpha1.StepSkipped {
+		// The steps the failure skipped run again; with parallel steps some
+		// may be listed before the failed one. A step a request skipped stays.
+		if i != failed && (rec.State != ordersv1alpha1.StepSkipped || rec.Reason == ordersv1alpha1.StepReasonSkipped) {
 			continue
 		}
 		*rec = ordersv1alpha1.StepStatus{Name: rec.Name, State: ordersv1alpha1.StepPending}

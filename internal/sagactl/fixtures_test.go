@@ -273,3 +273,16 @@ func fixtures() map[string]*ordersv1alpha1.OrderSaga {
 		"pending":     pendingSaga(),
 	}
 }
+
+// parallelSaga is the running saga with schedule-shipment running after
+// reserve-inventory only, so beside charge-payment.
+func parallelSaga() *ordersv1alpha1.OrderSaga {
+	s := runningSaga()
+	s.Status.Template = s.Status.Template.DeepCopy()
+	s.Status.Template.Steps[2].RunAfter = []string{"reserve-inventory"}
+	s.Status.Steps[2] = ordersv1alpha1.StepStatus{
+		Name: "schedule-shipment", State: ordersv1alpha1.StepSucceeded, Attempts: 1,
+		StartedAt: at(ms(4*60_000 + 540)), CompletedAt: at(ms(4*60_000 + 900)),
+	}
+	return s
+}

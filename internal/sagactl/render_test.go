@@ -74,6 +74,15 @@ func TestPrintTree(t *testing.T) {
 	}
 }
 
+// A step that names runAfter shows the steps it runs after.
+func TestPrintTreeParallel(t *testing.T) {
+	var b bytes.Buffer
+	if err := PrintTree(&b, parallelSaga(), fixtureNow); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "parallel.tree", b.Bytes())
+}
+
 func TestPrintTreeRetryRequested(t *testing.T) {
 	g := NewWithT(t)
 	s := failedSaga()

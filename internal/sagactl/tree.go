@@ -266,7 +266,7 @@ func (t *treeWriter) step(s *ordersv1alpha1.OrderSaga, rec *ordersv1alpha1.StepS
 	if compensation {
 		bar = "│ "
 	}
-	for _, d := range t.stepDetails(rec) {
+	for _, d := range append(after(s, rec.Name), t.stepDetails(rec)...) {
 		t.line(cont + bar + d)
 	}
 	if !compensation {
@@ -277,6 +277,22 @@ func (t *treeWriter) step(s *ordersv1alpha1.OrderSaga, rec *ordersv1alpha1.StepS
 	for _, d := range t.compensationDetails(rec) {
 		t.line(cont + "   " + d)
 	}
+}
+
+// after says which steps a step runs after, when it names them
+// (spec.steps[].runAfter): steps that do not depend on each other run at
+// the same time. A step without runAfter runs after the one above it.
+func after(s *ordersv1alpha1.OrderSaga, name string) []string {
+	for _, step := range s.RunSteps() {
+		if step.Name != name || step.RunAfter == nil {
+			continue
+		}
+		if len(step.RunAfter) == 0 {
+			return detail("after", "(start)")
+		}
+		return detail("after", strings.Join(step.RunAfter, ", "))
+	}
+	return nil
 }
 
 // count writes a counter, blank when zero.
