@@ -91,7 +91,9 @@ func (r *OrderSagaReconciler) forget(ctx context.Context, key types.NamespacedNa
 	case err == nil && retired(obj):
 		// Out of the cache for good: its late replies are settled against
 		// the live saga, by the same pass as anyone's.
-		return r.runPass(ctx, &scope{key: key, now: r.Clock.Now(), base: obj, saga: obj.DeepCopy(), live: true, items: items})
+		s := newScope(obj, items, r.Clock.Now())
+		s.live = true
+		return r.runPass(ctx, s)
 	case err == nil:
 		return ctrl.Result{RequeueAfter: cacheLagRequeueDelay}, nil // the cache has not seen it yet
 	case !errors.Is(err, errSagaGone):
