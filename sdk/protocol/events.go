@@ -18,7 +18,6 @@ package protocol
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -111,13 +110,4 @@ type Event struct {
 	// one of its steps on purpose (see docs/api.md). Consumers that act on
 	// real orders may ignore them.
 	Drill bool `json:"drill,omitempty"`
-}
-
-// ParseEventRoutingKey splits a routing key made by EventRoutingKey.
-func ParseEventRoutingKey(key string) (namespace, template string, event EventType, err error) {
-	parts := strings.Split(key, ".")
-	if len(parts) != 3 {
-		return "", "", "", fmt.Errorf("routing key %q: want <namespace>.<template>.<event>", key)
-	}
-	return parts[0], parts[1], EventType(parts[2]), nil
 }
