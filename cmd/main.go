@@ -122,7 +122,7 @@ func parseFlags() (options, zap.Options) {
 	flag.DurationVar(&op.ReplySettleTimeout, "reply-settle-timeout", op.ReplySettleTimeout,
 		"How long a reply whose saga's passes keep failing stays unsettled before it goes back to the broker (one delivery); /readyz fails at twice that.")
 	flag.DurationVar(&op.SagaTTL, "saga-ttl", op.SagaTTL,
-		"How long a Completed or Compensated saga is kept once its lifecycle events are out, when neither it nor its template sets ttlSecondsAfterFinished; negative keeps it for ever.")
+		"How long a Completed or Compensated saga is kept once its lifecycle events are out, when neither it nor its template sets ttlSecondsAfterFinished; negative keeps it for ever (0 is refused: ttlSecondsAfterFinished: 0 on a saga or template deletes at once).")
 	flag.DurationVar(&op.RetentionSweepInterval, "retention-sweep-interval", op.RetentionSweepInterval,
 		"How often finished sagas are looked at for deletion; a saga is deleted at most this long after it expires.")
 	flag.Func("start-namespaces",
@@ -156,6 +156,11 @@ func main() {
 }
 
 func run(o options) error {
+	if o.operator.SagaTTL == 0 {
+		// Options read zero as "the default"; from the command line it can
+		// only be a mistake, so say so instead of keeping sagas a week.
+		return errors.New("--saga-ttl must not be 0: give a positive duration, or a negative one to keep finished sagas")
+	}
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
