@@ -37,64 +37,24 @@ type RequestVerb struct {
 	Request saga.VerbRequested
 }
 
-// VerbQueued says whether the request was queued for the saga's next pass;
-// Handled is the saga's record of it when it had handled it already.
-type VerbQueued struct {
-	Queued  bool
-	Handled *ordersv1alpha1.HandledRequest
-}
+// VerbQueued says the request was queued for the saga's next pass.
+type VerbQueued struct{ Queued bool }
 
 // ErrInvalidVerbRequest refuses a request without a uid, which could not be
 // applied exactly once.
 var ErrInvalidVerbRequest = errors.New("verb request needs the SagaRequest's uid and name")
 
 // requestVerb queues a verb in the saga's inbox, which wakes its pass; the
-// machine decides whether it applies. The saga is checked through the
-// GetSaga query; a saga the cache does not hold may be retired (out of the
-// cache for good), so it is read live before it is called missing. A
-// retired saga's pass runs on a live read too (forget).
-func (r *OrderSagaReconciler) requestVerb(ctx context.Context, cmd RequestVerb) (VerbQueued, error) {
+// machine decides whether it applies, once per request uid. Its sender (the
+// SagaRequest controller) has just read the saga live and checked that it
+// exists and has not handled the request; a retired saga's pass runs on a
+// live read too (forget).
+func (r *OrderSagaReconciler) requestVerb(_ context.Context, cmd RequestVerb) (VerbQueued, error) {
 	if cmd.Request.UID == "" || cmd.Request.Name == "" {
 		return VerbQueued{}, ErrInvalidVerbRequest
 	}
-	handled, err := r.handledRequests(ctx, cmd.Saga)
-	if err != nil {
-		return VerbQueued{}, err
-	}
-	if rec := findHandled(handled, cmd.Request.UID); rec != nil {
-		return VerbQueued{Handled: rec}, nil
-	}
 	r.Inbox.Add(cmd.Saga, &InboxItem{Event: cmd.Request, Received: r.Clock.Now()})
 	return VerbQueued{Queued: true}, nil
-}
-
-// handledRequests are the requests the saga records as handled, from the
-// cache, else from a live read.
-func (r *OrderSagaReconciler) handledRequests(ctx context.Context, key types.NamespacedName) ([]ordersv1alpha1.HandledRequest, error) {
-	state, err := r.getSaga(ctx, GetSaga{Namespace: key.Namespace, Name: key.Name})
-	if err == nil {
-		return state.HandledRequests, nil
-	}
-	if !errors.Is(err, ErrSagaNotFound) {
-		return nil, err
-	}
-	obj, err := readLive(ctx, r.APIReader, key)
-	if errors.Is(err, errSagaGone) {
-		return nil, fmt.Errorf("%w: %s", ErrSagaNotFound, key)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return obj.Status.HandledRequests, nil
-}
-
-func findHandled(handled []ordersv1alpha1.HandledRequest, uid string) *ordersv1alpha1.HandledRequest {
-	st := ordersv1alpha1.OrderSagaStatus{HandledRequests: handled}
-	if rec := saga.HandledRequest(&st, uid); rec != nil {
-		out := *rec
-		return &out
-	}
-	return nil
 }
 
 // reviveSaga brings a retired saga back into the operator when a verb

@@ -93,12 +93,8 @@ func (r *SagaRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			"The saga handled %d requests since this one was created and no longer tells whether it applied it: see its history",
 			ordersv1alpha1.MaxHandledRequests))
 	}
-	queued, err := r.send(ctx, RequestVerb{Saga: key, Request: verbOf(sr)})
-	if err != nil {
+	if _, err := r.send(ctx, RequestVerb{Saga: key, Request: verbOf(sr)}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("send %s request to saga %s: %w", sr.Spec.Verb, key, err)
-	}
-	if queued.Handled != nil { // the cache had seen the outcome already
-		return ctrl.Result{}, r.finish(ctx, sr, string(obj.UID), queued.Handled.Phase, queued.Handled.Message)
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("Request sent to the saga", "verb", sr.Spec.Verb, "saga", key)
 	return ctrl.Result{}, nil
