@@ -68,8 +68,6 @@ func (r *OrderSagaReconciler) startSaga(ctx context.Context, cmd StartSaga) (Sag
 		return SagaStarted{}, refuse(protocol.RefuseInvalidOrder, "the apiserver refused the saga: %s", protocol.Truncate(err.Error(), 512))
 	case apierrors.IsForbidden(err):
 		return SagaStarted{}, refuse(protocol.RefuseNotPermitted, "the apiserver refused the operator: %s", protocol.Truncate(err.Error(), 512))
-	case apierrors.IsNotFound(err):
-		return SagaStarted{}, refuse(protocol.RefuseNamespaceNotAccepted, "namespace %s does not exist", req.Namespace)
 	default:
 		return SagaStarted{}, fmt.Errorf("create saga %s/%s: %w", obj.Namespace, obj.Name, err)
 	}
