@@ -30,6 +30,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -231,4 +232,25 @@ func TestVerbCommand(t *testing.T) {
 	g.Expect(note).To(Equal("participant fixed by hand"))
 	g.Expect(cmd.Args(cmd, []string{})).NotTo(Succeed())
 	g.Expect(cmd.Args(cmd, []string{"order-1"})).To(Succeed())
+}
+
+// A saga paused now (suspended, or the broker away) is not past its
+// deadline, whatever the clock says: the tree reads the operator's rule.
+func TestDeadlineLineCountsThePauseInProgress(t *testing.T) {
+	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	s := &ordersv1alpha1.OrderSaga{
+		Spec: ordersv1alpha1.OrderSagaSpec{Deadline: "10m"},
+		Status: ordersv1alpha1.OrderSagaStatus{
+			Phase:          ordersv1alpha1.PhaseRunning,
+			StartTime:      &metav1.MicroTime{Time: start},
+			TimersPausedAt: &metav1.MicroTime{Time: start.Add(time.Minute)},
+		},
+	}
+	got := deadlineLine(s, start.Add(time.Hour))
+	if want := "10m, due 2026-11-27T13:09:00Z"; !strings.HasPrefix(got, want) {
+		t.Fatalf("deadline line %q, want it to start with %q (9 of 10 minutes left when the pause began)", got, want)
+	}
+	if strings.Contains(got, "ago") {
+		t.Fatalf("deadline line %q says a paused saga passed its deadline", got)
+	}
 }

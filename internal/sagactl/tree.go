@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/saga"
 )
 
 // treeWidth is the terminal width tree keeps to: no line is longer.
@@ -195,7 +196,8 @@ func templateLine(s *ordersv1alpha1.OrderSaga) string {
 }
 
 // deadlineLine says when the saga's deadline passes: counted from its
-// start, extended by the time its timers were paused.
+// start, extended by the time its timers were paused, as saga.Deadline
+// says.
 func deadlineLine(s *ordersv1alpha1.OrderSaga, now time.Time) string {
 	d := s.RunDeadline()
 	if d == "" {
@@ -205,7 +207,8 @@ func deadlineLine(s *ordersv1alpha1.OrderSaga, now time.Time) string {
 	if st.StartTime == nil {
 		return string(d) + ", counted from the first command"
 	}
-	due := st.StartTime.Add(d.Get() + st.TimersPausedFor.Get())
+	// The operator's own rule: a pause in progress moves the deadline too.
+	due, _ := saga.Deadline(s, now)
 	text := fmt.Sprintf("%s, due %s", d, timestamp(due))
 	if !st.Phase.IsFinal() {
 		text += " (" + relative(due, now) + ")"
