@@ -15,8 +15,8 @@ limitations under the License.
 */
 
 // Package sagactl is the kubectl saga plugin: commands that show OrderSagas
-// to a person (list, tree, history) and the manual verbs that act on one
-// (retry). The rendering functions are pure, so that they are tested
+// to a person (list, tree, history) and the verbs that act on one
+// (suspend, resume, and the manual verbs of request.go). The rendering functions are pure, so that they are tested
 // without a cluster; the commands read and write through the apiserver
 // only, never through the operator.
 package sagactl
@@ -73,7 +73,8 @@ func (o *Options) Command() *cobra.Command {
 		Short: "Show and operate OrderSagas",
 		Long: "kubectl saga shows OrderSagas as a person reads them (list, tree,\n" +
 			"history), holds and resumes one (suspend, resume), and asks the\n" +
-			"operator for the manual verbs (retry, skip, compensate, cancel).",
+			"operator for the manual verbs (retry, skip, compensate, cancel,\n" +
+			"resume-forward).",
 		Annotations: map[string]string{
 			// kubectl shows a plugin's usage as "kubectl saga".
 			cobra.CommandDisplayNameAnnotation: "kubectl saga",

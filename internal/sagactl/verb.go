@@ -35,8 +35,8 @@ import (
 // on), the write is refused, so a verb never acts on a saga its check did
 // not see. A new verb is a file with a constructor that returns one (see
 // suspend.go) and a line in commands. Verbs the operator applies (retry,
-// skip, compensate, cancel) are requestVerbs instead (request.go): they
-// create a SagaRequest.
+// skip, compensate, cancel, resume-forward) are requestVerbs instead
+// (request.go): they create a SagaRequest.
 type verb struct {
 	// name is the subcommand, for example "retry".
 	name string
