@@ -67,15 +67,8 @@ func (t Topology) declareBus(ch *amqp.Channel) error {
 }
 
 func declareWithDeadLetters(ch *amqp.Channel, queue, dlx, dlq string) error {
-	quorum := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-	if err := ch.ExchangeDeclare(dlx, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", dlx, err)
-	}
-	if _, err := ch.QueueDeclare(dlq, true, false, false, false, quorum); err != nil {
-		return fmt.Errorf("declare queue %s: %w", dlq, err)
-	}
-	if err := ch.QueueBind(dlq, "", dlx, false, nil); err != nil {
-		return fmt.Errorf("bind queue %s: %w", dlq, err)
+	if err := declareDeadLetter(ch, dlx, dlq); err != nil {
+		return err
 	}
 	args := amqp.Table{
 		amqp.QueueTypeArg:     amqp.QueueTypeQuorum,
@@ -99,6 +92,22 @@ func (t Topology) deleteBus(ch *amqp.Channel) error {
 		if err := ch.ExchangeDelete(x, false, false); err != nil {
 			return fmt.Errorf("delete exchange %s: %w", x, err)
 		}
+	}
+	return nil
+}
+
+// declareDeadLetter declares a fanout dead-letter exchange and the quorum
+// queue that keeps what it receives, for people to inspect.
+func declareDeadLetter(ch *amqp.Channel, dlx, dlq string) error {
+	if err := ch.ExchangeDeclare(dlx, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", dlx, err)
+	}
+	quorum := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	if _, err := ch.QueueDeclare(dlq, true, false, false, false, quorum); err != nil {
+		return fmt.Errorf("declare queue %s: %w", dlq, err)
+	}
+	if err := ch.QueueBind(dlq, "", dlx, false, nil); err != nil {
+		return fmt.Errorf("bind queue %s: %w", dlq, err)
 	}
 	return nil
 }

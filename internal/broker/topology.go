@@ -107,27 +107,14 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 	if err := ch.ExchangeDeclare(t.CommandExchange(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", t.CommandExchange(), err)
 	}
-	if err := ch.ExchangeDeclare(t.DeadLetterExchange(), amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", t.DeadLetterExchange(), err)
-	}
 	if err := ch.ExchangeDeclare(t.EventExchange(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", t.EventExchange(), err)
 	}
-	quorum := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-	if _, err := ch.QueueDeclare(t.DeadLetterQueue(), true, false, false, false, quorum); err != nil {
-		return fmt.Errorf("declare queue %s: %w", t.DeadLetterQueue(), err)
+	if err := declareDeadLetter(ch, t.DeadLetterExchange(), t.DeadLetterQueue()); err != nil {
+		return err
 	}
-	if err := ch.QueueBind(t.DeadLetterQueue(), "", t.DeadLetterExchange(), false, nil); err != nil {
-		return fmt.Errorf("bind queue %s: %w", t.DeadLetterQueue(), err)
-	}
-	if err := ch.ExchangeDeclare(t.CommandDeadLetterExchange(), amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", t.CommandDeadLetterExchange(), err)
-	}
-	if _, err := ch.QueueDeclare(t.CommandDeadLetterQueue(), true, false, false, false, quorum); err != nil {
-		return fmt.Errorf("declare queue %s: %w", t.CommandDeadLetterQueue(), err)
-	}
-	if err := ch.QueueBind(t.CommandDeadLetterQueue(), "", t.CommandDeadLetterExchange(), false, nil); err != nil {
-		return fmt.Errorf("bind queue %s: %w", t.CommandDeadLetterQueue(), err)
+	if err := declareDeadLetter(ch, t.CommandDeadLetterExchange(), t.CommandDeadLetterQueue()); err != nil {
+		return err
 	}
 	// A quorum queue counts deliveries: a reply that keeps coming back
 	// unacknowledged is dead-lettered instead of looping for ever.
