@@ -385,10 +385,20 @@ var _ = Describe("Queries on the bus", func() {
 				Expect(st.State).To(Equal(string(ordersv1alpha1.StepSucceeded)))
 			}
 		}
-		By("by name")
-		orders.query("q-name-"+orderID, protocol.QueryRequest{Namespace: busNamespace, Name: started.Name})
+		By("by name, once the operator's cache, which answers, has the saga's end")
+		asked := 0
 		var byName protocol.QueryReply
-		orders.reply("q-name-"+orderID, 1, &byName)
+		Eventually(func() string {
+			asked++
+			id := fmt.Sprintf("q-name-%s-%d", orderID, asked)
+			orders.query(id, protocol.QueryRequest{Namespace: busNamespace, Name: started.Name})
+			byName = protocol.QueryReply{}
+			orders.reply(id, 1, &byName)
+			if byName.Saga == nil {
+				return ""
+			}
+			return byName.Saga.Phase
+		}).Should(Equal(string(ordersv1alpha1.PhaseCompleted)))
 		Expect(byName.Error).To(BeNil())
 		check(byName.Saga)
 
