@@ -34,7 +34,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	amqp "github.com/rabbitmq/amqp091-go"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -77,6 +79,11 @@ type bench struct {
 	apiserverProfile string
 	// held counts the sagas held in flight so far.
 	held int
+	// policies are the admission policies installed (nil: those the
+	// control plane installed at start, this tree's); worktrees are the
+	// baselines' checkouts, removed at teardown.
+	policies  []*unstructured.Unstructured
+	worktrees []string
 }
 
 func newBench(ctx context.Context) (*bench, error) {
@@ -94,7 +101,7 @@ func newBench(ctx context.Context) (*bench, error) {
 	}
 	logf.SetLogger(zap.New(zap.WriteTo(logFile)))
 	step("building the manager")
-	if b.manager, err = buildManager(b.dir); err != nil {
+	if b.manager, err = buildManager(controlplane.RepoRoot(), filepath.Join(b.dir, "manager")); err != nil {
 		return b, err
 	}
 	step("starting the control plane")
@@ -106,7 +113,11 @@ func newBench(ctx context.Context) (*bench, error) {
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = ordersv1alpha1.AddToScheme(scheme)
+	_ = apiextensionsv1.AddToScheme(scheme)
 	if b.k8s, err = client.New(b.cfg, client.Options{Scheme: scheme}); err != nil {
+		return b, err
+	}
+	if b.policies, err = controlplane.AdmissionPolicies(); err != nil {
 		return b, err
 	}
 	admin, err := b.env.AddUser(envtest.User{Name: "bench-operator", Groups: []string{"system:masters"}}, nil)
@@ -129,9 +140,9 @@ func (b *bench) namespace(prefix string) (string, error) {
 	return ns.Name, nil
 }
 
-// startOperator runs the manager binary, as a Deployment would, with its
-// default settings and the given extra flags.
-func (b *bench) startOperator(concurrency int, extraArgs ...string) error {
+// startOperator runs the variant's manager binary, as a Deployment would,
+// with its default settings and the variant's flags.
+func (b *bench) startOperator(v variant, concurrency int) error {
 	metricsAddr, pprofAddr := freeAddress(), freeAddress()
 	b.metricsURL, b.pprofURL = "http://"+metricsAddr+"/metrics", "http://"+pprofAddr
 	log, err := os.Create(filepath.Join(b.dir, fmt.Sprintf("operator-%d.log", time.Now().UnixNano())))
@@ -140,8 +151,8 @@ func (b *bench) startOperator(concurrency int, extraArgs ...string) error {
 	}
 	args := append([]string{"--broker-url=" + rabbitmq.BrokerURL(), "--topology-prefix=" + b.topology.Prefix,
 		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
-		"--pprof-bind-address=" + pprofAddr, fmt.Sprintf("--max-concurrent-reconciles=%d", concurrency)}, extraArgs...)
-	b.operator = exec.Command(b.manager, args...)
+		"--pprof-bind-address=" + pprofAddr, fmt.Sprintf("--max-concurrent-reconciles=%d", concurrency)}, v.Args...)
+	b.operator = exec.Command(v.manager, args...)
 	b.operator.Env = append(os.Environ(), "KUBECONFIG="+b.kubeconfig)
 	b.operator.Stdout, b.operator.Stderr = log, log
 	if err := b.operator.Start(); err != nil {
@@ -343,6 +354,7 @@ func (b *bench) teardown() error {
 	if b.env != nil {
 		errs = append(errs, b.env.Stop())
 	}
+	b.removeWorktrees()
 	if b.dir != "" && os.Getenv("BENCH_KEEP") == "" {
 		_ = os.RemoveAll(b.dir)
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -36,26 +37,38 @@ const (
 	ceilingQueue    = "ordersaga-bench-ceiling"
 )
 
+// Ceiling is what the apiserver allows with nothing else running, at one
+// concurrency.
+type Ceiling struct {
+	Writers          int     `json:"writers"`
+	CreatesPerSecond float64 `json:"createsPerSecond"`
+	WritesPerSecond  float64 `json:"statusWritesPerSecond"`
+	// Conflicts is how many status writes failed their optimistic lock and
+	// were retried after a fresh read (not counted as writes).
+	Conflicts int `json:"conflicts"`
+}
+
 // apiserverCeiling measures the raw write rate of the apiserver on this
 // machine, with no operator running: creates of small OrderSagas, then
 // status patches with optimistic locking (what the operator does for every
-// step transition), both at the given concurrency.
-func (b *bench) apiserverCeiling(concurrency int) (creates, writes float64, err error) {
-	ns, err := b.namespace("ceiling")
+// step transition), both with the given number of writers.
+func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
+	res := Ceiling{Writers: writers}
+	ns, err := b.namespace(fmt.Sprintf("ceiling-%d", writers))
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	objs := make([]*ordersv1alpha1.OrderSaga, ceilingObjects)
 	start := time.Now()
-	if err := parallel(concurrency, ceilingObjects, func(i int) error {
+	if err := parallel(writers, ceilingObjects, func(i int) error {
 		objs[i] = smallSaga(ns, fmt.Sprintf("ceiling-%04d", i), "CUST-OK")
 		return b.k8s.Create(b.ctx, objs[i])
 	}); err != nil {
-		return 0, 0, fmt.Errorf("create: %w", err)
+		return res, fmt.Errorf("create: %w", err)
 	}
-	creates = float64(ceilingObjects) / time.Since(start).Seconds()
+	res.CreatesPerSecond = float64(ceilingObjects) / time.Since(start).Seconds()
 
-	var done atomic.Int64
+	var done, conflicts atomic.Int64
 	// Writers stop between requests at the deadline: a request cut short
 	// would count for nothing and make client-go complain.
 	deadline := time.Now().Add(ceilingDuration)
@@ -63,12 +76,12 @@ func (b *bench) apiserverCeiling(concurrency int) (creates, writes float64, err 
 	var wg sync.WaitGroup
 	var firstErr error
 	var errOnce sync.Once
-	for w := range min(concurrency, ceilingObjects) {
-		// Each writer patches objects of its own (w, w+concurrency, …), as
-		// the operator's workers each own a saga: writers that shared an
-		// object would fail each other's optimistic lock.
+	for w := range min(writers, ceilingObjects) {
+		// Each writer patches objects of its own (w, w+writers, …), as the
+		// operator's workers each own a saga: writers that shared an object
+		// would fail each other's optimistic lock.
 		var mine []*ordersv1alpha1.OrderSaga
-		for i := w; i < ceilingObjects; i += concurrency {
+		for i := w; i < ceilingObjects; i += writers {
 			mine = append(mine, objs[i])
 		}
 		wg.Go(func() {
@@ -77,50 +90,69 @@ func (b *bench) apiserverCeiling(concurrency int) (creates, writes float64, err 
 				base := obj.DeepCopy()
 				obj.Status.CurrentStep = fmt.Sprintf("write-%d", i)
 				err := b.k8s.Status().Patch(b.ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+				if apierrors.IsConflict(err) {
+					conflicts.Add(1)
+					err = b.k8s.Get(b.ctx, client.ObjectKeyFromObject(obj), obj)
+				} else if err == nil {
+					done.Add(1)
+				}
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
-				done.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return 0, 0, fmt.Errorf("status patch: %w", firstErr)
+		return res, fmt.Errorf("status patch: %w", firstErr)
 	}
-	writes = float64(done.Load()) / time.Since(start).Seconds()
+	res.WritesPerSecond = float64(done.Load()) / time.Since(start).Seconds()
+	res.Conflicts = int(conflicts.Load())
 	// Not reconciled by anyone: remove them before the operator starts.
-	err = b.k8s.DeleteAllOf(b.ctx, &ordersv1alpha1.OrderSaga{}, client.InNamespace(ns))
-	return creates, writes, err
+	return res, b.k8s.DeleteAllOf(b.ctx, &ordersv1alpha1.OrderSaga{}, client.InNamespace(ns))
+}
+
+// sagaFloor is the issue's F: the sagas/s the apiserver allows for a
+// three-step saga with nothing written but its create and its four status
+// writes, each at the best rate any concurrency reached.
+func sagaFloor(ceilings []Ceiling) (floor, creates, writes float64) {
+	for _, c := range ceilings {
+		creates, writes = max(creates, c.CreatesPerSecond), max(writes, c.WritesPerSecond)
+	}
+	if creates == 0 || writes == 0 {
+		return 0, creates, writes
+	}
+	return 1 / (1/creates + 4/writes), creates, writes
 }
 
 // brokerCeiling measures raw round trips through the broker: a persistent
 // message published with a confirm to a queue, taken by a responder that
-// replies at once, and the reply received; at the given concurrency.
-func (b *bench) brokerCeiling(concurrency int) (float64, error) {
+// replies at once, and the reply received; at the given concurrency for the
+// given time. It returns the round trips per second and their latencies.
+func (b *bench) brokerCeiling(concurrency int, d time.Duration) (float64, Percentiles, error) {
 	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	if err != nil {
-		return 0, err
+		return 0, Percentiles{}, err
 	}
 	defer func() { _ = conn.Close() }()
 	setup, err := conn.Channel()
 	if err != nil {
-		return 0, err
+		return 0, Percentiles{}, err
 	}
 	if _, err := setup.QueueDeclare(ceilingQueue, true, false, false, false, nil); err != nil {
-		return 0, err
+		return 0, Percentiles{}, err
 	}
 	replies, err := setup.QueueDeclare("", false, true, true, false, nil)
 	if err != nil {
-		return 0, err
+		return 0, Percentiles{}, err
 	}
 	// The responder.
 	respCh, _ := conn.Channel()
 	_ = respCh.Qos(64, 0, false)
 	commands, err := respCh.Consume(ceilingQueue, "", false, false, false, false, nil)
 	if err != nil {
-		return 0, err
+		return 0, Percentiles{}, err
 	}
 	go func() {
 		for d := range commands {
@@ -134,7 +166,7 @@ func (b *bench) brokerCeiling(concurrency int) (float64, error) {
 	replyCh, _ := conn.Channel()
 	replyDeliveries, err := replyCh.Consume(replies.Name, "", true, false, false, false, nil)
 	if err != nil {
-		return 0, err
+		return 0, Percentiles{}, err
 	}
 	go func() {
 		for d := range replyDeliveries {
@@ -144,9 +176,11 @@ func (b *bench) brokerCeiling(concurrency int) (float64, error) {
 		}
 	}()
 
-	ctx, cancel := context.WithTimeout(b.ctx, ceilingDuration)
+	ctx, cancel := context.WithTimeout(b.ctx, d)
 	defer cancel()
 	var trips atomic.Int64
+	var mu sync.Mutex
+	var latencies []float64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range concurrency {
@@ -160,6 +194,7 @@ func (b *bench) brokerCeiling(concurrency int) (float64, error) {
 				id := fmt.Sprintf("%d-%d", w, i)
 				done := make(chan struct{})
 				waiters.Store(id, done)
+				sent := time.Now()
 				dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", ceilingQueue, true, false, amqp.Publishing{
 					MessageId: id, ReplyTo: replies.Name, DeliveryMode: amqp.Persistent, Body: []byte(`{"status":"succeeded"}`)})
 				if err != nil {
@@ -171,6 +206,9 @@ func (b *bench) brokerCeiling(concurrency int) (float64, error) {
 				select {
 				case <-done:
 					trips.Add(1)
+					mu.Lock()
+					latencies = append(latencies, time.Since(sent).Seconds())
+					mu.Unlock()
 				case <-ctx.Done():
 					return
 				}
@@ -178,7 +216,7 @@ func (b *bench) brokerCeiling(concurrency int) (float64, error) {
 		})
 	}
 	wg.Wait()
-	return float64(trips.Load()) / time.Since(start).Seconds(), nil
+	return float64(trips.Load()) / time.Since(start).Seconds(), percentiles(latencies), nil
 }
 
 // parallel runs f(0..n-1) on workers goroutines and returns the first error.

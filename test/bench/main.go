@@ -27,6 +27,7 @@ limitations under the License.
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -34,15 +35,16 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
-	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 )
 
 // Results is what the benchmark measured; it is also the JSON written.
@@ -52,9 +54,16 @@ type Results struct {
 	CPUs    int    `json:"cpus"`
 	Config  Config `json:"config"`
 
-	CreatesPerSecond          float64 `json:"apiserverCreatesPerSecond"`
-	WritesPerSecond           float64 `json:"apiserverStatusWritesPerSecond"`
-	BrokerRoundTripsPerSecond float64 `json:"brokerRoundTripsPerSecond"`
+	// Ceilings are the apiserver's raw write rates at each writer count;
+	// CreatesPerSecond and WritesPerSecond the best of each, and SagaFloor
+	// the issue's F: 1 ÷ (1/creates + 4/status writes), what the apiserver
+	// allows a three-step saga with nothing else written.
+	Ceilings                  []Ceiling   `json:"apiserverCeilings,omitempty"`
+	CreatesPerSecond          float64     `json:"apiserverCreatesPerSecond"`
+	WritesPerSecond           float64     `json:"apiserverStatusWritesPerSecond"`
+	SagaFloor                 float64     `json:"sagaFloorPerSecond,omitempty"`
+	BrokerRoundTripsPerSecond float64     `json:"brokerRoundTripsPerSecond"`
+	BrokerRoundTrip           Percentiles `json:"brokerRoundTripSeconds"`
 
 	Sagas                int         `json:"sagas"`
 	Compensated          int         `json:"compensated"`
@@ -67,8 +76,12 @@ type Results struct {
 	CeilingRatio         float64     `json:"transitionsToWriteCeilingRatio"`
 	CreateToFinal        Percentiles `json:"createToFinalSeconds"`
 	// OperatorRequests counts the operator's apiserver requests during the
-	// run, by method (POST is mostly Events).
+	// run, by method (POST is Events).
 	OperatorRequests map[string]int `json:"operatorRequests"`
+	// RequestsPerSaga is the apiserver writes per saga: its create and
+	// every write the operator made (status, other patches, Events,
+	// deletes), over the sagas of the run.
+	RequestsPerSaga float64 `json:"apiserverWritesPerSaga"`
 	// CPUShare is each component's share of the CPU time spent during the
 	// run, and CPUUsed the cores busy on average.
 	CPUShare map[string]float64     `json:"cpuShare"`
@@ -80,8 +93,17 @@ type Results struct {
 	// Memory is the footprint of finished sagas besides those in flight.
 	Memory *MemoryResult `json:"memory,omitempty"`
 
-	// PhaseEventsOnly is the throughput run again with --events=phases.
-	PhaseEventsOnly *Results `json:"phaseEventsOnly,omitempty"`
+	// Variants are the operators measured turn about in the same bench
+	// (this tree first); the throughput fields above are this tree's median
+	// run.
+	Variants []VariantResult `json:"variants,omitempty"`
+}
+
+// VariantResult is one operator's throughput runs and light-load run.
+type VariantResult struct {
+	variant
+	Runs []*Results   `json:"runs"`
+	Light *LightResult `json:"light,omitempty"`
 }
 
 // Percentiles of a latency, in seconds.
@@ -110,8 +132,19 @@ type Config struct {
 	Finished       int    `json:"finished"`
 	Completing     int    `json:"completing"`
 	MemoryInFlight int    `json:"memoryInFlight"`
-	MemoryOnly     bool   `json:"memoryOnly"`
-	Out            string `json:"-"`
+	// Runs names the parts to run: speed (ceilings, throughput, light
+	// load), memory, footprint.
+	Runs string `json:"runs"`
+	// Baseline is a git ref whose operator is run turn about with this
+	// tree's; Also extra flags of this tree's operator run as a third
+	// variant; Rounds how often each variant's throughput run is made.
+	Baseline string `json:"baseline,omitempty"`
+	Also     string `json:"also,omitempty"`
+	Rounds   int    `json:"rounds"`
+	// Writers are the writer counts of the apiserver's ceiling runs.
+	Writers    []int  `json:"writers"`
+	LightSagas int    `json:"lightSagas"`
+	Out        string `json:"-"`
 	// APIServerProfile, if set, is where the apiserver's CPU profile during
 	// the throughput runs is saved, for go tool pprof.
 	APIServerProfile string `json:"-"`
@@ -125,10 +158,28 @@ func main() {
 	flag.IntVar(&cfg.Finished, "finished", 50000, "Sagas created labelled finished for the memory run.")
 	flag.IntVar(&cfg.Completing, "completing", 300, "Sagas of the memory run run to completion through the operator.")
 	flag.IntVar(&cfg.MemoryInFlight, "memory-in-flight", 1000, "Sagas held in flight during the memory run.")
-	flag.BoolVar(&cfg.MemoryOnly, "memory-only", false, "Run only the memory run (no ceilings, throughput or footprint runs).")
+	flag.StringVar(&cfg.Runs, "runs", "speed,memory,footprint", "The parts to run: speed (ceilings, throughput, light load), memory, footprint.")
+	flag.StringVar(&cfg.Baseline, "baseline", "", "A git ref whose operator (its manager, CRDs and admission policies) runs turn about with this tree's, for before/after ratios within one run.")
+	flag.StringVar(&cfg.Also, "also", "", "Extra flags of this tree's operator, run as one more variant (e.g. --events=all).")
+	flag.IntVar(&cfg.Rounds, "rounds", 2, "Throughput runs of each variant, turn about.")
+	flag.Func("writers", "Comma-separated writer counts of the apiserver's ceiling runs (default 8,16,32,64).", func(v string) error {
+		cfg.Writers = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("not a writer count: %q", f)
+			}
+			cfg.Writers = append(cfg.Writers, n)
+		}
+		return nil
+	})
+	flag.IntVar(&cfg.LightSagas, "light-sagas", 100, "Sagas of the light-load run, one at a time.")
 	flag.StringVar(&cfg.Out, "out", "bench-results.json", "Where to write the results as JSON.")
 	flag.StringVar(&cfg.APIServerProfile, "apiserver-profile", "", "Save the apiserver's CPU profile during the throughput run to this file.")
 	flag.Parse()
+	if cfg.Writers == nil {
+		cfg.Writers = []int{8, 16, 32, 64}
+	}
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -165,18 +216,37 @@ func run(cfg Config) (err error) {
 	return err
 }
 
-// runs runs the measurements in order: ceilings and throughput, memory
-// (with an operator of its own, on an apiserver cleared of the earlier
-// sagas), then the footprint with sagas in flight, which keeps that operator.
+// runs runs the measurements in order: ceilings, throughput and light
+// load, memory (with an operator of its own, on an apiserver cleared of the
+// earlier sagas), then the footprint with sagas in flight, which keeps that
+// operator.
 func (b *bench) runs(cfg Config, res *Results) (err error) {
-	if !cfg.MemoryOnly {
+	parts := map[string]bool{}
+	for p := range strings.SplitSeq(cfg.Runs, ",") {
+		parts[strings.TrimSpace(p)] = true
+	}
+	if parts["speed"] {
 		if err := b.speedRuns(cfg, res); err != nil {
 			return err
 		}
 	}
-	step(fmt.Sprintf("memory: %d sagas in flight, then %d finished besides", cfg.MemoryInFlight, cfg.Finished+cfg.Completing))
-	if res.Memory, err = b.memory(cfg); err != nil || cfg.MemoryOnly {
+	// The memory and footprint runs measure this tree's operator.
+	if err := b.useVariant(thisTree(b.manager)); err != nil {
 		return err
+	}
+	if parts["memory"] {
+		step(fmt.Sprintf("memory: %d sagas in flight, then %d finished besides", cfg.MemoryInFlight, cfg.Finished+cfg.Completing))
+		if res.Memory, err = b.memory(cfg); err != nil {
+			return err
+		}
+	}
+	if !parts["footprint"] {
+		return nil
+	}
+	if b.operator == nil {
+		if err := b.startOperator(thisTree(b.manager), cfg.Concurrency); err != nil {
+			return err
+		}
 	}
 	for _, n := range []int{min(1000, cfg.InFlight), cfg.InFlight} {
 		step(fmt.Sprintf("holding %d sagas in flight", n))
@@ -189,46 +259,119 @@ func (b *bench) runs(cfg Config, res *Results) (err error) {
 	return nil
 }
 
-// speedRuns measures the ceilings and the throughput.
+// speedRuns measures the ceilings, then each variant's throughput, turn
+// about for cfg.Rounds rounds, and its latency at light load.
 func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
-	step("measuring the apiserver's write ceiling")
-	if res.CreatesPerSecond, res.WritesPerSecond, err = b.apiserverCeiling(cfg.Concurrency); err != nil {
+	for _, w := range cfg.Writers {
+		step(fmt.Sprintf("measuring the apiserver's write ceiling with %d writers", w))
+		c, err := b.apiserverCeiling(w)
+		if err != nil {
+			return err
+		}
+		res.Ceilings = append(res.Ceilings, c)
+	}
+	res.SagaFloor, res.CreatesPerSecond, res.WritesPerSecond = sagaFloor(res.Ceilings)
+	step("measuring the broker's round-trip ceiling, and one round trip alone")
+	if res.BrokerRoundTripsPerSecond, _, err = b.brokerCeiling(cfg.Concurrency, ceilingDuration); err != nil {
 		return err
 	}
-	step("measuring the broker's round-trip ceiling")
-	if res.BrokerRoundTripsPerSecond, err = b.brokerCeiling(cfg.Concurrency); err != nil {
+	if _, res.BrokerRoundTrip, err = b.brokerCeiling(1, 3*time.Second); err != nil {
 		return err
 	}
-	step(fmt.Sprintf("running %d sagas, Events on phase changes only (--events=phases)", cfg.Sagas))
-	if err := b.startOperator(cfg.Concurrency, "--events=phases"); err != nil {
+
+	variants := []variant{thisTree(b.manager)}
+	if cfg.Baseline != "" {
+		step("building the baseline's manager at " + cfg.Baseline)
+		v, err := b.buildBaseline(cfg.Baseline)
+		if err != nil {
+			return err
+		}
+		variants = append(variants, v)
+	}
+	if cfg.Also != "" {
+		v := thisTree(b.manager)
+		v.Name, v.Args = "this tree "+cfg.Also, strings.Fields(cfg.Also)
+		variants = append(variants, v)
+	}
+	res.Variants = make([]VariantResult, len(variants))
+	for i, v := range variants {
+		res.Variants[i].variant = v
+	}
+	for round := range cfg.Rounds {
+		for k := range variants {
+			// Turn about: each round starts with the variant the last one
+			// ended with, so that neither always runs on a fresher etcd.
+			i := k
+			if round%2 == 1 {
+				i = len(variants) - 1 - k
+			}
+			vr := &res.Variants[i]
+			step(fmt.Sprintf("round %d: %d sagas, %s", round+1, cfg.Sagas, vr.Name))
+			r := &Results{WritesPerSecond: res.WritesPerSecond}
+			if err := b.withOperator(vr.variant, cfg.Concurrency, func() error { return b.throughput(cfg.Sagas, r) }); err != nil {
+				return err
+			}
+			vr.Runs = append(vr.Runs, r)
+		}
+	}
+	for i := range res.Variants {
+		vr := &res.Variants[i]
+		step(fmt.Sprintf("light load: %d sagas one at a time, %s", cfg.LightSagas, vr.Name))
+		if err := b.withOperator(vr.variant, cfg.Concurrency, func() (err error) {
+			vr.Light, err = b.lightLoad(cfg.LightSagas, res.BrokerRoundTrip)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	// This tree's median run is the headline.
+	median := medianRun(res.Variants[0].Runs)
+	mergeRun(res, median)
+	return nil
+}
+
+// withOperator installs the variant's API, runs its operator (and, the
+// first time, the participants, whose queues the operator declares), runs
+// f, and stops the operator.
+func (b *bench) withOperator(v variant, concurrency int, f func() error) error {
+	if err := b.useVariant(v); err != nil {
 		return err
 	}
-	// The operator declares the participants' queues: it runs first.
-	step("starting the participants")
-	if err := b.startParticipants(); err != nil {
+	if err := b.startOperator(v, concurrency); err != nil {
 		return err
 	}
-	res.PhaseEventsOnly = &Results{}
-	if err := b.throughput(cfg.Sagas, res.PhaseEventsOnly); err != nil {
-		return err
+	defer b.stopOperator()
+	if b.participants == nil {
+		step("starting the participants")
+		if err := b.startParticipants(); err != nil {
+			return err
+		}
 	}
-	res.PhaseEventsOnly.WritesPerSecond = res.WritesPerSecond
-	res.PhaseEventsOnly.CeilingRatio = res.PhaseEventsOnly.TransitionsPerSecond / res.WritesPerSecond
-	b.stopOperator()
-	step(fmt.Sprintf("running %d sagas with the default settings", cfg.Sagas))
-	if err := b.startOperator(cfg.Concurrency); err != nil {
-		return err
-	}
-	return b.throughput(cfg.Sagas, res)
+	return f()
+}
+
+// medianRun is the run with the median sagas/s.
+func medianRun(runs []*Results) *Results {
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b *Results) int { return cmp.Compare(a.SagasPerSecond, b.SagasPerSecond) })
+	return sorted[len(sorted)/2]
+}
+
+// mergeRun copies a throughput run's figures into res.
+func mergeRun(res, run *Results) {
+	res.Sagas, res.Compensated, res.Elapsed, res.SagasPerSecond = run.Sagas, run.Compensated, run.Elapsed, run.SagasPerSecond
+	res.StepTransitions, res.TransitionsPerSecond, res.StatusWrites = run.StepTransitions, run.TransitionsPerSecond, run.StatusWrites
+	res.WritesPerTransition, res.CeilingRatio, res.CreateToFinal = run.WritesPerTransition, run.CeilingRatio, run.CreateToFinal
+	res.OperatorRequests, res.RequestsPerSaga, res.CPUShare, res.CPUUsed, res.Steps =
+		run.OperatorRequests, run.RequestsPerSaga, run.CPUShare, run.CPUUsed, run.Steps
 }
 
 func step(s string) { fmt.Fprintf(os.Stderr, "==> %s (%s)\n", s, time.Now().Format("15:04:05")) }
 
-// buildManager builds the manager binary the benchmark runs.
-func buildManager(dir string) (string, error) {
-	bin := filepath.Join(dir, "manager")
+// buildManager builds the manager binary of the repository at root.
+func buildManager(root, bin string) (string, error) {
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd")
-	cmd.Dir = controlplane.RepoRoot()
+	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build manager: %w\n%s", err, out)
 	}

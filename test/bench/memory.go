@@ -76,7 +76,7 @@ func (b *bench) memory(cfg Config) (*MemoryResult, error) {
 	if err := b.clearSagas(); err != nil {
 		return nil, err
 	}
-	if err := b.startOperator(cfg.Concurrency); err != nil {
+	if err := b.startOperator(thisTree(b.manager), cfg.Concurrency); err != nil {
 		return nil, err
 	}
 	if b.participants == nil {

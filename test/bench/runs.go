@@ -187,12 +187,17 @@ func summarize(res *Results, sagas []ordersv1alpha1.OrderSaga, before, after map
 	res.WritesPerTransition = float64(res.StatusWrites) / float64(res.StepTransitions)
 	res.CeilingRatio = res.TransitionsPerSecond / res.WritesPerSecond
 	res.OperatorRequests = map[string]int{}
-	for _, method := range []string{"GET", "PATCH", "POST", "PUT", "LIST"} {
+	writes := res.Sagas // the creates
+	for _, method := range []string{"GET", "LIST", "PATCH", "POST", "PUT", "DELETE"} {
 		labels := map[string]string{"method": method}
 		if d := int(value(after, "rest_client_requests_total", labels) - value(before, "rest_client_requests_total", labels)); d > 0 {
 			res.OperatorRequests[method] = d
+			if method != "GET" && method != "LIST" {
+				writes += d
+			}
 		}
 	}
+	res.RequestsPerSaga = float64(writes) / float64(res.Sagas)
 	res.Steps = map[string]Percentiles{}
 	for name, times := range stepTimes {
 		res.Steps[name] = percentiles(times)
@@ -356,7 +361,7 @@ func printTable(r *Results) {
 	fmt.Println("| measure | value | target |")
 	fmt.Println("|---|---|---|")
 	row := func(name, value, target string) { fmt.Printf("| %s | %s | %s |\n", name, value, target) }
-	if r.Sagas > 0 {
+	if r.Sagas > 0 || len(r.InFlight) > 0 {
 		printSpeed(r, row)
 	}
 	if m := r.Memory; m != nil {
@@ -364,53 +369,120 @@ func printTable(r *Results) {
 	}
 }
 
-// printSpeed prints the ceilings, throughput and in-flight rows.
+// The targets for the speed runs.
+const (
+	requestsPerSagaTarget = 5.5
+	baselineRatioTarget   = 2.0
+	floorRatioTarget      = 0.8
+)
+
+// printSpeed prints the ceilings, each variant's throughput and light load,
+// the in-flight rows, and the targets.
 func printSpeed(r *Results, row func(name, value, target string)) {
-	row("ceiling: apiserver creates/s", fmt.Sprintf("%.0f", r.CreatesPerSecond), "")
-	row("ceiling: apiserver status writes/s", fmt.Sprintf("%.0f", r.WritesPerSecond), "")
-	row("ceiling: broker round trips/s", fmt.Sprintf("%.0f", r.BrokerRoundTripsPerSecond), "")
-	row("sagas (compensated)", fmt.Sprintf("%d (%d)", r.Sagas, r.Compensated), "")
-	row("elapsed", fmt.Sprintf("%.1f s", r.Elapsed), "")
-	row("sagas/s", fmt.Sprintf("%.1f", r.SagasPerSecond), "")
-	row("step transitions/s", fmt.Sprintf("%.0f", r.TransitionsPerSecond), "")
-	row("step transitions/s ÷ write ceiling", fmt.Sprintf("%.2f", r.CeilingRatio), "≥ 0.6")
-	row("status writes per step transition", fmt.Sprintf("%.2f (%d / %d)", r.WritesPerTransition, r.StatusWrites, r.StepTransitions), "≤ 1.0")
-	row("create → final p50 / p90 / p99", ms(r.CreateToFinal), "")
-	row("operator's apiserver requests", fmt.Sprint(r.OperatorRequests), "")
-	if r.Elapsed > 0 && r.WritesPerSecond > 0 {
-		writes := 0
-		for _, n := range r.OperatorRequests {
-			writes += n
-		}
-		rate := float64(writes+r.Sagas) / r.Elapsed // the operator's writes and the sagas' creates
-		row("apiserver writes/s during the run ÷ write ceiling", fmt.Sprintf("%.0f/s, %.2f", rate, rate/r.WritesPerSecond), "")
+	for _, c := range r.Ceilings {
+		row(fmt.Sprintf("ceiling, %d writers: apiserver creates/s, status writes/s", c.Writers),
+			fmt.Sprintf("%.0f, %.0f (%d conflicts)", c.CreatesPerSecond, c.WritesPerSecond, c.Conflicts), "")
 	}
+	row("saga floor F = 1 ÷ (1/creates + 4/status writes), best of each", fmt.Sprintf("%.1f sagas/s (%.0f creates/s, %.0f writes/s)",
+		r.SagaFloor, r.CreatesPerSecond, r.WritesPerSecond), "")
+	row("ceiling: broker round trips/s; one round trip alone p50 / p99", fmt.Sprintf("%.0f; %.1f / %.1f ms",
+		r.BrokerRoundTripsPerSecond, r.BrokerRoundTrip.P50*1000, r.BrokerRoundTrip.P99*1000), "")
+	for _, v := range r.Variants {
+		printVariant(v, row)
+	}
+	row("status writes per step transition (this tree)", fmt.Sprintf("%.2f (%d / %d)", r.WritesPerTransition, r.StatusWrites, r.StepTransitions), "≤ 1.0")
 	shares := make([]string, 0, len(r.CPUShare))
 	for name, share := range r.CPUShare {
 		shares = append(shares, fmt.Sprintf("%s %.0f%%", name, share*100))
 	}
 	slices.Sort(shares)
-	row("CPU during the run", fmt.Sprintf("%.2f cores busy: %s", r.CPUUsed, strings.Join(shares, ", ")), "")
-	names := make([]string, 0, len(r.Steps))
-	for name := range r.Steps {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		row("step "+name+" p50 / p90 / p99", ms(r.Steps[name]), "")
-	}
+	row("CPU during the run (this tree)", fmt.Sprintf("%.2f cores busy: %s", r.CPUUsed, strings.Join(shares, ", ")), "")
 	for _, f := range r.InFlight {
 		row(fmt.Sprintf("%d in flight: RSS / Go heap", f.Sagas), fmt.Sprintf("%.0f MiB / %.0f MiB", f.RSSMiB, f.HeapMiB), "< 256 MiB RSS")
 		row(fmt.Sprintf("%d in flight: reconcile time / CPU per saga", f.Sagas), fmt.Sprintf("%.2f ms / %.2f ms", f.ReconcileMs, f.CPUMsPerReconcile), "flat")
-	}
-	if p := r.PhaseEventsOnly; p != nil {
-		row("with --events=phases: sagas/s, transitions/s ÷ ceiling", fmt.Sprintf("%.1f, %.2f", p.SagasPerSecond, p.CeilingRatio), "≥ 0.6")
-		row("with --events=phases: operator's requests", fmt.Sprint(p.OperatorRequests), "")
 	}
 	if len(r.InFlight) == 2 && r.InFlight[0].CPUMsPerReconcile > 0 {
 		row("per-saga cost, many ÷ few in flight", fmt.Sprintf("%.2f (CPU), %.2f (time)",
 			r.InFlight[1].CPUMsPerReconcile/r.InFlight[0].CPUMsPerReconcile, r.InFlight[1].ReconcileMs/r.InFlight[0].ReconcileMs), "≈ 1")
 	}
+	printTargets(r, row)
+}
+
+// printVariant prints one variant's runs.
+func printVariant(v VariantResult, row func(name, value, target string)) {
+	rates := make([]string, len(v.Runs))
+	for i, run := range v.Runs {
+		rates[i] = fmt.Sprintf("%.1f", run.SagasPerSecond)
+	}
+	m := medianRun(v.Runs)
+	row(v.Name+": sagas/s (each run)", fmt.Sprintf("**%.1f** (%s)", m.SagasPerSecond, strings.Join(rates, ", ")), "")
+	row(v.Name+": apiserver writes per saga", fmt.Sprintf("%.2f: create 1, status %.2f, other %s",
+		m.RequestsPerSaga, float64(m.StatusWrites)/float64(m.Sagas), otherWrites(m)), "")
+	row(v.Name+": create → final p50 / p90 / p99 (all created at once)", ms(m.CreateToFinal), "")
+	if l := v.Light; l != nil {
+		row(v.Name+": light load, create → final p50 / p99", fmt.Sprintf("%.1f / %.1f ms", l.CreateToFinal.P50*1000, l.CreateToFinal.P99*1000), "")
+		row(v.Name+": light load, where it goes (p50)", fmt.Sprintf("start %.1f ms, steps %.1f ms (each %.1f, %.1f over the broker's round trip), end %.1f ms",
+			l.Start.P50*1000, l.Steps.P50*1000, l.Step.P50*1000, l.StepOverhead*1000, l.End.P50*1000), "")
+		row(v.Name+": light load, the operator's means", fmt.Sprintf("PATCH %.1f ms, work-queue wait %.1f ms, reconcile %.1f ms, %.1f reconciles per saga",
+			l.PatchLatency*1000, l.QueueWait*1000, l.ReconcileTime*1000, l.ReconcilesPerSg), "")
+	}
+}
+
+// otherWrites describes a run's writes besides the creates and status
+// writes: PATCH (finalizer, retirement, Event series), POST (Events), PUT
+// and DELETE, per saga.
+func otherWrites(r *Results) string {
+	var parts []string
+	for _, method := range []string{"PATCH", "POST", "PUT", "DELETE"} {
+		n := r.OperatorRequests[method]
+		if method == "PATCH" {
+			n -= r.StatusWrites
+		}
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", method, float64(n)/float64(r.Sagas)))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// printTargets prints the targets with this tree's values.
+func printTargets(r *Results, row func(name, value, target string)) {
+	if len(r.Variants) == 0 {
+		return
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "MISSED"
+	}
+	this := r.Variants[0]
+	m := medianRun(this.Runs)
+	row("**target: apiserver writes per saga**", fmt.Sprintf("%.2f %s", m.RequestsPerSaga, verdict(m.RequestsPerSaga <= requestsPerSagaTarget)),
+		fmt.Sprintf("≤ %.1f", requestsPerSagaTarget))
+	for _, v := range r.Variants[1:] {
+		if v.Ref == "" {
+			continue
+		}
+		ratio := m.SagasPerSecond / medianRun(v.Runs).SagasPerSecond
+		row("**target: sagas/s, this tree ÷ "+v.Name+"**", fmt.Sprintf("%.2f %s", ratio, verdict(ratio >= baselineRatioTarget)),
+			fmt.Sprintf("≥ %.1f", baselineRatioTarget))
+	}
+	if r.SagaFloor > 0 {
+		ratio := m.SagasPerSecond / r.SagaFloor
+		row("**target: sagas/s ÷ saga floor F**", fmt.Sprintf("%.2f %s", ratio, verdict(ratio >= floorRatioTarget)),
+			fmt.Sprintf("≥ %.1f", floorRatioTarget))
+	}
+	if l := this.Light; l != nil {
+		ok := l.CreateToFinal.P50 <= lightP50Target.Seconds() && l.CreateToFinal.P99 <= lightP99Target.Seconds()
+		row("**target: light load create → final p50 / p99**", fmt.Sprintf("%.1f / %.1f ms %s",
+			l.CreateToFinal.P50*1000, l.CreateToFinal.P99*1000, verdict(ok)),
+			fmt.Sprintf("≤ %d / %d ms", lightP50Target.Milliseconds(), lightP99Target.Milliseconds()))
+	}
+	row("**target: status writes per step transition**", fmt.Sprintf("%.2f %s", m.WritesPerTransition, verdict(m.WritesPerTransition <= 1)), "≤ 1.0")
 }
 
 // printMemory prints the memory run's rows.

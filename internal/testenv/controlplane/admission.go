@@ -60,6 +60,12 @@ func InstallAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	return InstallPolicies(ctx, cfg, objs)
+}
+
+// InstallPolicies creates the given admission policies and bindings (of
+// config/admission, here or at another ref) and waits until all are in force.
+func InstallPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) error {
 	c, err := newClient(cfg)
 	if err != nil {
 		return err
@@ -81,6 +87,12 @@ func RemoveAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	return RemovePolicies(ctx, cfg, objs)
+}
+
+// RemovePolicies deletes the given admission policies and bindings and
+// waits until none is in force.
+func RemovePolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) error {
 	c, err := newClient(cfg)
 	if err != nil {
 		return err

@@ -34,12 +34,16 @@ import (
 // Render returns the objects of a kustomization of the repository (dir
 // relative to its root, for example "config/default"), rendered by the
 // kubectl of the envtest assets, as "make deploy" would apply them.
-func Render(dir string) ([]*unstructured.Unstructured, error) {
+func Render(dir string) ([]*unstructured.Unstructured, error) { return RenderAt(RepoRoot(), dir) }
+
+// RenderAt is Render of the repository checked out at root (the benchmark
+// renders another git ref's manifests with it).
+func RenderAt(root, dir string) ([]*unstructured.Unstructured, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(RepoRoot(), dir))
+	cmd := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, dir))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -1,0 +1,157 @@
+/*
+Copyright 2026 The ordersaga-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"fmt"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+)
+
+// The issue's bounds on a saga's latency at light load (one at a time).
+const (
+	lightP50Target = 25 * time.Millisecond
+	lightP99Target = 50 * time.Millisecond
+)
+
+// LightResult is the latency of sagas run one at a time, and where it goes.
+type LightResult struct {
+	Sagas int `json:"sagas"`
+	// CreateToFinal is from the create request's start to the client's
+	// watch seeing the saga final.
+	CreateToFinal Percentiles `json:"createToFinalSeconds"`
+	// Step is each step's time as the operator records it (startedAt to
+	// completedAt), and StepOverhead that less the broker's round trip
+	// (BrokerRoundTrip, measured alone at concurrency 1).
+	Step            Percentiles `json:"stepSeconds"`
+	BrokerRoundTrip Percentiles `json:"brokerRoundTripSeconds"`
+	StepOverhead    float64     `json:"stepOverheadOverBrokerP50Seconds"`
+	// The parts of create → final (p50 of each, so they need not add up):
+	// Start is create request to the saga's startTime (the create, the
+	// watch delivering it to the operator, queueing, the first pass up to
+	// the machine); Steps the sum of the step times; End the saga's
+	// completionTime to the client seeing it (the final status write and
+	// the watch delivering it).
+	Start Percentiles `json:"startSeconds"`
+	Steps Percentiles `json:"stepsSeconds"`
+	End   Percentiles `json:"endSeconds"`
+	// Means from the operator's own metrics over the run: an apiserver
+	// PATCH as its client sees it, a saga's wait in the work queue, and a
+	// reconcile (which includes its status write).
+	PatchLatency    float64 `json:"operatorPatchLatencySeconds"`
+	QueueWait       float64 `json:"workQueueWaitSeconds"`
+	ReconcileTime   float64 `json:"reconcileSeconds"`
+	ReconcilesPerSg float64 `json:"reconcilesPerSaga"`
+}
+
+// lightLoad runs n sagas one after the other, each created once the one
+// before is seen final, and measures their latency.
+func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
+	ns, err := b.namespace("light")
+	if err != nil {
+		return nil, err
+	}
+	wc, err := client.NewWithWatch(b.cfg, client.Options{Scheme: b.k8s.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	w, err := wc.Watch(b.ctx, &ordersv1alpha1.OrderSagaList{}, client.InNamespace(ns))
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	before, err := b.scrape()
+	if err != nil {
+		return nil, err
+	}
+	res := &LightResult{Sagas: n, BrokerRoundTrip: rtt}
+	var toFinal, steps, start, stepSums, end []float64
+	for i := range n {
+		name := fmt.Sprintf("light-%04d", i)
+		created := time.Now()
+		if err := b.k8s.Create(b.ctx, smallSaga(ns, name, "CUST-OK")); err != nil {
+			return nil, err
+		}
+		final, seen, err := waitFinal(w, name)
+		if err != nil {
+			return nil, err
+		}
+		toFinal = append(toFinal, seen.Sub(created).Seconds())
+		if final.Status.StartTime == nil || final.Status.CompletionTime == nil {
+			return nil, fmt.Errorf("saga %s final without start or completion time", name)
+		}
+		start = append(start, final.Status.StartTime.Sub(created).Seconds())
+		end = append(end, seen.Sub(final.Status.CompletionTime.Time).Seconds())
+		sum := 0.0
+		for _, rec := range final.Status.Steps {
+			if rec.StartedAt != nil && rec.CompletedAt != nil {
+				d := rec.CompletedAt.Sub(rec.StartedAt.Time).Seconds()
+				steps = append(steps, d)
+				sum += d
+			}
+		}
+		stepSums = append(stepSums, sum)
+	}
+	after, err := b.scrape()
+	if err != nil {
+		return nil, err
+	}
+	res.CreateToFinal, res.Step, res.Start, res.Steps, res.End =
+		percentiles(toFinal), percentiles(steps), percentiles(start), percentiles(stepSums), percentiles(end)
+	res.StepOverhead = res.Step.P50 - rtt.P50
+	res.PatchLatency = meanOf(before, after, "rest_client_request_duration_seconds", map[string]string{"verb": "PATCH"})
+	res.QueueWait = meanOf(before, after, "workqueue_queue_duration_seconds", map[string]string{"name": "ordersaga"})
+	reconcile := map[string]string{"controller": "ordersaga"}
+	res.ReconcileTime = meanOf(before, after, "controller_runtime_reconcile_time_seconds", reconcile)
+	res.ReconcilesPerSg = (value(after, "controller_runtime_reconcile_time_seconds", reconcile) -
+		value(before, "controller_runtime_reconcile_time_seconds", reconcile)) / float64(n)
+	return res, nil
+}
+
+// waitFinal reads the watch until the saga name is final.
+func waitFinal(w watch.Interface, name string) (*ordersv1alpha1.OrderSaga, time.Time, error) {
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return nil, time.Time{}, fmt.Errorf("watch closed waiting for %s", name)
+			}
+			s, isSaga := ev.Object.(*ordersv1alpha1.OrderSaga)
+			if isSaga && s.Name == name && ev.Type != watch.Deleted && s.Status.Phase.IsFinal() {
+				return s, time.Now(), nil
+			}
+		case <-timeout:
+			return nil, time.Time{}, fmt.Errorf("saga %s not final after a minute", name)
+		}
+	}
+}
+
+// meanOf is the mean of a histogram's observations between two scrapes,
+// summed over the series matching labels.
+func meanOf(before, after map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	count := value(after, name, labels) - value(before, name, labels)
+	if count == 0 {
+		return 0
+	}
+	return (histogramSum(after, name, labels) - histogramSum(before, name, labels)) / count
+}
