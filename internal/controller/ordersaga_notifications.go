@@ -153,24 +153,32 @@ func truncateNote(s string, n int) string {
 }
 
 // EventPolicy says which transitions become Kubernetes Events. Each Event is
-// an apiserver write, as costly as a status write.
+// an apiserver write, as costly as a status write, and the saga's own
+// status.history already keeps every transition.
 type EventPolicy string
 
 const (
 	// EventsAll records phase changes, step outcomes, and every command and
 	// compensation sent.
 	EventsAll EventPolicy = "all"
-	// EventsOutcomes records phase changes and step outcomes (the default).
+	// EventsOutcomes records phase changes and step outcomes.
 	EventsOutcomes EventPolicy = "outcomes"
 	// EventsPhases records phase changes only.
 	EventsPhases EventPolicy = "phases"
+	// EventsWarnings records bad news only (the Warning transitions:
+	// failures, retries, timeouts, blocks, compensation and its outcome,
+	// suspensions) and drills: what people and alerting tools watch. A saga
+	// that goes well costs no Event. The default.
+	EventsWarnings EventPolicy = "warnings"
 )
 
 // DefaultEventPolicy is the policy of a manager started without --events.
-const DefaultEventPolicy = EventsOutcomes
+const DefaultEventPolicy = EventsWarnings
 
 // Valid reports whether p is a known policy.
-func (p EventPolicy) Valid() bool { return p == EventsAll || p == EventsOutcomes || p == EventsPhases }
+func (p EventPolicy) Valid() bool {
+	return p == EventsAll || p == EventsOutcomes || p == EventsPhases || p == EventsWarnings
+}
 
 func (p EventPolicy) records(t saga.Transition) bool {
 	if t.Request != "" {
@@ -181,7 +189,9 @@ func (p EventPolicy) records(t saga.Transition) bool {
 		return true
 	case EventsPhases:
 		return t.Step == ""
-	default:
+	case EventsOutcomes:
 		return t.Reason != ordersv1alpha1.TransitionStepStarted && t.Reason != ordersv1alpha1.TransitionStepCompensating
+	default:
+		return t.Warning || t.Reason == ordersv1alpha1.TransitionStepDrilled
 	}
 }

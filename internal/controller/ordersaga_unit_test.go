@@ -458,11 +458,16 @@ func TestEventPolicy(t *testing.T) {
 		"sent":         {Reason: "StepStarted", Step: "pay"},
 		"compensating": {Reason: "StepCompensating", Step: "pay"},
 		"outcome":      {Reason: "StepSucceeded", Step: "pay"},
+		"failed":       {Reason: "StepFailed", Step: "pay", Warning: true},
+		"compensated":  {Reason: "Compensated", Warning: true},
+		"drilled":      {Reason: "StepDrilled", Step: "pay"},
+		"verb":         {Reason: "RetryRequested", Request: "retry-1"},
 	}
 	want := map[EventPolicy][]string{
-		EventsAll:      {"phase", "sent", "compensating", "outcome"},
-		EventsOutcomes: {"phase", "outcome"},
-		EventsPhases:   {"phase"},
+		EventsAll:      {"phase", "sent", "compensating", "outcome", "failed", "compensated", "drilled", "verb"},
+		EventsOutcomes: {"phase", "outcome", "failed", "compensated", "drilled", "verb"},
+		EventsPhases:   {"phase", "compensated", "verb"},
+		EventsWarnings: {"failed", "compensated", "drilled", "verb"},
 	}
 	for policy, recorded := range want {
 		for name, tr := range transitions {
@@ -471,7 +476,7 @@ func TestEventPolicy(t *testing.T) {
 			}
 		}
 	}
-	if EventPolicy("verbose").Valid() || !EventsPhases.Valid() || !DefaultEventPolicy.Valid() {
+	if EventPolicy("verbose").Valid() || !EventsPhases.Valid() || !EventsWarnings.Valid() || DefaultEventPolicy != EventsWarnings {
 		t.Error("Valid")
 	}
 }

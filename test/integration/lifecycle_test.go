@@ -53,12 +53,16 @@ var _ = Describe("A new OrderSaga", func() {
 			HaveField("Reason", ordersv1alpha1.ReasonCompleted), HaveField("ObservedGeneration", done.Generation))))
 		Expect(done.Status.Conditions).NotTo(ContainElement(HaveField("Type", ordersv1alpha1.ConditionReconciling)))
 
-		By("recording the saga's history as Events")
-		Eventually(func(g Gomega) {
-			g.Expect(eventReasons(g, done)).To(ContainElements(
-				"Started", "StepSucceeded", "Completed"))
-			g.Expect(eventReasons(g, done)).NotTo(ContainElement("StepStarted"), "sends are logged, not recorded as Events")
-		}).Should(Succeed())
+		By("keeping its history in its status, and no Event: under the default --events=warnings a saga that went well costs none")
+		history := make([]ordersv1alpha1.TransitionReason, 0, len(done.Status.History))
+		for _, e := range done.Status.History {
+			history = append(history, e.Reason)
+		}
+		Expect(history).To(ContainElements(ordersv1alpha1.TransitionStarted, ordersv1alpha1.TransitionStepSucceeded,
+			ordersv1alpha1.TransitionCompleted))
+		// The first transitions were recorded (or not) passes before the
+		// saga completed: an Event of theirs would be listed by now.
+		Expect(eventReasons(Default, done)).To(BeEmpty())
 
 		By("retiring it: labelled finished, with nothing left for the finalizer to hold")
 		Eventually(func(g Gomega) {
