@@ -419,6 +419,7 @@ func printVariant(v VariantResult, row func(name, value, target string)) {
 	row(v.Name+": apiserver writes per saga", fmt.Sprintf("%.2f: create 1, status %.2f, other %s",
 		m.RequestsPerSaga, float64(m.StatusWrites)/float64(m.Sagas), otherWrites(m)), "")
 	row(v.Name+": create → final p50 / p90 / p99 (all created at once)", ms(m.CreateToFinal), "")
+	row(v.Name+": CPU per saga", cpuPerSaga(m), "")
 	if l := v.Light; l != nil {
 		row(v.Name+": light load, create → final p50 / p99", fmt.Sprintf("%.1f / %.1f ms", l.CreateToFinal.P50*1000, l.CreateToFinal.P99*1000), "")
 		row(v.Name+": light load, where it goes (p50)", fmt.Sprintf("start %.1f ms, steps %.1f ms (each %.1f, %.1f over the broker's round trip), end %.1f ms",
@@ -426,6 +427,17 @@ func printVariant(v VariantResult, row func(name, value, target string)) {
 		row(v.Name+": light load, the operator's means", fmt.Sprintf("PATCH %.1f ms, work-queue wait %.1f ms, reconcile %.1f ms, %.1f reconciles per saga",
 			l.PatchLatency*1000, l.QueueWait*1000, l.ReconcileTime*1000, l.ReconcilesPerSg), "")
 	}
+}
+
+// cpuPerSaga is the CPU time each component spent per saga during a run:
+// what sizes a larger installation.
+func cpuPerSaga(r *Results) string {
+	names := []string{"kube-apiserver", "etcd", "operator", "rabbitmq"}
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", name, r.CPUShare[name]*r.CPUUsed*r.Elapsed/float64(r.Sagas)*1000))
+	}
+	return fmt.Sprintf("%s (%.2f cores busy)", strings.Join(parts, ", "), r.CPUUsed)
 }
 
 // otherWrites describes a run's writes besides the creates and status
