@@ -25,6 +25,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -109,8 +110,20 @@ func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 	}
 	res.WritesPerSecond = float64(done.Load()) / time.Since(start).Seconds()
 	res.Conflicts = int(conflicts.Load())
-	// Not reconciled by anyone: remove them before the operator starts.
-	return res, b.k8s.DeleteAllOf(b.ctx, &ordersv1alpha1.OrderSaga{}, client.InNamespace(ns))
+	return res, b.removeUnreconciled(objs)
+}
+
+// removeUnreconciled deletes sagas no operator has seen, and takes off
+// the finalizer the admission policy gave them: else the next operator
+// would finalize them during its measured run.
+func (b *bench) removeUnreconciled(objs []*ordersv1alpha1.OrderSaga) error {
+	return parallel(16, len(objs), func(i int) error {
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))
+		if err := b.k8s.Patch(b.ctx, objs[i], patch); err != nil {
+			return err
+		}
+		return client.IgnoreNotFound(b.k8s.Delete(b.ctx, objs[i]))
+	})
 }
 
 // sagaFloor is the issue's F: the sagas/s the apiserver allows for a
