@@ -102,7 +102,7 @@ type Results struct {
 // VariantResult is one operator's throughput runs and light-load run.
 type VariantResult struct {
 	variant
-	Runs []*Results   `json:"runs"`
+	Runs  []*Results   `json:"runs"`
 	Light *LightResult `json:"light,omitempty"`
 }
 
@@ -129,9 +129,9 @@ type Config struct {
 	Concurrency int `json:"concurrency"`
 	// Finished, Completing and MemoryInFlight size the memory run;
 	// MemoryOnly skips every other run.
-	Finished       int    `json:"finished"`
-	Completing     int    `json:"completing"`
-	MemoryInFlight int    `json:"memoryInFlight"`
+	Finished       int `json:"finished"`
+	Completing     int `json:"completing"`
+	MemoryInFlight int `json:"memoryInFlight"`
 	// Runs names the parts to run: speed (ceilings, throughput, light
 	// load), memory, footprint.
 	Runs string `json:"runs"`
