@@ -78,8 +78,21 @@ type options struct {
 	otlpEndpoint         string
 	otlpInsecure         bool
 	// operator holds the operator's own settings, from its defaults.
-	operator operator.Options
-	events   string
+	operator           operator.Options
+	events             string
+	manageParticipants bool
+}
+
+// appendNamespaces parses a comma-separated list of namespaces into list.
+func appendNamespaces(list *[]string) func(string) error {
+	return func(v string) error {
+		for ns := range strings.SplitSeq(v, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				*list = append(*list, ns)
+			}
+		}
+		return nil
+	}
 }
 
 func parseFlags() (options, zap.Options) {
@@ -127,15 +140,15 @@ func parseFlags() (options, zap.Options) {
 	flag.DurationVar(&op.RetentionSweepInterval, "retention-sweep-interval", op.RetentionSweepInterval,
 		"How often finished sagas are looked at for deletion; a saga is deleted at most this long after it expires.")
 	flag.Func("start-namespaces",
-		"Comma-separated namespaces in which start messages on the bus may create sagas (docs/events.md); empty, the default, leaves the start queue unconsumed. Needs the create permission of config/rbac-bus-start in each.",
-		func(v string) error {
-			for ns := range strings.SplitSeq(v, ",") {
-				if ns = strings.TrimSpace(ns); ns != "" {
-					op.StartNamespaces = append(op.StartNamespaces, ns)
-				}
-			}
-			return nil
-		})
+		"Comma-separated namespaces in which start messages on the bus may create sagas (docs/events.md); empty, the default, leaves the start queue unconsumed. Needs the create permission of config/rbac-bus-start in each. With --namespaces, among them.",
+		appendNamespaces(&op.StartNamespaces))
+	flag.Func("namespaces",
+		"Comma-separated namespaces this operator owns, a shard's (docs/scaling.md): it watches and lists sagas, templates and requests in those only. Empty, the default, owns every namespace. Needs --shard.",
+		appendNamespaces(&op.Namespaces))
+	flag.StringVar(&op.Shard, "shard", op.Shard,
+		"Name of this operator's shard (docs/scaling.md): its reply, start and query queues end in .<shard>, and its leader election lease is <shard>.ordersaga-operator.ordersaga.io. Empty, the default, keeps the unsharded names.")
+	flag.BoolVar(&o.manageParticipants, "manage-participants", !op.SkipParticipantController,
+		"Run the participant controller, which declares participants' queues and writes their status; of several shards, exactly one should.")
 	flag.StringVar(&o.events, "events", string(op.Events),
 		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",
@@ -190,12 +203,12 @@ func run(o options) error {
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         operator.CacheOptions(),
+		Cache:                         operator.CacheOptions(o.operator.Namespaces...),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        o.probeAddr,
 		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.enableLeaderElection,
-		LeaderElectionID:              "ordersaga-operator.ordersaga.io",
+		LeaderElectionID:              o.operator.LeaderElectionID(),
 		LeaderElectionNamespace:       o.leaderElectionNS,
 		LeaseDuration:                 &o.leaseDuration,
 		RenewDeadline:                 &o.renewDeadline,
@@ -222,6 +235,7 @@ func run(o options) error {
 	}
 	op := o.operator
 	op.BrokerURL, op.BrokerTLS, op.Events = url, brokerTLS, controller.EventPolicy(o.events)
+	op.SkipParticipantController = !o.manageParticipants
 	if _, err := operator.Setup(mgr, op); err != nil {
 		return err
 	}

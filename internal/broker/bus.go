@@ -37,23 +37,27 @@ import (
 // retried in place.
 const DefaultRequestDeliveryLimit = 20
 
-// StartQueue is the queue start messages are sent to.
-func (t Topology) StartQueue() string { return protocol.StartQueue(t.Prefix) }
+// StartQueue is the queue start messages are sent to: the shard's own when
+// sharded (Topology.Shard), as are the query queue and the dead-letter
+// pairs of both.
+func (t Topology) StartQueue() string { return t.sharded(protocol.StartQueue(t.Prefix)) }
 
 // StartDeadLetterExchange receives the refused start messages.
-func (t Topology) StartDeadLetterExchange() string { return t.Prefix + ".start-dead-letter" }
+func (t Topology) StartDeadLetterExchange() string { return t.sharded(t.Prefix + ".start-dead-letter") }
 
 // StartDeadLetterQueue holds the refused start messages.
-func (t Topology) StartDeadLetterQueue() string { return t.Prefix + ".start-dead" }
+func (t Topology) StartDeadLetterQueue() string { return t.sharded(t.Prefix + ".start-dead") }
 
 // QueryQueue is the queue queries are sent to.
-func (t Topology) QueryQueue() string { return protocol.QueryQueue(t.Prefix) }
+func (t Topology) QueryQueue() string { return t.sharded(protocol.QueryQueue(t.Prefix)) }
 
 // QueryDeadLetterExchange receives the queries that cannot be answered.
-func (t Topology) QueryDeadLetterExchange() string { return t.Prefix + ".queries-dead-letter" }
+func (t Topology) QueryDeadLetterExchange() string {
+	return t.sharded(t.Prefix + ".queries-dead-letter")
+}
 
 // QueryDeadLetterQueue holds the queries that cannot be answered.
-func (t Topology) QueryDeadLetterQueue() string { return t.Prefix + ".queries-dead" }
+func (t Topology) QueryDeadLetterQueue() string { return t.sharded(t.Prefix + ".queries-dead") }
 
 // declareBus declares the query queue and, with Starts, the start queue,
 // each with its dead-letter exchange and queue.

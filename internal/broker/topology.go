@@ -40,17 +40,32 @@ type Topology struct {
 	// Starts declares the start queue: the operator starts sagas from the
 	// bus (bus.go).
 	Starts bool
+	// Shard, when set, names the operator's shard (docs/scaling.md): its
+	// reply, start and query queues, and their dead-letter pairs, end in
+	// ".<Shard>", so that shards sharing a prefix never take one another's
+	// messages. The command and event exchanges, and participants' queues,
+	// stay shared. Empty keeps the unsharded names.
+	Shard string
+}
+
+// sharded returns name, ended by the shard's name when there is one.
+func (t Topology) sharded(name string) string {
+	if t.Shard == "" {
+		return name
+	}
+	return name + "." + t.Shard
 }
 
 // CommandExchange is the durable topic exchange commands are published to,
 // with the routing key "<service>.<command>".
 func (t Topology) CommandExchange() string { return protocol.CommandExchange(t.Prefix) }
 
-// ReplyQueue is the durable queue participants reply to (reply_to).
-func (t Topology) ReplyQueue() string { return protocol.ReplyQueue(t.Prefix) }
+// ReplyQueue is the durable queue participants reply to (reply_to): the
+// shard's own when sharded.
+func (t Topology) ReplyQueue() string { return t.sharded(protocol.ReplyQueue(t.Prefix)) }
 
 // DeadLetterExchange receives replies that cannot be processed.
-func (t Topology) DeadLetterExchange() string { return t.Prefix + ".dead-letter" }
+func (t Topology) DeadLetterExchange() string { return t.sharded(t.Prefix + ".dead-letter") }
 
 // CommandDeadLetterExchange receives the commands a participant's queue
 // dead-letters: refused by the participant, or delivered too often.
@@ -96,7 +111,8 @@ const (
 )
 
 // DeadLetterQueue keeps the dead-lettered replies for people to inspect.
-func (t Topology) DeadLetterQueue() string { return t.Prefix + ".replies.dead" }
+// Sharded, it is "<reply queue>.dead": a shard may not be named "dead".
+func (t Topology) DeadLetterQueue() string { return t.ReplyQueue() + ".dead" }
 
 // Declare declares the topology; declaring it again is harmless.
 func (t Topology) Declare(ch *amqp.Channel) error {

@@ -83,6 +83,9 @@ func (c *QueryConsumer) answer(ctx context.Context, q protocol.QueryRequest) pro
 		return protocol.QueryReply{Error: failure(refuse(protocol.RefuseSagaNotFound, "%v", err))}
 	case errors.Is(err, ErrAmbiguousOrder):
 		return protocol.QueryReply{Error: failure(refuse(protocol.RefuseAmbiguousOrder, "%v", err))}
+	case errors.Is(err, ErrNamespaceNotOwned):
+		// Sent to the wrong shard's query queue: its owner answers it.
+		return protocol.QueryReply{Error: failure(refuse(protocol.RefuseNamespaceNotAccepted, "%v", err))}
 	default:
 		return protocol.QueryReply{Error: failure(refuse(protocol.FailUnavailable, "%v", err))}
 	}

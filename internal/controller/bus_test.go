@@ -22,6 +22,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -397,5 +398,44 @@ func TestOrderIDRuleMatchesTheAPI(t *testing.T) {
 	if id.Pattern != protocol.OrderIDPattern || id.MaxLength != protocol.MaxOrderIDLength {
 		t.Errorf("the API's order ids are %s of at most %d characters; the SDK checks %s of at most %d",
 			id.Pattern, id.MaxLength, protocol.OrderIDPattern, protocol.MaxOrderIDLength)
+	}
+}
+
+// A shard (Namespaces set) answers queries about its own namespaces only,
+// and a query by order id in every namespace reads those, one by one, and
+// nothing else.
+func TestGetSagaStaysInTheShardsNamespaces(t *testing.T) {
+	mine := fixtures.NewSaga(testNamespace, "mine")
+	theirs := fixtures.NewSaga("other-shard", "theirs")
+	theirs.Spec.Order.ID = mine.Spec.Order.ID
+	emptyCache := func(client.WithWatch) interceptor.Funcs {
+		return interceptor.Funcs{
+			Get: func(_ context.Context, _ client.WithWatch, key client.ObjectKey, _ client.Object, _ ...client.GetOption) error {
+				return apiNotFound(key)
+			},
+			List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error { return nil },
+		}
+	}
+	h := newHarness(t, emptyCache, mine, theirs)
+	h.r.Namespaces = sets.New(testNamespace, "empty")
+	var listed []string
+	h.r.APIReader = interceptor.NewClient(h.api.(client.WithWatch), interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			lo := &client.ListOptions{}
+			lo.ApplyOptions(opts)
+			listed = append(listed, lo.Namespace)
+			return c.List(ctx, list, opts...)
+		},
+	})
+
+	if _, err := h.r.GetSaga(context.Background(), GetSaga{Namespace: "other-shard", Name: theirs.Name}); !errors.Is(err, ErrNamespaceNotOwned) {
+		t.Errorf("another shard's saga: want ErrNamespaceNotOwned, got %v", err)
+	}
+	got, err := h.r.GetSaga(context.Background(), GetSaga{OrderID: mine.Spec.Order.ID})
+	if err != nil || got.Key != client.ObjectKeyFromObject(mine) {
+		t.Errorf("order id in every namespace: want %s alone, got %+v, %v", mine.Name, got.Key, err)
+	}
+	if !slices.Equal(listed, []string{"empty", testNamespace}) {
+		t.Errorf("live lists in namespaces %q, want the shard's only, one by one", listed)
 	}
 }

@@ -101,6 +101,11 @@ type OrderSagaReconciler struct {
 	// StartNamespaces are the namespaces StartSaga creates sagas in; none
 	// when empty (docs/events.md).
 	StartNamespaces sets.Set[string]
+	// Namespaces are the namespaces the operator owns, a shard's
+	// (docs/scaling.md): its live lists (the retention sweep, queries by
+	// order id) stay inside them, and it answers queries about them only.
+	// Empty owns every namespace.
+	Namespaces sets.Set[string]
 
 	bus       *mediator.Mediator
 	notify    notifiers
@@ -195,7 +200,9 @@ func (r *OrderSagaReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(watch); err != nil {
 		return fmt.Errorf("add broker watch: %w", err)
 	}
-	sweeper := &RetentionSweeper{Reader: r.APIReader, Writer: r.Client, Clock: r.Clock, Interval: r.RetentionSweepInterval}
+	sweeper := &RetentionSweeper{
+		Reader: r.APIReader, Writer: r.Client, Clock: r.Clock, Interval: r.RetentionSweepInterval, Namespaces: sets.List(r.Namespaces),
+	}
 	if err := mgr.Add(sweeper); err != nil {
 		return fmt.Errorf("add retention sweeper: %w", err)
 	}

@@ -236,3 +236,27 @@ func TestRetentionSweeperDeletesExpiredSagasOnly(t *testing.T) {
 	}
 	g.Expect(names).To(ConsistOf("later", "kept", "running"))
 }
+
+// A shard's sweeper deletes the expired sagas of its own namespaces only.
+func TestRetentionSweeperStaysInTheShardsNamespaces(t *testing.T) {
+	g := NewWithT(t)
+	past := t0.Add(-time.Second).Format(time.RFC3339)
+	expired := func(namespace, name string) *ordersv1alpha1.OrderSaga {
+		return newSaga(name, func(s *ordersv1alpha1.OrderSaga) {
+			s.Namespace = namespace
+			s.Labels = map[string]string{ordersv1alpha1.FinishedLabel: "true"}
+			s.Annotations = map[string]string{ordersv1alpha1.ExpiresAnnotation: past}
+		})
+	}
+	h := newHarness(t, nil, expired(testNamespace, "mine"), expired("other-shard", "theirs"))
+	sweeper := &RetentionSweeper{Reader: h.api, Writer: h.api, Clock: h.clock, Interval: time.Minute, Namespaces: []string{testNamespace}}
+
+	deleted, err := sweeper.Sweep(context.Background())
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(deleted).To(Equal(1))
+	list := &ordersv1alpha1.OrderSagaList{}
+	g.Expect(h.api.List(context.Background(), list)).To(Succeed())
+	g.Expect(list.Items).To(HaveLen(1))
+	g.Expect(list.Items[0].Namespace).To(Equal("other-shard"))
+}

@@ -23,6 +23,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -66,6 +67,9 @@ var (
 	// ErrAmbiguousOrder answers a query by order id that several sagas of
 	// the namespace carry.
 	ErrAmbiguousOrder = errors.New("several sagas carry the order id")
+	// ErrNamespaceNotOwned answers a query about a namespace the operator's
+	// shard does not own (OrderSagaReconciler.Namespaces).
+	ErrNamespaceNotOwned = errors.New("namespace not owned by this operator's shard")
 )
 
 // orderIDField indexes the cache's sagas by spec.order.id.
@@ -81,11 +85,46 @@ func indexOrderID(obj client.Object) []string {
 
 // querySaga answers GetSaga from the cache, else from a live read.
 func (r *OrderSagaReconciler) querySaga(ctx context.Context, q GetSaga) (SagaState, error) {
-	state, err := findSaga(ctx, r.Client, q)
-	if errors.Is(err, ErrSagaNotFound) {
-		state, err = findSaga(ctx, r.APIReader, q)
+	if q.Namespace != "" && r.Namespaces.Len() > 0 && !r.Namespaces.Has(q.Namespace) {
+		return SagaState{}, fmt.Errorf("%w: %s", ErrNamespaceNotOwned, q.Namespace)
 	}
-	return state, err
+	// The cache holds the owned namespaces only: a list of every
+	// namespace stays inside them.
+	state, err := findSaga(ctx, r.Client, q)
+	if !errors.Is(err, ErrSagaNotFound) {
+		return state, err
+	}
+	if q.Namespace != "" || r.Namespaces.Len() == 0 {
+		return findSaga(ctx, r.APIReader, q)
+	}
+	return r.findSagaInOwnedNamespaces(ctx, q)
+}
+
+// findSagaInOwnedNamespaces answers a query by order id in every namespace
+// live, one owned namespace at a time: a shard lists nothing outside them
+// (and may not be allowed to).
+func (r *OrderSagaReconciler) findSagaInOwnedNamespaces(ctx context.Context, q GetSaga) (SagaState, error) {
+	var found []SagaState
+	for _, ns := range sets.List(r.Namespaces) {
+		in := q
+		in.Namespace = ns
+		state, err := findSaga(ctx, r.APIReader, in)
+		switch {
+		case errors.Is(err, ErrSagaNotFound):
+			continue
+		case err != nil:
+			return SagaState{}, err
+		}
+		found = append(found, state)
+	}
+	switch len(found) {
+	case 0:
+		return SagaState{}, fmt.Errorf("%w: order %s in the shard's namespaces", ErrSagaNotFound, q.OrderID)
+	case 1:
+		return found[0], nil
+	default:
+		return SagaState{}, fmt.Errorf("%w: order %s has %d sagas in the shard's namespaces", ErrAmbiguousOrder, q.OrderID, len(found))
+	}
 }
 
 // findSaga answers GetSaga from reader. Both the cache (an index) and the

@@ -43,6 +43,9 @@ type RetentionSweeper struct {
 	// Interval is how often the finished sagas are looked at: a saga is
 	// deleted at most this long after it expires.
 	Interval time.Duration
+	// Namespaces, when set (a shard's), are swept one by one: the sweeper
+	// lists nothing outside them. Empty sweeps every namespace in one list.
+	Namespaces []string
 }
 
 // sweepPageSize bounds the sagas listed per request.
@@ -71,11 +74,29 @@ func (w *RetentionSweeper) Start(ctx context.Context) error {
 
 // Sweep deletes every finished saga that has expired and says how many.
 func (w *RetentionSweeper) Sweep(ctx context.Context) (int, error) {
+	namespaces := w.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	deleted := 0
+	for _, ns := range namespaces {
+		n, err := w.sweep(ctx, ns)
+		deleted += n
+		if err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// sweep deletes the expired sagas of namespace (every one when it is
+// metav1.NamespaceAll).
+func (w *RetentionSweeper) sweep(ctx context.Context, namespace string) (int, error) {
 	now := w.Clock.Now()
 	deleted := 0
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(ordersv1alpha1.GroupVersion.WithKind("OrderSagaList"))
-	opts := []client.ListOption{client.HasLabels{ordersv1alpha1.FinishedLabel}, client.Limit(sweepPageSize)}
+	opts := []client.ListOption{client.InNamespace(namespace), client.HasLabels{ordersv1alpha1.FinishedLabel}, client.Limit(sweepPageSize)}
 	for {
 		if err := w.Reader.List(ctx, list, opts...); err != nil {
 			return deleted, fmt.Errorf("list finished sagas: %w", err)
@@ -96,6 +117,6 @@ func (w *RetentionSweeper) Sweep(ctx context.Context) (int, error) {
 		if list.Continue == "" {
 			return deleted, nil
 		}
-		opts = append(opts[:2:2], client.Continue(list.Continue))
+		opts = append(opts[:3:3], client.Continue(list.Continue))
 	}
 }

@@ -45,11 +45,21 @@ func mustParseSelector(s string) labels.Selector {
 // only while not finished (the apiserver filters them, so finished ones
 // never reach the operator), and no object keeps its managedFields, which
 // the operator never reads and which are a large part of a saga's size.
-func CacheOptions() cache.Options {
-	return cache.Options{
+// With namespaces (Options.Namespaces, a shard's), namespaced kinds are
+// watched in those only; cluster-scoped ones (Participants, Namespaces)
+// stay cluster-wide.
+func CacheOptions(namespaces ...string) cache.Options {
+	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&ordersv1alpha1.OrderSaga{}: {Label: unfinished},
 		},
 	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
 }

@@ -90,8 +90,24 @@ type Options struct {
 	ParticipantCheckInterval time.Duration
 	// StartNamespaces are the namespaces the operator starts sagas in from
 	// start messages (docs/events.md). Empty, the default, turns bus starts
-	// off: the start queue is neither declared nor consumed.
+	// off: the start queue is neither declared nor consumed. With
+	// Namespaces set they must be among them.
 	StartNamespaces []string
+	// Namespaces are the namespaces whose sagas, templates and requests the
+	// operator owns: its cache watches only them and every list it makes
+	// stays inside them. Empty, the default, owns every namespace. Set, it
+	// needs a Shard (docs/scaling.md).
+	Namespaces []string
+	// Shard names this operator among several sharing a topology prefix,
+	// each owning its Namespaces: it ends the names of its reply, start and
+	// query queues (broker.Topology.Shard) and of its leader election lease
+	// (LeaderElectionID). Empty, the default, keeps the unsharded names.
+	Shard string
+	// SkipParticipantController leaves the Participants' queues and status
+	// to another shard's operator: Participants are cluster-scoped, and one
+	// operator only must write them. The operator still reads them for
+	// dispatch. False, the default, runs the participant controller.
+	SkipParticipantController bool
 	// AfterSagaStarted, when set, runs after a start message's saga exists
 	// and before the reply; an error returns the message to the queue. The
 	// suites crash the operator there.
@@ -125,6 +141,8 @@ func DefaultOptions() Options {
 		RetentionSweepInterval:   time.Minute,
 		MinReconnectDelay:        amqpconn.DefaultMinReconnectDelay,
 		MaxReconnectDelay:        amqpconn.DefaultMaxReconnectDelay,
+		// Namespaces, Shard and SkipParticipantController stay zero: one
+		// operator, unsharded, owns every namespace and the Participants.
 	}
 }
 
@@ -189,7 +207,9 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	}
 	sagas.SetReader(mgr.GetCache())
 
-	topology := broker.Topology{Prefix: o.TopologyPrefix, ReplyDeliveryLimit: o.ReplyDeliveryLimit, Starts: len(o.StartNamespaces) > 0}
+	topology := broker.Topology{
+		Prefix: o.TopologyPrefix, ReplyDeliveryLimit: o.ReplyDeliveryLimit, Starts: len(o.StartNamespaces) > 0, Shard: o.Shard,
+	}
 	b := broker.New(amqpconn.Config{
 		URL: o.BrokerURL, TLS: o.BrokerTLS, Topology: topology, Observer: m,
 		MinReconnectDelay: o.MinReconnectDelay, MaxReconnectDelay: o.MaxReconnectDelay,
@@ -244,6 +264,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 		DefaultTTLSecondsAfterFinished: ttlSeconds(o.SagaTTL),
 		RetentionSweepInterval:         o.RetentionSweepInterval,
 		StartNamespaces:                sets.New(o.StartNamespaces...),
+		Namespaces:                     sets.New(o.Namespaces...),
 		Behaviours:                     behaviours,
 		Subscribers: []func(*mediator.Builder){metricsSubscribers(m), func(b *mediator.Builder) {
 			mediator.Subscribe(b, activity.Observe)
@@ -268,15 +289,18 @@ func Setup(mgr ctrl.Manager, o Options) (*Operator, error) {
 	if err := requests.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up saga request controller: %w", err)
 	}
-	participants := &controller.ParticipantReconciler{
-		Client:        mgr.GetClient(),
-		Queues:        participantQueues{broker: b, topology: topology},
-		Activity:      activity,
-		Recorder:      mgr.GetEventRecorder("ordersaga-participant-controller"),
-		CheckInterval: o.ParticipantCheckInterval,
-	}
-	if err := participants.SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("set up participant controller: %w", err)
+	// Participants are cluster-scoped: of several shards, one writes them.
+	if !o.SkipParticipantController {
+		participants := &controller.ParticipantReconciler{
+			Client:        mgr.GetClient(),
+			Queues:        participantQueues{broker: b, topology: topology},
+			Activity:      activity,
+			Recorder:      mgr.GetEventRecorder("ordersaga-participant-controller"),
+			CheckInterval: o.ParticipantCheckInterval,
+		}
+		if err := participants.SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("set up participant controller: %w", err)
+		}
 	}
 	return &Operator{Broker: b, Inbox: inbox, Reconciler: r}, nil
 }
@@ -294,12 +318,64 @@ func (o Options) validate() error {
 			return fmt.Errorf("start namespace %q: %s", ns, strings.Join(errs, "; "))
 		}
 	}
+	if err := o.validateShard(); err != nil {
+		return err
+	}
 	if o.BrokerTLS != nil && !strings.HasPrefix(o.BrokerURL, "amqps://") {
 		// TLS settings with a plaintext URL would silently connect in the
 		// clear: refuse instead.
 		return errors.New("broker TLS options are set but the broker URL is not amqps://")
 	}
 	return nil
+}
+
+// validateShard refuses a shard the operator could not run as: namespaces
+// that are no namespace names, start namespaces it does not own, and a
+// shard without a name (its queues would be the unsharded operator's, and
+// shards would take one another's replies).
+func (o Options) validateShard() error {
+	for _, ns := range o.Namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	if o.Shard != "" {
+		if errs := validation.IsDNS1123Label(o.Shard); len(errs) > 0 {
+			return fmt.Errorf("shard %q: %s", o.Shard, strings.Join(errs, "; "))
+		}
+		if o.Shard == deadShard {
+			return fmt.Errorf("shard %q: the name ends the unsharded reply dead-letter queue; pick another", o.Shard)
+		}
+	}
+	if len(o.Namespaces) == 0 {
+		return nil
+	}
+	if o.Shard == "" {
+		return errors.New("--namespaces needs --shard: each shard takes replies from a reply queue of its own")
+	}
+	owned := sets.New(o.Namespaces...)
+	if outside := sets.New(o.StartNamespaces...).Difference(owned); outside.Len() > 0 {
+		return fmt.Errorf("start namespaces %s are not among the shard's namespaces %s",
+			strings.Join(sets.List(outside), ","), strings.Join(sets.List(owned), ","))
+	}
+	return nil
+}
+
+// deadShard is the one DNS label a shard may not take: "<prefix>.replies.dead"
+// is the unsharded reply dead-letter queue.
+const deadShard = "dead"
+
+// defaultLeaderElectionID names the unsharded operator's leader election
+// lease.
+const defaultLeaderElectionID = "ordersaga-operator.ordersaga.io"
+
+// LeaderElectionID names the operator's leader election lease: each shard
+// elects its own leader, under "<shard>.ordersaga-operator.ordersaga.io".
+func (o Options) LeaderElectionID() string {
+	if o.Shard == "" {
+		return defaultLeaderElectionID
+	}
+	return o.Shard + "." + defaultLeaderElectionID
 }
 
 // Bus requests (start messages and queries): a few at a time, each on its

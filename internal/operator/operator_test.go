@@ -37,6 +37,15 @@ func TestSetupRefusesUnsafeSettings(t *testing.T) {
 			"not amqps://"},
 		{"a start namespace that is no namespace name", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", StartNamespaces: []string{"shop", "Shop_1"}},
 			`start namespace "Shop_1"`},
+		{"start namespaces outside the shard's namespaces", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", Shard: "a",
+			Namespaces: []string{"ns-a"}, StartNamespaces: []string{"ns-a", "ns-b"}},
+			"start namespaces ns-b are not among the shard's namespaces ns-a"},
+		{"namespaces without a shard", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", Namespaces: []string{"ns-a"}},
+			"--namespaces needs --shard"},
+		{"a namespace that is no namespace name", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", Shard: "a", Namespaces: []string{"NS"}},
+			`namespace "NS"`},
+		{"a shard that is no DNS label", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", Shard: "shard.a"}, `shard "shard.a"`},
+		{"the shard the dead-letter queue's name takes", Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", Shard: "dead"}, `shard "dead"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,5 +88,37 @@ func TestCacheKeepsOnlySagasNotFinished(t *testing.T) {
 				t.Errorf("cached = %v, want %v", got, tt.cached)
 			}
 		})
+	}
+}
+
+func TestShardOptionsValid(t *testing.T) {
+	o := Options{BrokerURL: "amqp://u:p@rabbitmq:5672/", Shard: "a", Namespaces: []string{"ns-a", "ns-c"}, StartNamespaces: []string{"ns-c"}}
+	if err := o.withDefaults().validate(); err != nil {
+		t.Fatalf("want start namespaces among the shard's accepted, got %v", err)
+	}
+}
+
+func TestLeaderElectionIDIsTheShards(t *testing.T) {
+	if got := DefaultOptions().LeaderElectionID(); got != "ordersaga-operator.ordersaga.io" {
+		t.Errorf("unsharded: got %q, want today's lease name", got)
+	}
+	a, b := Options{Shard: "a"}.LeaderElectionID(), Options{Shard: "b"}.LeaderElectionID()
+	if a != "a.ordersaga-operator.ordersaga.io" || a == b {
+		t.Errorf("shards a and b: got %q and %q, want a lease each", a, b)
+	}
+}
+
+func TestCacheWatchesOnlyTheShardsNamespaces(t *testing.T) {
+	if got := CacheOptions().DefaultNamespaces; got != nil {
+		t.Errorf("unsharded: want every namespace watched, got %v", got)
+	}
+	got := CacheOptions("ns-a", "ns-c").DefaultNamespaces
+	if len(got) != 2 {
+		t.Fatalf("want ns-a and ns-c watched, got %v", got)
+	}
+	for _, ns := range []string{"ns-a", "ns-c"} {
+		if _, ok := got[ns]; !ok {
+			t.Errorf("want %s watched, got %v", ns, got)
+		}
 	}
 }
