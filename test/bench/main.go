@@ -84,9 +84,15 @@ type Results struct {
 	RequestsPerSaga float64 `json:"apiserverWritesPerSaga"`
 	// CPUShare is each component's share of the CPU time spent during the
 	// run, and CPUUsed the cores busy on average.
-	CPUShare map[string]float64     `json:"cpuShare"`
-	CPUUsed  float64                `json:"coresBusy"`
-	Steps    map[string]Percentiles `json:"stepSeconds"`
+	// ObjectBytes is a final saga's size as JSON, as the apiserver stores
+	// it (the mean), of which StatusBytes its status and ManagedFieldsBytes
+	// its managedFields: what each status write decodes and encodes.
+	ObjectBytes        int                    `json:"objectBytes"`
+	StatusBytes        int                    `json:"statusBytes"`
+	ManagedFieldsBytes int                    `json:"managedFieldsBytes"`
+	CPUShare           map[string]float64     `json:"cpuShare"`
+	CPUUsed            float64                `json:"coresBusy"`
+	Steps              map[string]Percentiles `json:"stepSeconds"`
 
 	InFlight []InFlightResult `json:"inFlight"`
 
@@ -325,8 +331,9 @@ func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
 		}
 	}
 	// This tree's median run is the headline.
-	median := medianRun(res.Variants[0].Runs)
-	mergeRun(res, median)
+	if cfg.Rounds > 0 {
+		mergeRun(res, medianRun(res.Variants[0].Runs))
+	}
 	return nil
 }
 
@@ -364,6 +371,7 @@ func mergeRun(res, run *Results) {
 	res.WritesPerTransition, res.CeilingRatio, res.CreateToFinal = run.WritesPerTransition, run.CeilingRatio, run.CreateToFinal
 	res.OperatorRequests, res.RequestsPerSaga, res.CPUShare, res.CPUUsed, res.Steps =
 		run.OperatorRequests, run.RequestsPerSaga, run.CPUShare, run.CPUUsed, run.Steps
+	res.ObjectBytes, res.StatusBytes, res.ManagedFieldsBytes = run.ObjectBytes, run.StatusBytes, run.ManagedFieldsBytes
 }
 
 func step(s string) { fmt.Fprintf(os.Stderr, "==> %s (%s)\n", s, time.Now().Format("15:04:05")) }

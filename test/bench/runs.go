@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -170,6 +171,12 @@ func summarize(res *Results, sagas []ordersv1alpha1.OrderSaga, before, after map
 	stepTimes := map[string][]float64{}
 	for i := range sagas {
 		s := &sagas[i]
+		whole, _ := json.Marshal(s)
+		status, _ := json.Marshal(s.Status)
+		managed, _ := json.Marshal(s.ManagedFields)
+		res.ObjectBytes += len(whole) / len(sagas)
+		res.StatusBytes += len(status) / len(sagas)
+		res.ManagedFieldsBytes += len(managed) / len(sagas)
 		res.StepTransitions += stepTransitions(s)
 		if s.Status.Phase == ordersv1alpha1.PhaseCompensated {
 			res.Compensated++
@@ -361,7 +368,7 @@ func printTable(r *Results) {
 	fmt.Println("| measure | value | target |")
 	fmt.Println("|---|---|---|")
 	row := func(name, value, target string) { fmt.Printf("| %s | %s | %s |\n", name, value, target) }
-	if r.Sagas > 0 || len(r.InFlight) > 0 {
+	if len(r.Variants) > 0 || len(r.InFlight) > 0 {
 		printSpeed(r, row)
 	}
 	if m := r.Memory; m != nil {
@@ -410,6 +417,20 @@ func printSpeed(r *Results, row func(name, value, target string)) {
 
 // printVariant prints one variant's runs.
 func printVariant(v VariantResult, row func(name, value, target string)) {
+	if len(v.Runs) > 0 {
+		printRuns(v, row)
+	}
+	if l := v.Light; l != nil {
+		row(v.Name+": light load, create → final p50 / p99", fmt.Sprintf("%.1f / %.1f ms", l.CreateToFinal.P50*1000, l.CreateToFinal.P99*1000), "")
+		row(v.Name+": light load, where it goes (p50)", fmt.Sprintf("start %.1f ms, steps %.1f ms (each %.1f, %.1f over the broker's round trip), end %.1f ms",
+			l.Start.P50*1000, l.Steps.P50*1000, l.Step.P50*1000, l.StepOverhead*1000, l.End.P50*1000), "")
+		row(v.Name+": light load, the operator's means", fmt.Sprintf("PATCH %.1f ms, work-queue wait %.1f ms, reconcile %.1f ms, %.1f reconciles per saga",
+			l.PatchLatency*1000, l.QueueWait*1000, l.ReconcileTime*1000, l.ReconcilesPerSg), "")
+	}
+}
+
+// printRuns prints one variant's throughput runs.
+func printRuns(v VariantResult, row func(name, value, target string)) {
 	rates := make([]string, len(v.Runs))
 	for i, run := range v.Runs {
 		rates[i] = fmt.Sprintf("%.1f", run.SagasPerSecond)
@@ -420,13 +441,8 @@ func printVariant(v VariantResult, row func(name, value, target string)) {
 		m.RequestsPerSaga, float64(m.StatusWrites)/float64(m.Sagas), otherWrites(m)), "")
 	row(v.Name+": create → final p50 / p90 / p99 (all created at once)", ms(m.CreateToFinal), "")
 	row(v.Name+": CPU per saga", cpuPerSaga(m), "")
-	if l := v.Light; l != nil {
-		row(v.Name+": light load, create → final p50 / p99", fmt.Sprintf("%.1f / %.1f ms", l.CreateToFinal.P50*1000, l.CreateToFinal.P99*1000), "")
-		row(v.Name+": light load, where it goes (p50)", fmt.Sprintf("start %.1f ms, steps %.1f ms (each %.1f, %.1f over the broker's round trip), end %.1f ms",
-			l.Start.P50*1000, l.Steps.P50*1000, l.Step.P50*1000, l.StepOverhead*1000, l.End.P50*1000), "")
-		row(v.Name+": light load, the operator's means", fmt.Sprintf("PATCH %.1f ms, work-queue wait %.1f ms, reconcile %.1f ms, %.1f reconciles per saga",
-			l.PatchLatency*1000, l.QueueWait*1000, l.ReconcileTime*1000, l.ReconcilesPerSg), "")
-	}
+	row(v.Name+": a final saga as JSON: whole, status, managedFields", fmt.Sprintf("%d, %d, %d bytes",
+		m.ObjectBytes, m.StatusBytes, m.ManagedFieldsBytes), "")
 }
 
 // cpuPerSaga is the CPU time each component spent per saga during a run:
@@ -472,6 +488,9 @@ func printTargets(r *Results, row func(name, value, target string)) {
 		return "MISSED"
 	}
 	this := r.Variants[0]
+	if len(this.Runs) == 0 {
+		return
+	}
 	m := medianRun(this.Runs)
 	row("**target: apiserver writes per saga**", fmt.Sprintf("%.2f %s", m.RequestsPerSaga, verdict(m.RequestsPerSaga <= requestsPerSagaTarget)),
 		fmt.Sprintf("≤ %.1f", requestsPerSagaTarget))
