@@ -98,11 +98,17 @@ BENCH_SAGAS ?= 1000
 BENCH_IN_FLIGHT ?= 10000
 BENCH_FINISHED ?= 50000
 BENCH_MEMORY_IN_FLIGHT ?= 1000
+# BASELINE=<git ref> runs that ref's operator turn about with this tree's, so
+# that a change is judged as a ratio within one run; BENCH_ARGS passes more
+# flags to the bench (go run ./test/bench -h lists them).
+BASELINE ?=
+BENCH_ARGS ?=
 
 .PHONY: bench
-bench: envtest broker ## Measure saga throughput, latency and footprint against the machine's ceiling (bench-results.json).
+bench: envtest broker ## Measure saga throughput, latency and footprint against the machine's ceiling (bench-results.json); BASELINE=<ref> compares with another ref's operator in the same run.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go run ./test/bench -sagas $(BENCH_SAGAS) -in-flight $(BENCH_IN_FLIGHT) \
-		-finished $(BENCH_FINISHED) -memory-in-flight $(BENCH_MEMORY_IN_FLIGHT) -out bench-results.json
+		-finished $(BENCH_FINISHED) -memory-in-flight $(BENCH_MEMORY_IN_FLIGHT) -out bench-results.json \
+		$(if $(BASELINE),-baseline $(BASELINE)) $(BENCH_ARGS)
 
 ##@ Demo
 
