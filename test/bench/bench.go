@@ -74,9 +74,6 @@ type bench struct {
 	stopParticipants context.CancelFunc
 	wg               sync.WaitGroup
 	holder           *amqp.Connection
-	// apiserverProfile, if set, receives the apiserver's CPU profile during
-	// the throughput run.
-	apiserverProfile string
 	// held counts the sagas held in flight so far.
 	held int
 	// policies are the admission policies installed (nil: those the

@@ -181,7 +181,7 @@ func main() {
 	})
 	flag.IntVar(&cfg.LightSagas, "light-sagas", 100, "Sagas of the light-load run, one at a time.")
 	flag.StringVar(&cfg.Out, "out", "bench-results.json", "Where to write the results as JSON.")
-	flag.StringVar(&cfg.APIServerProfile, "apiserver-profile", "", "Save the apiserver's CPU profile during the throughput run to this file.")
+	flag.StringVar(&cfg.APIServerProfile, "apiserver-profile", "", "Save the apiserver's CPU profile over 10 s of each variant's first throughput run to this file, suffixed .0 (this tree), .1, ...")
 	flag.Parse()
 	if cfg.Writers == nil {
 		cfg.Writers = []int{8, 16, 32, 64}
@@ -208,7 +208,6 @@ func run(cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	b.apiserverProfile = cfg.APIServerProfile
 	host, _ := os.Hostname()
 	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Machine: host, CPUs: runtime.NumCPU(), Config: cfg}
 
@@ -314,7 +313,11 @@ func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
 			vr := &res.Variants[i]
 			step(fmt.Sprintf("round %d: %d sagas, %s", round+1, cfg.Sagas, vr.Name))
 			r := &Results{WritesPerSecond: res.WritesPerSecond}
-			if err := b.withOperator(vr.variant, cfg.Concurrency, func() error { return b.throughput(cfg.Sagas, r) }); err != nil {
+			profile := ""
+			if cfg.APIServerProfile != "" && round == 0 {
+				profile = fmt.Sprintf("%s.%d", cfg.APIServerProfile, i)
+			}
+			if err := b.withOperator(vr.variant, cfg.Concurrency, func() error { return b.throughput(cfg.Sagas, r, profile) }); err != nil {
 				return err
 			}
 			vr.Runs = append(vr.Runs, r)
