@@ -142,10 +142,11 @@ type Config struct {
 	// load), memory, footprint.
 	Runs string `json:"runs"`
 	// Baseline is a git ref whose operator is run turn about with this
-	// tree's; Also extra flags of this tree's operator run as a third
+	// tree's; each of Also is extra flags of this tree's operator run as one
+	// more variant;
 	// variant; Rounds how often each variant's throughput run is made.
 	Baseline string `json:"baseline,omitempty"`
-	Also     string `json:"also,omitempty"`
+	Also     []string `json:"also,omitempty"`
 	Rounds   int    `json:"rounds"`
 	// Writers are the writer counts of the apiserver's ceiling runs.
 	Writers    []int  `json:"writers"`
@@ -166,7 +167,10 @@ func main() {
 	flag.IntVar(&cfg.MemoryInFlight, "memory-in-flight", 1000, "Sagas held in flight during the memory run.")
 	flag.StringVar(&cfg.Runs, "runs", "speed,memory,footprint", "The parts to run: speed (ceilings, throughput, light load), memory, footprint.")
 	flag.StringVar(&cfg.Baseline, "baseline", "", "A git ref whose operator (its manager, CRDs and admission policies) runs turn about with this tree's, for before/after ratios within one run.")
-	flag.StringVar(&cfg.Also, "also", "", "Extra flags of this tree's operator, run as one more variant (e.g. --events=all).")
+	flag.Func("also", "Extra flags of this tree's operator, run as one more variant (e.g. --events=all); may be repeated.", func(v string) error {
+		cfg.Also = append(cfg.Also, v)
+		return nil
+	})
 	flag.IntVar(&cfg.Rounds, "rounds", 2, "Throughput runs of each variant, turn about.")
 	flag.Func("writers", "Comma-separated writer counts of the apiserver's ceiling runs (default 8,16,32,64).", func(v string) error {
 		cfg.Writers = nil
@@ -293,9 +297,9 @@ func (b *bench) speedRuns(cfg Config, res *Results) (err error) {
 		}
 		variants = append(variants, v)
 	}
-	if cfg.Also != "" {
+	for _, flags := range cfg.Also {
 		v := thisTree(b.manager)
-		v.Name, v.Args = "this tree "+cfg.Also, strings.Fields(cfg.Also)
+		v.Name, v.Args = "this tree "+flags, strings.Fields(flags)
 		variants = append(variants, v)
 	}
 	res.Variants = make([]VariantResult, len(variants))
