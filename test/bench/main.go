@@ -143,11 +143,10 @@ type Config struct {
 	Runs string `json:"runs"`
 	// Baseline is a git ref whose operator is run turn about with this
 	// tree's; each of Also is extra flags of this tree's operator run as one
-	// more variant;
-	// variant; Rounds how often each variant's throughput run is made.
-	Baseline string `json:"baseline,omitempty"`
+	// more variant; Rounds how often each variant's throughput run is made.
+	Baseline string   `json:"baseline,omitempty"`
 	Also     []string `json:"also,omitempty"`
-	Rounds   int    `json:"rounds"`
+	Rounds   int      `json:"rounds"`
 	// Writers are the writer counts of the apiserver's ceiling runs.
 	Writers    []int  `json:"writers"`
 	LightSagas int    `json:"lightSagas"`
