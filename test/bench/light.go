@@ -118,9 +118,9 @@ func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
 	res.CreateToFinal, res.Step, res.Start, res.Steps, res.End =
 		percentiles(toFinal), percentiles(steps), percentiles(start), percentiles(stepSums), percentiles(end)
 	res.StepOverhead = res.Step.P50 - rtt.P50
-	res.PatchLatency = meanOf(before, after, "rest_client_request_duration_seconds", map[string]string{"verb": "PATCH"})
-	res.QueueWait = meanOf(before, after, "workqueue_queue_duration_seconds", map[string]string{"name": "ordersaga"})
-	reconcile := map[string]string{"controller": "ordersaga"}
+	res.PatchLatency = meanOf(before, after, "rest_client_request_duration_seconds", map[string]string{"verb": methodPatch})
+	res.QueueWait = meanOf(before, after, "workqueue_queue_duration_seconds", map[string]string{"name": sagaController})
+	reconcile := map[string]string{"controller": sagaController}
 	res.ReconcileTime = meanOf(before, after, "controller_runtime_reconcile_time_seconds", reconcile)
 	res.ReconcilesPerSg = (value(after, "controller_runtime_reconcile_time_seconds", reconcile) -
 		value(before, "controller_runtime_reconcile_time_seconds", reconcile)) / float64(n)
@@ -155,3 +155,9 @@ func meanOf(before, after map[string]*dto.MetricFamily, name string, labels map[
 	}
 	return (histogramSum(after, name, labels) - histogramSum(before, name, labels)) / count
 }
+
+// Label values of the operator's metrics the benchmark reads.
+const (
+	methodPatch    = "PATCH"
+	sagaController = "ordersaga"
+)

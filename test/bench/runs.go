@@ -197,7 +197,7 @@ func summarize(res *Results, sagas []ordersv1alpha1.OrderSaga, before, after map
 	res.CeilingRatio = res.TransitionsPerSecond / res.WritesPerSecond
 	res.OperatorRequests = map[string]int{}
 	writes := res.Sagas // the creates
-	for _, method := range []string{"GET", "LIST", "PATCH", "POST", "PUT", "DELETE"} {
+	for _, method := range []string{"GET", "LIST", methodPatch, "POST", "PUT", "DELETE"} {
 		labels := map[string]string{"method": method}
 		if d := int(value(after, "rest_client_requests_total", labels) - value(before, "rest_client_requests_total", labels)); d > 0 {
 			res.OperatorRequests[method] = d
@@ -285,7 +285,7 @@ func (b *bench) inFlight(n int) (InFlightResult, error) {
 	if err != nil {
 		return InFlightResult{}, err
 	}
-	reconcile := map[string]string{"controller": "ordersaga"}
+	reconcile := map[string]string{"controller": sagaController}
 	cpuBefore := b.cpuSeconds()
 	touched := len(list.Items)
 	stamp := time.Now().Format(time.RFC3339Nano)
@@ -463,9 +463,9 @@ func cpuPerSaga(r *Results) string {
 // and DELETE, per saga.
 func otherWrites(r *Results) string {
 	var parts []string
-	for _, method := range []string{"PATCH", "POST", "PUT", "DELETE"} {
+	for _, method := range []string{methodPatch, "POST", "PUT", "DELETE"} {
 		n := r.OperatorRequests[method]
-		if method == "PATCH" {
+		if method == methodPatch {
 			n -= r.StatusWrites
 		}
 		if n > 0 {
