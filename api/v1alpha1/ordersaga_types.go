@@ -66,6 +66,11 @@ type OrderSagaSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.order is immutable"
 	Order Order `json:"order"`
 
+	// The rules across steps run on creation only (oldSelf.hasValue() is
+	// false there): on an update the list is either unchanged, so still
+	// valid, or refused as changed. Unguarded, the apiserver would evaluate
+	// them on every status write too (docs/benchmarks.md).
+
 	// steps are run one after another, in list order, unless a step names
 	// the steps it runs after (runAfter): steps that do not depend on each
 	// other then run at the same time. When a step fails, the steps that
@@ -76,9 +81,9 @@ type OrderSagaSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
-	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled"
-	// +kubebuilder:validation:XValidation:rule="self.all(i, s, !has(s.runAfter) || s.runAfter.all(n, self.exists(j, t, j < i && t.name == n)))",message="a step runs after steps listed before it: every runAfter name must be the name of an earlier step"
+	// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique",optionalOldSelf=true
+	// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled",optionalOldSelf=true
+	// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.all(i, s, !has(s.runAfter) || s.runAfter.all(n, self.exists(j, t, j < i && t.name == n)))",message="a step runs after steps listed before it: every runAfter name must be the name of an earlier step",optionalOldSelf=true
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.steps is immutable"
 	Steps []SagaStep `json:"steps,omitempty"`
 
