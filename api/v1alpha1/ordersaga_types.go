@@ -45,12 +45,17 @@ const (
 	MaxMessageLength = 1024
 )
 
+// The immutability of spec.order, spec.steps and spec.templateRef is the
+// admission policy immutable-spec's (config/admission), not CEL rules of the
+// CRD: the apiserver evaluates the CRD's rules on every status write too,
+// where the spec cannot change, and comparing the step list was most of that
+// cost (docs/benchmarks.md).
+
 // OrderSagaSpec is the desired state of an OrderSaga: the order, and the
 // ordered steps that carry it out or the SagaTemplate that holds them.
 //
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="spec.cancel cannot be withdrawn once set to true"
 // +kubebuilder:validation:XValidation:rule="has(self.steps) != has(self.templateRef)",message="a saga names its steps or a template, exactly one of spec.steps and spec.templateRef"
-// +kubebuilder:validation:XValidation:rule="has(self.templateRef) == has(oldSelf.templateRef)",message="spec.templateRef is immutable"
 type OrderSagaSpec struct {
 	// templateRef names the SagaTemplate, in the saga's namespace, whose
 	// steps, deadline and retention the saga runs with, instead of its own
@@ -58,13 +63,17 @@ type OrderSagaSpec struct {
 	// status.template: editing the template later does not change the saga.
 	// Immutable.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.templateRef is immutable"
 	TemplateRef *TemplateReference `json:"templateRef,omitempty"`
 
 	// order is the order this saga carries out. It is immutable.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.order is immutable"
 	Order Order `json:"order"`
+
+	// The rules across steps run on creation only (oldSelf.hasValue() is
+	// false there): on an update the list is either unchanged, so still
+	// valid, or refused as changed by the admission policy immutable-spec
+	// (config/admission). Unguarded, the apiserver would evaluate them on
+	// every status write too (docs/benchmarks.md).
 
 	// steps are run one after another, in list order, unless a step names
 	// the steps it runs after (runAfter): steps that do not depend on each
@@ -76,10 +85,9 @@ type OrderSagaSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique"
-	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled"
-	// +kubebuilder:validation:XValidation:rule="self.all(i, s, !has(s.runAfter) || s.runAfter.all(n, self.exists(j, t, j < i && t.name == n)))",message="a step runs after steps listed before it: every runAfter name must be the name of an earlier step"
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.steps is immutable"
+	// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.all(s, self.exists_one(t, t.name == s.name))",message="step names must be unique",optionalOldSelf=true
+	// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.filter(s, has(s.drill)).size() <= 1",message="at most one step may be drilled",optionalOldSelf=true
+	// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.all(i, s, !has(s.runAfter) || s.runAfter.all(n, self.exists(j, t, j < i && t.name == n)))",message="a step runs after steps listed before it: every runAfter name must be the name of an earlier step",optionalOldSelf=true
 	Steps []SagaStep `json:"steps,omitempty"`
 
 	// deadline bounds the forward path of the saga, counted from

@@ -191,6 +191,33 @@ func TestTheDrillsPolicyIsDeployedForTheNamespacesNotLabelledForDrills(t *testin
 	}
 }
 
+// "make deploy" installs the policy that keeps a saga's order, steps and
+// template reference as created: it matches the updates of ordersagas, not
+// of their status (the operator's frequent writes, which cannot change the
+// spec), is bound cluster-wide and fails closed.
+func TestTheImmutableSpecPolicyIsDeployed(t *testing.T) {
+	objs := render(t)
+	policy := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, named(t, objs, "ValidatingAdmissionPolicy", "ordersaga-immutable-spec"))
+	if !matchesSagas(policy.Spec.MatchConstraints.ResourceRules, admissionregistrationv1.Update) {
+		t.Errorf("the immutable-spec policy must match the update of ordersagas only: %+v", policy.Spec.MatchConstraints.ResourceRules)
+	}
+	if p := policy.Spec.FailurePolicy; p == nil || *p != admissionregistrationv1.Fail {
+		t.Error("the immutable-spec policy must fail closed")
+	}
+	for _, field := range []string{"order", "steps", "templateRef"} {
+		if !slices.ContainsFunc(policy.Spec.Validations, func(v admissionregistrationv1.Validation) bool {
+			return v.Message == "spec."+field+" is immutable"
+		}) {
+			t.Errorf("the immutable-spec policy must refuse a change of spec.%s: %+v", field, policy.Spec.Validations)
+		}
+	}
+	binding := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, named(t, objs, "ValidatingAdmissionPolicyBinding", "ordersaga-immutable-spec"))
+	if binding.Spec.PolicyName != policy.Name || binding.Spec.MatchResources != nil ||
+		!slices.Equal(binding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
+		t.Errorf("the immutable-spec binding must deny by policy %q in every namespace: %+v", policy.Name, binding.Spec)
+	}
+}
+
 // "make deploy" installs the policies that stamp a SagaRequest's requester
 // from the creating user and refuse a forged one, both failing closed.
 func TestRequesterPoliciesAreDeployed(t *testing.T) {

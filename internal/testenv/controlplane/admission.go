@@ -53,8 +53,9 @@ func AdmissionPolicies() ([]*unstructured.Unstructured, error) {
 
 // InstallAdmissionPolicies creates the admission policies and waits until
 // all are in force: a new saga gets the finalizer, removing it from a saga
-// that has not finished is refused to a user who may not abandon sagas, and
-// a drilled saga is refused in a namespace not labelled for drills.
+// that has not finished is refused to a user who may not abandon sagas, a
+// drilled saga is refused in a namespace not labelled for drills, and a
+// change of a saga's order is refused.
 func InstallAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	objs, err := AdmissionPolicies()
 	if err != nil {
@@ -107,14 +108,15 @@ func RemovePolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured.
 
 // The names of the validating policies in config/admission.
 const (
-	finalizerPolicy = "compensate-finalizer"
-	drillsPolicy    = "drills"
+	finalizerPolicy     = "compensate-finalizer"
+	drillsPolicy        = "drills"
+	immutableSpecPolicy = "immutable-spec"
 )
 
 // waitForPolicies probes until every policy is in force (or none is),
 // judging by their effects.
 func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, inForce bool) error {
-	for _, name := range []string{finalizerPolicy, drillsPolicy} {
+	for _, name := range []string{finalizerPolicy, drillsPolicy, immutableSpecPolicy} {
 		if !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool {
 			return o.GetKind() == "ValidatingAdmissionPolicy" && o.GetName() == name
 		}) {
@@ -135,7 +137,10 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured
 			if err == nil && refused == inForce {
 				refused, err = p.drillRefused(ctx)
 				if err == nil && refused == inForce {
-					return true
+					refused, err = p.specChangeRefused(ctx)
+					if err == nil && refused == inForce {
+						return true
+					}
 				}
 			}
 		}
@@ -248,6 +253,23 @@ func (p *probe) drillRefused(ctx context.Context) (bool, error) {
 		return true, nil
 	default:
 		return false, fmt.Errorf("create a drilled saga (dry run): %w", err)
+	}
+}
+
+// specChangeRefused reports whether the immutable-spec policy refuses a
+// change of the probe saga's order (a dry run).
+func (p *probe) specChangeRefused(ctx context.Context) (bool, error) {
+	s := p.saga.DeepCopy()
+	base := s.DeepCopy()
+	s.Spec.Order.Total.Amount = "0.01"
+	err := p.admin.Patch(ctx, s, client.MergeFrom(base), client.DryRunAll)
+	switch {
+	case err == nil:
+		return false, nil
+	case apierrors.IsInvalid(err) && strings.Contains(err.Error(), fmt.Sprintf("ValidatingAdmissionPolicy '%s'", immutableSpecPolicy)):
+		return true, nil
+	default:
+		return false, fmt.Errorf("change the order of a saga (dry run): %w", err)
 	}
 }
 
