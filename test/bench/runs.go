@@ -497,7 +497,7 @@ func printTargets(r *Results, row func(name, value, target string)) {
 	row("**target: apiserver writes per saga**", fmt.Sprintf("%.2f %s", m.RequestsPerSaga, verdict(m.RequestsPerSaga <= requestsPerSagaTarget)),
 		fmt.Sprintf("≤ %.1f", requestsPerSagaTarget))
 	for _, v := range r.Variants[1:] {
-		if v.Ref == "" {
+		if v.Ref == "" || len(v.Runs) == 0 {
 			continue
 		}
 		ratio := m.SagasPerSecond / medianRun(v.Runs).SagasPerSecond

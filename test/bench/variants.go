@@ -85,27 +85,24 @@ func (b *bench) removeWorktrees() {
 // those installed, where they differ: a baseline is measured with the API
 // it was built for, since what the apiserver validates on each write is
 // part of what a change may change.
+//
+// The policies go first: their probes change a saga's spec, which the
+// CRDs of the ref being left are the ones to judge.
 func (b *bench) useVariant(v variant) error {
-	if err := b.applyCRDs(filepath.Join(v.root, "config", "crd", "bases")); err != nil {
-		return err
-	}
 	policies, err := controlplane.RenderAt(v.root, "config/admission")
 	if err != nil {
 		return err
 	}
-	if reflect.DeepEqual(policies, b.policies) {
-		return nil
-	}
-	if b.policies != nil {
+	if !reflect.DeepEqual(policies, b.policies) {
 		if err := controlplane.RemovePolicies(b.ctx, b.cfg, b.policies); err != nil {
 			return err
 		}
+		if err := controlplane.InstallPolicies(b.ctx, b.cfg, policies); err != nil {
+			return err
+		}
+		b.policies = policies
 	}
-	if err := controlplane.InstallPolicies(b.ctx, b.cfg, policies); err != nil {
-		return err
-	}
-	b.policies = policies
-	return nil
+	return b.applyCRDs(filepath.Join(v.root, "config", "crd", "bases"))
 }
 
 // applyCRDs updates the installed CRDs to those of dir where they differ,
