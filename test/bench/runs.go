@@ -104,13 +104,6 @@ func (b *bench) throughput(n int, res *Results, profile string) error {
 		return err
 	}
 	cpuBefore := b.cpuByComponent()
-	if profile != "" {
-		go func() {
-			if err := b.profileAPIServer(10, profile); err != nil {
-				fmt.Fprintln(os.Stderr, "    apiserver profile:", err)
-			}
-		}()
-	}
 	created := make([]time.Time, n)
 	start := time.Now()
 	if err := parallel(16, n, func(i int) error {
@@ -122,6 +115,15 @@ func (b *bench) throughput(n int, res *Results, profile string) error {
 		return b.k8s.Create(b.ctx, smallSaga(ns, fmt.Sprintf("order-%05d", i), customer))
 	}); err != nil {
 		return fmt.Errorf("create sagas: %w", err)
+	}
+	// Profiled once every saga is created: the steady state of step
+	// transitions, not the burst of creates.
+	if profile != "" {
+		go func() {
+			if err := b.profileAPIServer(10, profile); err != nil {
+				fmt.Fprintln(os.Stderr, "    apiserver profile:", err)
+			}
+		}()
 	}
 	select {
 	case <-allFinal:

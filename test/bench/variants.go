@@ -86,23 +86,30 @@ func (b *bench) removeWorktrees() {
 // it was built for, since what the apiserver validates on each write is
 // part of what a change may change.
 //
-// The policies go first: their probes change a saga's spec, which the
-// CRDs of the ref being left are the ones to judge.
+// The policies' probes change a saga's spec, which a ref's CRDs and its
+// policies judge together: the old policies go while the old CRDs are in
+// place, and the new ones come once the new CRDs are.
 func (b *bench) useVariant(v variant) error {
 	policies, err := controlplane.RenderAt(v.root, "config/admission")
 	if err != nil {
 		return err
 	}
-	if !reflect.DeepEqual(policies, b.policies) {
+	same := reflect.DeepEqual(policies, b.policies)
+	if !same {
 		if err := controlplane.RemovePolicies(b.ctx, b.cfg, b.policies); err != nil {
 			return err
 		}
+	}
+	if err := b.applyCRDs(filepath.Join(v.root, "config", "crd", "bases")); err != nil {
+		return err
+	}
+	if !same {
 		if err := controlplane.InstallPolicies(b.ctx, b.cfg, policies); err != nil {
 			return err
 		}
 		b.policies = policies
 	}
-	return b.applyCRDs(filepath.Join(v.root, "config", "crd", "bases"))
+	return nil
 }
 
 // applyCRDs updates the installed CRDs to those of dir where they differ,
