@@ -17,11 +17,11 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -70,15 +70,12 @@ func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	wc, err := client.NewWithWatch(b.cfg, client.Options{Scheme: b.k8s.Scheme()})
+	ctx, stop := context.WithCancel(b.ctx)
+	defer stop()
+	events, err := b.watchSagas(ctx, client.InNamespace(ns))
 	if err != nil {
 		return nil, err
 	}
-	w, err := wc.Watch(b.ctx, &ordersv1alpha1.OrderSagaList{}, client.InNamespace(ns))
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
 	before, err := b.scrape()
 	if err != nil {
 		return nil, err
@@ -91,7 +88,7 @@ func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
 		if err := b.k8s.Create(b.ctx, smallSaga(ns, name, "CUST-OK")); err != nil {
 			return nil, err
 		}
-		final, seen, err := waitFinal(w, name)
+		final, seen, err := waitFinal(events, name)
 		if err != nil {
 			return nil, err
 		}
@@ -127,17 +124,16 @@ func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
 	return res, nil
 }
 
-// waitFinal reads the watch until the saga name is final.
-func waitFinal(w watch.Interface, name string) (*ordersv1alpha1.OrderSaga, time.Time, error) {
+// waitFinal reads the watched sagas until the saga name is final.
+func waitFinal(events <-chan *ordersv1alpha1.OrderSaga, name string) (*ordersv1alpha1.OrderSaga, time.Time, error) {
 	timeout := time.After(time.Minute)
 	for {
 		select {
-		case ev, ok := <-w.ResultChan():
+		case s, ok := <-events:
 			if !ok {
-				return nil, time.Time{}, fmt.Errorf("watch closed waiting for %s", name)
+				return nil, time.Time{}, fmt.Errorf("watch ended waiting for %s", name)
 			}
-			s, isSaga := ev.Object.(*ordersv1alpha1.OrderSaga)
-			if isSaga && s.Name == name && ev.Type != watch.Deleted && s.Status.Phase.IsFinal() {
+			if s.Name == name && s.Status.Phase.IsFinal() {
 				return s, time.Now(), nil
 			}
 		case <-timeout:

@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -218,21 +219,18 @@ func summarize(res *Results, sagas []ordersv1alpha1.OrderSaga, before, after map
 // watchFinal watches the sagas of a namespace and records when each is first
 // seen final; the channel closes when n are.
 func (b *bench) watchFinal(ns string, n int) (func() map[string]time.Time, <-chan struct{}, func(), error) {
-	wc, err := client.NewWithWatch(b.cfg, client.Options{Scheme: b.k8s.Scheme()})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	w, err := wc.Watch(b.ctx, &ordersv1alpha1.OrderSagaList{}, client.InNamespace(ns))
-	if err != nil {
-		return nil, nil, nil, err
-	}
+	ctx, stop := context.WithCancel(b.ctx)
 	var mu sync.Mutex
 	finals := map[string]time.Time{}
 	allFinal := make(chan struct{})
+	events, err := b.watchSagas(ctx, client.InNamespace(ns))
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
 	go func() {
-		for ev := range w.ResultChan() {
-			s, ok := ev.Object.(*ordersv1alpha1.OrderSaga)
-			if !ok || ev.Type == watch.Deleted || !s.Status.Phase.IsFinal() {
+		for s := range events {
+			if !s.Status.Phase.IsFinal() {
 				continue
 			}
 			mu.Lock()
@@ -250,7 +248,51 @@ func (b *bench) watchFinal(ns string, n int) (func() map[string]time.Time, <-cha
 		defer mu.Unlock()
 		return maps.Clone(finals)
 	}
-	return snapshot, allFinal, w.Stop, nil
+	return snapshot, allFinal, stop, nil
+}
+
+// watchSagas sends every state of the sagas listed by opts that a watch
+// sees, until ctx ends. The apiserver may close a watch at any time (it
+// does when it reloads a CRD the benchmark has just changed): the watch is
+// then opened again without a resource version, which starts with the
+// current state of every saga, so no final state is missed.
+func (b *bench) watchSagas(ctx context.Context, opts ...client.ListOption) (<-chan *ordersv1alpha1.OrderSaga, error) {
+	wc, err := client.NewWithWatch(b.cfg, client.Options{Scheme: b.k8s.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	w, err := wc.Watch(ctx, &ordersv1alpha1.OrderSagaList{}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *ordersv1alpha1.OrderSaga, 64)
+	go func() {
+		defer close(out)
+		for {
+			for ev := range w.ResultChan() {
+				if s, ok := ev.Object.(*ordersv1alpha1.OrderSaga); ok && ev.Type != watch.Deleted {
+					select {
+					case out <- s:
+					case <-ctx.Done():
+					}
+				}
+			}
+			w.Stop()
+			for ctx.Err() == nil {
+				if w, err = wc.Watch(ctx, &ordersv1alpha1.OrderSagaList{}, opts...); err == nil {
+					break
+				}
+				select { // a retry's pause, while the apiserver recovers
+				case <-ctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}()
+	return out, nil
 }
 
 // inFlight brings the sagas held in flight to n, then measures the
