@@ -179,9 +179,9 @@ func summarize(res *Results, sagas []ordersv1alpha1.OrderSaga, before, after map
 		whole, _ := json.Marshal(s)
 		status, _ := json.Marshal(s.Status)
 		managed, _ := json.Marshal(s.ManagedFields)
-		res.ObjectBytes += len(whole) / len(sagas)
-		res.StatusBytes += len(status) / len(sagas)
-		res.ManagedFieldsBytes += len(managed) / len(sagas)
+		res.ObjectBytes += len(whole)
+		res.StatusBytes += len(status)
+		res.ManagedFieldsBytes += len(managed)
 		res.StepTransitions += stepTransitions(s)
 		if s.Status.Phase == ordersv1alpha1.PhaseCompensated {
 			res.Compensated++
@@ -192,6 +192,10 @@ func summarize(res *Results, sagas []ordersv1alpha1.OrderSaga, before, after map
 				stepTimes[rec.Name] = append(stepTimes[rec.Name], rec.CompletedAt.Sub(rec.StartedAt.Time).Seconds())
 			}
 		}
+	}
+	if len(sagas) > 0 { // sums so far: the means
+		res.ObjectBytes, res.StatusBytes, res.ManagedFieldsBytes =
+			res.ObjectBytes/len(sagas), res.StatusBytes/len(sagas), res.ManagedFieldsBytes/len(sagas)
 	}
 	res.SagasPerSecond = float64(res.Sagas) / res.Elapsed
 	res.TransitionsPerSecond = float64(res.StepTransitions) / res.Elapsed
