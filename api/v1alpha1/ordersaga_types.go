@@ -606,10 +606,12 @@ type OrderSagaStatus struct {
 	// +kubebuilder:validation:MaxLength=63
 	CurrentStep string `json:"currentStep,omitempty"`
 
-	// steps holds a record per step of spec.steps, in the same order.
+	// steps holds a record per step of spec.steps, in the same order. The
+	// operator alone writes it, whole, so it is an atomic list: its
+	// managedFields entry is one field, not every field of every record,
+	// which each status write would decode, track and encode.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
 	Steps []StepStatus `json:"steps,omitempty"`
 
