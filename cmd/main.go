@@ -150,7 +150,7 @@ func parseFlags() (options, zap.Options) {
 	flag.BoolVar(&o.manageParticipants, "manage-participants", !op.SkipParticipantController,
 		"Run the participant controller, which declares participants' queues and writes their status; of several shards, exactly one should.")
 	flag.StringVar(&o.events, "events", string(op.Events),
-		"Which transitions become Kubernetes Events: all (also every command sent), outcomes (phase changes and step outcomes), phases.")
+		"Which transitions become Kubernetes Events: warnings (bad news, drills and people's verbs only), outcomes (phase changes and step outcomes), phases, all (also every command sent).")
 	flag.StringVar(&o.otlpEndpoint, "otlp-endpoint", "",
 		"OTLP/gRPC endpoint (host:port) to export trace spans to; empty exports none (trace context still flows).")
 	flag.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "Export spans without TLS.")

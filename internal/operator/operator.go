@@ -311,7 +311,7 @@ func (o Options) validate() error {
 		return errors.New("no broker URL: set --broker-url or --broker-url-file")
 	}
 	if !o.Events.Valid() {
-		return fmt.Errorf("unknown event policy %q: all, outcomes or phases", o.Events)
+		return fmt.Errorf("unknown event policy %q: warnings, outcomes, phases or all", o.Events)
 	}
 	for _, ns := range o.StartNamespaces {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
