@@ -313,10 +313,8 @@ func (o Options) validate() error {
 	if !o.Events.Valid() {
 		return fmt.Errorf("unknown event policy %q: warnings, outcomes, phases or all", o.Events)
 	}
-	for _, ns := range o.StartNamespaces {
-		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			return fmt.Errorf("start namespace %q: %s", ns, strings.Join(errs, "; "))
-		}
+	if err := validateLabels("start namespace", o.StartNamespaces...); err != nil {
+		return err
 	}
 	if err := o.validateShard(); err != nil {
 		return err
@@ -334,14 +332,12 @@ func (o Options) validate() error {
 // shard without a name (its queues would be the unsharded operator's, and
 // shards would take one another's replies).
 func (o Options) validateShard() error {
-	for _, ns := range o.Namespaces {
-		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			return fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
-		}
+	if err := validateLabels("namespace", o.Namespaces...); err != nil {
+		return err
 	}
 	if o.Shard != "" {
-		if errs := validation.IsDNS1123Label(o.Shard); len(errs) > 0 {
-			return fmt.Errorf("shard %q: %s", o.Shard, strings.Join(errs, "; "))
+		if err := validateLabels("shard", o.Shard); err != nil {
+			return err
 		}
 		if o.Shard == deadShard {
 			return fmt.Errorf("shard %q: the name ends the unsharded reply dead-letter queue; pick another", o.Shard)
@@ -357,6 +353,17 @@ func (o Options) validateShard() error {
 	if outside := sets.New(o.StartNamespaces...).Difference(owned); outside.Len() > 0 {
 		return fmt.Errorf("start namespaces %s are not among the shard's namespaces %s",
 			strings.Join(sets.List(outside), ","), strings.Join(sets.List(owned), ","))
+	}
+	return nil
+}
+
+// validateLabels refuses a name that is not a DNS label (a namespace's or a
+// shard's, which ends queue and lease names), saying what it names.
+func validateLabels(what string, names ...string) error {
+	for _, name := range names {
+		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+			return fmt.Errorf("%s %q: %s", what, name, strings.Join(errs, "; "))
+		}
 	}
 	return nil
 }
