@@ -25,7 +25,6 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -118,8 +117,7 @@ func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 // would finalize them during its measured run.
 func (b *bench) removeUnreconciled(objs []*ordersv1alpha1.OrderSaga) error {
 	return parallel(16, len(objs), func(i int) error {
-		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))
-		if err := b.k8s.Patch(b.ctx, objs[i], patch); err != nil {
+		if err := b.dropFinalizers(objs[i]); err != nil {
 			return err
 		}
 		return client.IgnoreNotFound(b.k8s.Delete(b.ctx, objs[i]))

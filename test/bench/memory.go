@@ -285,6 +285,12 @@ func (b *bench) forceGC() error {
 	return err
 }
 
+// dropFinalizers takes every finalizer off a saga no operator will finalize.
+func (b *bench) dropFinalizers(s client.Object) error {
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))
+	return client.IgnoreNotFound(b.k8s.Patch(b.ctx, s, patch))
+}
+
 // clearSagas stops the operator and deletes every saga of the earlier runs,
 // finalizers first (with no operator, nothing else would remove them), so
 // that the memory run's operator caches only its own.
@@ -300,12 +306,11 @@ func (b *bench) clearSagas() error {
 		return nil
 	}
 	step(fmt.Sprintf("deleting the %d sagas of the earlier runs", len(list.Items)))
-	noFinalizers := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))
 	if err := parallel(16, len(list.Items), func(i int) error {
 		if len(list.Items[i].Finalizers) == 0 {
 			return nil
 		}
-		return client.IgnoreNotFound(b.k8s.Patch(b.ctx, &list.Items[i], noFinalizers))
+		return b.dropFinalizers(&list.Items[i])
 	}); err != nil {
 		return fmt.Errorf("remove finalizers: %w", err)
 	}
