@@ -57,10 +57,10 @@ type LightResult struct {
 	// Means from the operator's own metrics over the run: an apiserver
 	// PATCH as its client sees it, a saga's wait in the work queue, and a
 	// reconcile (which includes its status write).
-	PatchLatency    float64 `json:"operatorPatchLatencySeconds"`
-	QueueWait       float64 `json:"workQueueWaitSeconds"`
-	ReconcileTime   float64 `json:"reconcileSeconds"`
-	ReconcilesPerSg float64 `json:"reconcilesPerSaga"`
+	PatchLatency      float64 `json:"operatorPatchLatencySeconds"`
+	QueueWait         float64 `json:"workQueueWaitSeconds"`
+	ReconcileTime     float64 `json:"reconcileSeconds"`
+	ReconcilesPerSaga float64 `json:"reconcilesPerSaga"`
 }
 
 // lightLoad runs n sagas one after the other, each created once the one
@@ -119,7 +119,7 @@ func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
 	res.QueueWait = meanOf(before, after, "workqueue_queue_duration_seconds", map[string]string{"name": sagaController})
 	reconcile := map[string]string{"controller": sagaController}
 	res.ReconcileTime = meanOf(before, after, "controller_runtime_reconcile_time_seconds", reconcile)
-	res.ReconcilesPerSg = (value(after, "controller_runtime_reconcile_time_seconds", reconcile) -
+	res.ReconcilesPerSaga = (value(after, "controller_runtime_reconcile_time_seconds", reconcile) -
 		value(before, "controller_runtime_reconcile_time_seconds", reconcile)) / float64(n)
 	return res, nil
 }

@@ -475,7 +475,7 @@ func printVariant(v VariantResult, row func(name, value, target string)) {
 		row(v.Name+": light load, where it goes (p50)", fmt.Sprintf("start %.1f ms, steps %.1f ms (each %.1f, %.1f over the broker's round trip), end %.1f ms",
 			l.Start.P50*1000, l.Steps.P50*1000, l.Step.P50*1000, l.StepOverhead*1000, l.End.P50*1000), "")
 		row(v.Name+": light load, the operator's means", fmt.Sprintf("PATCH %.1f ms, work-queue wait %.1f ms, reconcile %.1f ms, %.1f reconciles per saga",
-			l.PatchLatency*1000, l.QueueWait*1000, l.ReconcileTime*1000, l.ReconcilesPerSg), "")
+			l.PatchLatency*1000, l.QueueWait*1000, l.ReconcileTime*1000, l.ReconcilesPerSaga), "")
 	}
 }
 
