@@ -531,12 +531,6 @@ func printTargets(r *Results, row func(name, value, target string)) {
 	if len(r.Variants) == 0 {
 		return
 	}
-	verdict := func(ok bool) string {
-		if ok {
-			return "PASS"
-		}
-		return "MISSED"
-	}
 	this := r.Variants[0]
 	if len(this.Runs) == 0 {
 		return
@@ -564,6 +558,14 @@ func printTargets(r *Results, row func(name, value, target string)) {
 			fmt.Sprintf("≤ %d / %d ms", lightP50Target.Milliseconds(), lightP99Target.Milliseconds()))
 	}
 	row("**target: status writes per step transition**", fmt.Sprintf("%.2f %s", m.WritesPerTransition, verdict(m.WritesPerTransition <= 1)), "≤ 1.0")
+}
+
+// verdict is a target's outcome as the table prints it.
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISSED"
 }
 
 // printMemory prints the memory run's rows.
