@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -81,6 +82,9 @@ type bench struct {
 	// baselines' checkouts, removed at teardown.
 	policies  []*unstructured.Unstructured
 	worktrees []string
+	// flooding, during the flood run, sees every command the participants
+	// answer, just before the reply.
+	flooding atomic.Pointer[flooder]
 }
 
 func newBench(ctx context.Context) (*bench, error) {
@@ -176,7 +180,8 @@ func (b *bench) stopOperator() {
 }
 
 // startParticipants runs the participants, which reply at once (the
-// payment service declines the customer CUST-DECLINED), and the holder.
+// payment service declines the customer CUST-DECLINED; during the flood run
+// the flooder sees each command first), and the holder.
 func (b *bench) startParticipants() error {
 	pctx, stop := context.WithCancel(b.ctx)
 	b.stopParticipants = stop
@@ -199,6 +204,9 @@ func (b *bench) startParticipants() error {
 		p.Handle(svc.command, func(_ context.Context, cmd *participant.Command) (participant.Result, error) {
 			if service == "payment" && cmd.Order.Customer.ID == "CUST-DECLINED" {
 				return nil, participant.Fail("CardDeclined", "declined")
+			}
+			if f := b.flooding.Load(); f != nil {
+				f.beforeReply(cmd)
 			}
 			return participant.Result{"id": service}, nil
 		})

@@ -19,7 +19,9 @@ limitations under the License.
 // apiserver write rate and broker round-trip rate, then runs the operator
 // (the real manager binary) with participants that reply at once, and
 // measures sagas/s, step transitions/s, status writes per step transition
-// and latencies. Then, with an operator of its own, it measures what
+// and latencies. Then it compares the latency of valid replies with and
+// without bad ones (forged saga headers) queued ahead of each. Then, with an
+// operator of its own, it measures what
 // finished sagas cost its memory: 1,000 sagas in flight alone, then with
 // 50,000 finished sagas besides. Last, memory and per-saga reconcile cost
 // with 1,000 and 10,000 sagas in flight. It prints one table and writes a
@@ -96,6 +98,9 @@ type Results struct {
 
 	InFlight []InFlightResult `json:"inFlight"`
 
+	// Flood is the latency of valid replies with bad ones ahead of them.
+	Flood *FloodResult `json:"flood,omitempty"`
+
 	// Memory is the footprint of finished sagas besides those in flight.
 	Memory *MemoryResult `json:"memory,omitempty"`
 
@@ -139,7 +144,7 @@ type Config struct {
 	Completing     int `json:"completing"`
 	MemoryInFlight int `json:"memoryInFlight"`
 	// Runs names the parts to run: speed (ceilings, throughput, light
-	// load), memory, footprint.
+	// load), flood, memory, footprint.
 	Runs string `json:"runs"`
 	// Baseline is a git ref whose operator is run turn about with this
 	// tree's; each of Also is extra flags of this tree's operator run as one
@@ -148,9 +153,14 @@ type Config struct {
 	Also     []string `json:"also,omitempty"`
 	Rounds   int      `json:"rounds"`
 	// Writers are the writer counts of the apiserver's ceiling runs.
-	Writers    []int  `json:"writers"`
-	LightSagas int    `json:"lightSagas"`
-	Out        string `json:"-"`
+	Writers    []int `json:"writers"`
+	LightSagas int   `json:"lightSagas"`
+	// FloodRounds, FloodSagas and FloodAhead size the flood run: rounds of
+	// each kind, sagas per round, bad replies ahead of each valid one.
+	FloodRounds int    `json:"floodRounds"`
+	FloodSagas  int    `json:"floodSagas"`
+	FloodAhead  int    `json:"floodAhead"`
+	Out         string `json:"-"`
 	// APIServerProfile, if set, is where the apiserver's CPU profile during
 	// the throughput runs is saved, for go tool pprof.
 	APIServerProfile string `json:"-"`
@@ -164,7 +174,7 @@ func main() {
 	flag.IntVar(&cfg.Finished, "finished", 50000, "Sagas created labelled finished for the memory run.")
 	flag.IntVar(&cfg.Completing, "completing", 300, "Sagas of the memory run run to completion through the operator.")
 	flag.IntVar(&cfg.MemoryInFlight, "memory-in-flight", 1000, "Sagas held in flight during the memory run.")
-	flag.StringVar(&cfg.Runs, "runs", "speed,memory,footprint", "The parts to run: speed (ceilings, throughput, light load), memory, footprint.")
+	flag.StringVar(&cfg.Runs, "runs", "speed,flood,memory,footprint", "The parts to run: speed (ceilings, throughput, light load), flood, memory, footprint.")
 	flag.StringVar(&cfg.Baseline, "baseline", "", "A git ref whose operator (its manager, CRDs and admission policies) runs turn about with this tree's, for before/after ratios within one run.")
 	flag.Func("also", "Extra flags of this tree's operator, run as one more variant (e.g. --events=all); may be repeated.", func(v string) error {
 		cfg.Also = append(cfg.Also, v)
@@ -183,6 +193,9 @@ func main() {
 		return nil
 	})
 	flag.IntVar(&cfg.LightSagas, "light-sagas", 100, "Sagas of the light-load run, one at a time.")
+	flag.IntVar(&cfg.FloodRounds, "flood-rounds", 6, "Rounds of the flood run, each one without bad replies and one with them.")
+	flag.IntVar(&cfg.FloodSagas, "flood-sagas", 20, "Sagas of each round of the flood run, created at once.")
+	flag.IntVar(&cfg.FloodAhead, "flood-ahead", 7, "Bad replies queued just ahead of each valid reply in the flood run's flooded rounds.")
 	flag.StringVar(&cfg.Out, "out", "bench-results.json", "Where to write the results as JSON.")
 	flag.StringVar(&cfg.APIServerProfile, "apiserver-profile", "", "Save the apiserver's CPU profile over 10 s of each variant's first throughput run to this file, suffixed .0 (this tree), .1, ...")
 	flag.Parse()
@@ -225,7 +238,7 @@ func run(cfg Config) (err error) {
 }
 
 // runs runs the measurements in order: ceilings, throughput and light
-// load, memory (with an operator of its own, on an apiserver cleared of the
+// load, the flood, memory (with an operator of its own, on an apiserver cleared of the
 // earlier sagas), then the footprint with sagas in flight, which keeps that
 // operator.
 func (b *bench) runs(cfg Config, res *Results) (err error) {
@@ -235,6 +248,14 @@ func (b *bench) runs(cfg Config, res *Results) (err error) {
 	}
 	if parts["speed"] {
 		if err := b.speedRuns(cfg, res); err != nil {
+			return err
+		}
+	}
+	if parts["flood"] {
+		if err := b.withOperator(thisTree(b.manager), cfg.Concurrency, func() (err error) {
+			res.Flood, err = b.flood(cfg)
+			return err
+		}); err != nil {
 			return err
 		}
 	}
