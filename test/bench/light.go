@@ -17,14 +17,17 @@ limitations under the License.
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
+	"github.com/ordersaga/ordersaga-operator/internal/mediator"
 )
 
 // The issue's bounds on a saga's latency at light load (one at a time).
@@ -61,6 +64,50 @@ type LightResult struct {
 	QueueWait         float64 `json:"workQueueWaitSeconds"`
 	ReconcileTime     float64 `json:"reconcileSeconds"`
 	ReconcilesPerSaga float64 `json:"reconcilesPerSaga"`
+	// PassSteps is where a reconcile's time goes: each step of the pass and
+	// each notification handler, from the mediator's own histogram.
+	PassSteps []PassStepCost `json:"passSteps"`
+}
+
+// PassStepCost is one mediator handler's mean time per call and its calls
+// per saga over the light-load run.
+type PassStepCost struct {
+	Kind    string  `json:"kind"`
+	Name    string  `json:"name"`
+	Mean    float64 `json:"meanSeconds"`
+	PerSaga float64 `json:"callsPerSaga"`
+}
+
+// passSteps reads the mediator's dispatch histogram between two scrapes,
+// costliest per saga first.
+func passSteps(before, after map[string]*dto.MetricFamily, sagas int) []PassStepCost {
+	var out []PassStepCost
+	f := after[mediator.DispatchDurationMetric]
+	if f == nil {
+		return nil
+	}
+	seen := map[[2]string]bool{}
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "kind" || l.GetName() == "name" {
+				labels[l.GetName()] = l.GetValue()
+			}
+		}
+		key := [2]string{labels["kind"], labels["name"]}
+		if seen[key] {
+			continue // the same handler with another outcome: summed below
+		}
+		seen[key] = true
+		calls := value(after, mediator.DispatchDurationMetric, labels) - value(before, mediator.DispatchDurationMetric, labels)
+		if calls == 0 {
+			continue
+		}
+		out = append(out, PassStepCost{Kind: key[0], Name: key[1],
+			Mean: meanOf(before, after, mediator.DispatchDurationMetric, labels), PerSaga: calls / float64(sagas)})
+	}
+	slices.SortFunc(out, func(a, b PassStepCost) int { return cmp.Compare(b.Mean*b.PerSaga, a.Mean*a.PerSaga) })
+	return out
 }
 
 // lightLoad runs n sagas one after the other, each created once the one
@@ -121,6 +168,7 @@ func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
 	res.ReconcileTime = meanOf(before, after, "controller_runtime_reconcile_time_seconds", reconcile)
 	res.ReconcilesPerSaga = (value(after, "controller_runtime_reconcile_time_seconds", reconcile) -
 		value(before, "controller_runtime_reconcile_time_seconds", reconcile)) / float64(n)
+	res.PassSteps = passSteps(before, after, n)
 	return res, nil
 }
 

@@ -479,8 +479,18 @@ func printVariant(v VariantResult, row func(name, value, target string)) {
 			l.Start.P50*1000, l.Steps.P50*1000, l.Step.P50*1000, l.StepOverhead*1000, l.End.P50*1000), "")
 		row(v.Name+": light load, the operator's means", fmt.Sprintf("PATCH %.1f ms, work-queue wait %.1f ms, reconcile %.1f ms, %.1f reconciles per saga",
 			l.PatchLatency*1000, l.QueueWait*1000, l.ReconcileTime*1000, l.ReconcilesPerSaga), "")
+		var parts []string
+		for _, p := range l.PassSteps {
+			if p.Mean*p.PerSaga >= minPassStepShown {
+				parts = append(parts, fmt.Sprintf("%s %.1f ms × %.1f", p.Name, p.Mean*1000, p.PerSaga))
+			}
+		}
+		row(v.Name+": light load, per saga in the pass's steps (mean × calls)", strings.Join(parts, ", "), "")
 	}
 }
+
+// minPassStepShown hides the pass's steps that cost a saga less than this.
+const minPassStepShown = 0.0002
 
 // printRuns prints one variant's throughput runs.
 func printRuns(v VariantResult, row func(name, value, target string)) {
