@@ -28,8 +28,8 @@ import (
 )
 
 // runPass is one reconcile pass: decide on the working copy, write the
-// status once, tell what changed, and only then act on the broker: send
-// commands, publish lifecycle events, and let a finished saga go. Each
+// status once, and only then act: settle the replies, send commands, tell
+// what changed, publish lifecycle events, and let a finished saga go. Each
 // step is dispatched through the reconciler's bus, which logs and times it;
 // each line names the step's handler.
 //
@@ -79,12 +79,17 @@ func (r *OrderSagaReconciler) runPass(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, err
 	}
 	s.persisted = persisted.Written
-	r.announce(ctx, s.saga, persisted.Written, append(applied.Transitions, advanced.Transitions...))
-	if _, err := mediator.Call(ctx, r.bus, r.settleInbox, SettleInbox{Saga: s.saga, Items: s.items, Verdicts: applied.Verdicts}); err != nil {
-		return ctrl.Result{}, err
+	// The next command goes out before the transitions are told: their
+	// subscribers (lifecycle events awaiting the broker's confirms, Events,
+	// logs) would otherwise sit between a reply and the command it lets go.
+	// They are told however the two steps end.
+	_, err = mediator.Call(ctx, r.bus, r.settleInbox, SettleInbox{Saga: s.saga, Items: s.items, Verdicts: applied.Verdicts})
+	var dispatched CommandsDispatched
+	if err == nil {
+		s.items = nil
+		dispatched, err = mediator.Call(ctx, r.bus, r.dispatchCommands, DispatchCommands{Saga: s.saga, Fresh: s.fresh(), Now: s.now})
 	}
-	s.items = nil
-	dispatched, err := mediator.Call(ctx, r.bus, r.dispatchCommands, DispatchCommands{Saga: s.saga, Fresh: s.fresh(), Now: s.now})
+	r.announce(ctx, s.saga, persisted.Written, append(applied.Transitions, advanced.Transitions...))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
