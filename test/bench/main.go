@@ -100,6 +100,8 @@ type Results struct {
 
 	// Flood is the latency of valid replies with bad ones ahead of them.
 	Flood *FloodResult `json:"flood,omitempty"`
+	// WriteCost is what one write of each kind costs the apiserver.
+	WriteCost *WriteCostResult `json:"writeCost,omitempty"`
 
 	// Memory is the footprint of finished sagas besides those in flight.
 	Memory *MemoryResult `json:"memory,omitempty"`
@@ -144,7 +146,7 @@ type Config struct {
 	Completing     int `json:"completing"`
 	MemoryInFlight int `json:"memoryInFlight"`
 	// Runs names the parts to run: speed (ceilings, throughput, light
-	// load), flood, memory, footprint.
+	// load), flood, writecost, memory, footprint.
 	Runs string `json:"runs"`
 	// Baseline is a git ref whose operator is run turn about with this
 	// tree's; each of Also is extra flags of this tree's operator run as one
@@ -157,10 +159,13 @@ type Config struct {
 	LightSagas int   `json:"lightSagas"`
 	// FloodRounds, FloodSagas and FloodAhead size the flood run: rounds of
 	// each kind, sagas per round, bad replies ahead of each valid one.
-	FloodRounds int    `json:"floodRounds"`
-	FloodSagas  int    `json:"floodSagas"`
-	FloodAhead  int    `json:"floodAhead"`
-	Out         string `json:"-"`
+	FloodRounds int `json:"floodRounds"`
+	FloodSagas  int `json:"floodSagas"`
+	FloodAhead  int `json:"floodAhead"`
+	// WriteCostWrites is how many writes of each kind the write-cost run
+	// makes.
+	WriteCostWrites int    `json:"writeCostWrites"`
+	Out             string `json:"-"`
 	// APIServerProfile, if set, is where the apiserver's CPU profile during
 	// the throughput runs is saved, for go tool pprof.
 	APIServerProfile string `json:"-"`
@@ -174,7 +179,7 @@ func main() {
 	flag.IntVar(&cfg.Finished, "finished", 50000, "Sagas created labelled finished for the memory run.")
 	flag.IntVar(&cfg.Completing, "completing", 300, "Sagas of the memory run run to completion through the operator.")
 	flag.IntVar(&cfg.MemoryInFlight, "memory-in-flight", 1000, "Sagas held in flight during the memory run.")
-	flag.StringVar(&cfg.Runs, "runs", "speed,flood,memory,footprint", "The parts to run: speed (ceilings, throughput, light load), flood, memory, footprint.")
+	flag.StringVar(&cfg.Runs, "runs", "speed,flood,writecost,memory,footprint", "The parts to run: speed (ceilings, throughput, light load), flood, writecost, memory, footprint.")
 	flag.StringVar(&cfg.Baseline, "baseline", "", "A git ref whose operator (its manager, CRDs and admission policies) runs turn about with this tree's, for before/after ratios within one run.")
 	flag.Func("also", "Extra flags of this tree's operator, run as one more variant (e.g. --events=all); may be repeated.", func(v string) error {
 		cfg.Also = append(cfg.Also, v)
@@ -195,6 +200,7 @@ func main() {
 	flag.IntVar(&cfg.LightSagas, "light-sagas", 100, "Sagas of the light-load run, one at a time.")
 	flag.IntVar(&cfg.FloodRounds, "flood-rounds", 6, "Rounds of the flood run, each one without bad replies and one with them.")
 	flag.IntVar(&cfg.FloodSagas, "flood-sagas", 20, "Sagas of each round of the flood run, created at once.")
+	flag.IntVar(&cfg.WriteCostWrites, "write-cost-writes", 400, "Writes of each kind in the write-cost run, one at a time.")
 	flag.IntVar(&cfg.FloodAhead, "flood-ahead", 7, "Bad replies queued just ahead of each valid reply in the flood run's flooded rounds.")
 	flag.StringVar(&cfg.Out, "out", "bench-results.json", "Where to write the results as JSON.")
 	flag.StringVar(&cfg.APIServerProfile, "apiserver-profile", "", "Save the apiserver's CPU profile over 10 s of each variant's first throughput run to this file, suffixed .0 (this tree), .1, ...")
@@ -256,6 +262,12 @@ func (b *bench) runs(cfg Config, res *Results) (err error) {
 			res.Flood, err = b.flood(cfg)
 			return err
 		}); err != nil {
+			return err
+		}
+	}
+	if parts["writecost"] {
+		step(fmt.Sprintf("write cost: %d writes of each kind, one at a time", cfg.WriteCostWrites))
+		if res.WriteCost, err = b.writeCost(cfg.WriteCostWrites); err != nil {
 			return err
 		}
 	}

@@ -421,6 +421,9 @@ func printTable(r *Results) {
 	if len(r.Variants) > 0 || len(r.InFlight) > 0 {
 		printSpeed(r, row)
 	}
+	if w := r.WriteCost; w != nil {
+		printWriteCost(w, row)
+	}
 	if f := r.Flood; f != nil {
 		printFlood(f, row)
 	}
