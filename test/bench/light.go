@@ -58,9 +58,10 @@ type LightResult struct {
 	Steps Percentiles `json:"stepsSeconds"`
 	End   Percentiles `json:"endSeconds"`
 	// Means from the operator's own metrics over the run: an apiserver
-	// PATCH as its client sees it, a saga's wait in the work queue, and a
+	// write of a saga (PATCH or PUT: its status writes and the retirement)
+	// as its client sees it, a saga's wait in the work queue, and a
 	// reconcile (which includes its status write).
-	PatchLatency      float64 `json:"operatorPatchLatencySeconds"`
+	WriteLatency      float64 `json:"operatorWriteLatencySeconds"`
 	QueueWait         float64 `json:"workQueueWaitSeconds"`
 	ReconcileTime     float64 `json:"reconcileSeconds"`
 	ReconcilesPerSaga float64 `json:"reconcilesPerSaga"`
@@ -162,7 +163,7 @@ func (b *bench) lightLoad(n int, rtt Percentiles) (*LightResult, error) {
 	res.CreateToFinal, res.Step, res.Start, res.Steps, res.End =
 		percentiles(toFinal), percentiles(steps), percentiles(start), percentiles(stepSums), percentiles(end)
 	res.StepOverhead = res.Step.P50 - rtt.P50
-	res.PatchLatency = meanOf(before, after, "rest_client_request_duration_seconds", map[string]string{"verb": methodPatch})
+	res.WriteLatency = meanOfVerbs(before, after, "rest_client_request_duration_seconds", methodPatch, methodPut)
 	res.QueueWait = meanOf(before, after, "workqueue_queue_duration_seconds", map[string]string{"name": sagaController})
 	reconcile := map[string]string{"controller": sagaController}
 	res.ReconcileTime = meanOf(before, after, "controller_runtime_reconcile_time_seconds", reconcile)
@@ -200,8 +201,24 @@ func meanOf(before, after map[string]*dto.MetricFamily, name string, labels map[
 	return (histogramSum(after, name, labels) - histogramSum(before, name, labels)) / count
 }
 
+// meanOfVerbs is the mean of a request histogram's observations between two
+// scrapes over the series of the given verbs.
+func meanOfVerbs(before, after map[string]*dto.MetricFamily, name string, verbs ...string) float64 {
+	count, sum := 0.0, 0.0
+	for _, verb := range verbs {
+		labels := map[string]string{"verb": verb}
+		count += value(after, name, labels) - value(before, name, labels)
+		sum += histogramSum(after, name, labels) - histogramSum(before, name, labels)
+	}
+	if count == 0 {
+		return 0
+	}
+	return sum / count
+}
+
 // Label values of the operator's metrics the benchmark reads.
 const (
+	methodPut      = "PUT"
 	methodPatch    = "PATCH"
 	sagaController = "ordersaga"
 )

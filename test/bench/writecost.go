@@ -60,6 +60,7 @@ type WriteCost struct {
 // The kinds of write compared, in the order printed.
 const (
 	writeSagaStatus  = "OrderSaga: status merge patch"
+	writeSagaPut     = "OrderSaga: status update (PUT, the whole object)"
 	writeSagaMeta    = "OrderSaga: metadata merge patch (the retirement's kind)"
 	writeSchemaless  = "the same saga in a CRD without a schema: status merge patch"
 	writeConfigMap   = "ConfigMap holding the same status: merge patch"
@@ -181,6 +182,10 @@ func (b *bench) writeTargets(ns string, model *ordersv1alpha1.OrderSaga, statuse
 	if err != nil {
 		return nil, err
 	}
+	forPut, err := newSaga("writecost-put")
+	if err != nil {
+		return nil, err
+	}
 	forMeta, err := newSaga("writecost-meta")
 	if err != nil {
 		return nil, err
@@ -209,6 +214,10 @@ func (b *bench) writeTargets(ns string, model *ordersv1alpha1.OrderSaga, statuse
 			patch := locked(forStatus)
 			forStatus.Status = statuses[(i+1)%2]
 			return b.k8s.Status().Patch(b.ctx, forStatus, patch)
+		}},
+		{writeSagaPut, func(i int) error {
+			forPut.Status = statuses[(i+1)%2]
+			return b.k8s.Status().Update(b.ctx, forPut)
 		}},
 		{writeSagaMeta, func(i int) error {
 			patch := locked(forMeta)
@@ -297,7 +306,7 @@ func (b *bench) installSchemaless() error {
 // removeWriteTargets deletes the sagas written, finalizers first: no
 // operator will finalize them.
 func (b *bench) removeWriteTargets(ns string) {
-	for _, name := range []string{"writecost-status", "writecost-meta"} {
+	for _, name := range []string{"writecost-status", "writecost-put", "writecost-meta"} {
 		s := &ordersv1alpha1.OrderSaga{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		err := b.dropFinalizers(s)
 		if err == nil {
