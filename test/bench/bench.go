@@ -319,14 +319,17 @@ func (b *bench) cpuByComponent() map[string]float64 {
 	return out
 }
 
+// componentAPIServer names the kube-apiserver among the test bed's parts.
+const componentAPIServer = "kube-apiserver"
+
 func component(pid int, cmdline string, operatorPid int) string {
 	switch {
 	case pid == operatorPid:
 		return "operator"
 	case pid == os.Getpid():
 		return "bench (participants, clients)"
-	case strings.Contains(cmdline, "kube-apiserver"):
-		return "kube-apiserver"
+	case strings.Contains(cmdline, componentAPIServer):
+		return componentAPIServer
 	case strings.Contains(cmdline, "kubebuilder-envtest") && strings.Contains(cmdline, "etcd"):
 		return "etcd"
 	case strings.Contains(cmdline, "beam.smp") || strings.Contains(cmdline, "rabbitmq"):

@@ -32,7 +32,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
@@ -67,6 +66,8 @@ const (
 	writeCostRounds  = 2
 	schemalessGroup  = "writecost.bench.ordersaga.io"
 	schemalessPlural = "ordersagas"
+	// statusKey is the status's key in the JSON written.
+	statusKey = "status"
 )
 
 // writeCost runs one saga through the operator for a realistic final
@@ -229,7 +230,7 @@ func (b *bench) writeTargets(ns string, model *ordersv1alpha1.OrderSaga, statuse
 			if err != nil {
 				return err
 			}
-			raw, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": schemaless.GetResourceVersion()}, "status": st})
+			raw, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": schemaless.GetResourceVersion()}, statusKey: st})
 			if err != nil {
 				return err
 			}
@@ -237,7 +238,7 @@ func (b *bench) writeTargets(ns string, model *ordersv1alpha1.OrderSaga, statuse
 		}},
 		{writeConfigMap, func(i int) error {
 			patch := locked(cm)
-			cm.Data = map[string]string{"status": statusJSON[(i+1)%2]}
+			cm.Data = map[string]string{statusKey: statusJSON[(i+1)%2]}
 			return b.k8s.Patch(b.ctx, cm, patch)
 		}},
 	}, nil
@@ -263,7 +264,7 @@ func (b *bench) schemalessCopy(ns string, model *ordersv1alpha1.OrderSaga, st or
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(map[string]any{"status": status})
+	raw, err := json.Marshal(map[string]any{statusKey: status})
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +285,7 @@ func (b *bench) installSchemaless() error {
 	for i := range crd.Spec.Versions {
 		v := &crd.Spec.Versions[i]
 		v.Schema = &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-			Type: "object", XPreserveUnknownFields: ptr.To(true)}}
+			Type: "object", XPreserveUnknownFields: new(true)}}
 		v.AdditionalPrinterColumns, v.SelectableFields = nil, nil
 	}
 	if err := b.k8s.Create(b.ctx, &crd); err != nil {
@@ -344,7 +345,7 @@ func apiserverCPU() float64 {
 			continue
 		}
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if component(pid, string(cmdline), -1) == "kube-apiserver" {
+		if component(pid, string(cmdline), -1) == componentAPIServer {
 			total += processCPU(pid)
 		}
 	}
