@@ -730,8 +730,8 @@ type OrderSaga struct {
 	Spec OrderSagaSpec `json:"spec"`
 
 	// Atomic status: the apiserver then tracks no field inside it on each
-	// write, a fifth of a status write's cost (docs/benchmarks.md, "What one
-	// write costs").
+	// write (0.86 of its CPU per saga; docs/benchmarks.md, "Status atomic
+	// for field management").
 
 	// status is what the operator observed and did. Only the operator writes
 	// it, so server-side apply treats it as one field.

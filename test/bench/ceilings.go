@@ -77,7 +77,7 @@ func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 	var firstErr error
 	var errOnce sync.Once
 	for w := range min(writers, ceilingObjects) {
-		// Each writer patches objects of its own (w, w+writers, …), as the
+		// Each writer writes objects of its own (w, w+writers, …), as the
 		// operator's workers each own a saga: writers that shared an object
 		// would fail each other's optimistic lock.
 		var mine []*ordersv1alpha1.OrderSaga
@@ -104,7 +104,7 @@ func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return res, fmt.Errorf("status patch: %w", firstErr)
+		return res, fmt.Errorf("status update: %w", firstErr)
 	}
 	res.WritesPerSecond = float64(done.Load()) / time.Since(start).Seconds()
 	res.Conflicts = int(conflicts.Load())

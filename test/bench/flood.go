@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -62,7 +63,8 @@ type FloodResult struct {
 // run: it notes when each valid reply leaves, and in a flooded round first
 // queues bad replies to the same command just ahead of it.
 type flooder struct {
-	ch         *amqp.Channel // in confirm mode
+	ctx        context.Context // the bench's: publishes end with it
+	ch         *amqp.Channel   // in confirm mode
 	replyQueue string
 	ahead      int
 
@@ -97,7 +99,7 @@ func (f *flooder) beforeReply(cmd *participant.Command) {
 func (f *flooder) queueBad(cmd *participant.Command) error {
 	body, err := json.Marshal(protocol.Reply{Status: protocol.StatusSucceeded})
 	if err != nil {
-		return err
+		return fmt.Errorf("encode a bad reply: %w", err)
 	}
 	headers := cmd.Headers.Table()
 	confirms := make([]*amqp.DeferredConfirmation, 0, f.ahead)
@@ -106,7 +108,7 @@ func (f *flooder) queueBad(cmd *participant.Command) error {
 		n := f.sent
 		f.sent++
 		f.mu.Unlock()
-		dc, err := f.ch.PublishWithDeferredConfirmWithContext(context.Background(), "", f.replyQueue, false, false, amqp.Publishing{
+		dc, err := f.ch.PublishWithDeferredConfirmWithContext(f.ctx, "", f.replyQueue, false, false, amqp.Publishing{
 			MessageId: fmt.Sprintf("flood-%d", n), CorrelationId: cmd.MessageID, ContentType: protocol.ContentType,
 			Headers: badheaders.Forge(headers, n), Body: body, DeliveryMode: amqp.Persistent,
 		})
@@ -117,7 +119,7 @@ func (f *flooder) queueBad(cmd *participant.Command) error {
 	}
 	for _, dc := range confirms {
 		if !dc.Wait() {
-			return fmt.Errorf("the broker refused a bad reply")
+			return errors.New("the broker refused a bad reply")
 		}
 	}
 	return nil
@@ -129,17 +131,17 @@ func (f *flooder) queueBad(cmd *participant.Command) error {
 func (b *bench) flood(cfg Config) (*FloodResult, error) {
 	conn, err := amqp.Dial(rabbitmq.BrokerURL())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dial the broker: %w", err)
 	}
 	defer func() { _ = conn.Close() }()
 	ch, err := conn.Channel()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open a channel: %w", err)
 	}
 	if err := ch.Confirm(false); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("put the channel in confirm mode: %w", err)
 	}
-	f := &flooder{ch: ch, replyQueue: b.topology.ReplyQueue(), ahead: cfg.FloodAhead,
+	f := &flooder{ctx: b.ctx, ch: ch, replyQueue: b.topology.ReplyQueue(), ahead: cfg.FloodAhead,
 		flooded: map[string]bool{}, replied: map[string]time.Time{}}
 	b.flooding.Store(f)
 	defer b.flooding.Store(nil)
@@ -188,7 +190,7 @@ func summarizeFlood(res *FloodResult, clean, flooded []float64) {
 func (b *bench) floodRound(f *flooder, n int, withFlood bool) ([]float64, error) {
 	ns, err := b.namespace("flood")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create the round's namespace: %w", err)
 	}
 	f.mu.Lock()
 	f.flooded[ns] = withFlood
@@ -197,11 +199,11 @@ func (b *bench) floodRound(f *flooder, n int, withFlood bool) ([]float64, error)
 	invalid := map[string]string{"reason": protocol.RejectInvalidHeader}
 	before, err := b.scrape()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scrape the operator: %w", err)
 	}
 	_, allFinal, stop, err := b.watchFinal(ns, n)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("watch the round's sagas: %w", err)
 	}
 	defer stop()
 	if err := parallel(16, n, func(i int) error {
@@ -214,11 +216,11 @@ func (b *bench) floodRound(f *flooder, n int, withFlood bool) ([]float64, error)
 	case <-b.ctx.Done():
 		return nil, b.ctx.Err()
 	case <-time.After(2 * time.Minute):
-		return nil, fmt.Errorf("flood round's sagas not final after 2 minutes")
+		return nil, errors.New("flood round's sagas not final after 2 minutes")
 	}
 	list := &ordersv1alpha1.OrderSagaList{}
 	if err := b.k8s.List(b.ctx, list, client.InNamespace(ns)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list the round's sagas: %w", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

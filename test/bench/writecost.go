@@ -58,7 +58,7 @@ type WriteCost struct {
 
 // The kinds of write compared, in the order printed.
 const (
-	writeSagaStatus  = "OrderSaga: status merge patch"
+	writeSagaPatch   = "OrderSaga: status merge patch"
 	writeSagaPut     = "OrderSaga: status update (PUT, the whole object)"
 	writeSagaMeta    = "OrderSaga: metadata merge patch (the retirement's kind)"
 	writeSchemaless  = "the same saga in a CRD without a schema: status merge patch"
@@ -76,39 +76,41 @@ const (
 func (b *bench) writeCost(writes int) (*WriteCostResult, error) {
 	ns, err := b.namespace("writecost")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create the namespace: %w", err)
 	}
 	var final *ordersv1alpha1.OrderSaga
 	if err := b.withOperator(thisTree(b.manager), 1, func() error {
 		final, err = b.runOne(ns, "writecost-model")
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("run the model saga: %w", err)
 	}
 	if err := b.installSchemaless(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("install the schemaless CRD: %w", err)
 	}
 	defer b.removeSchemaless()
 
 	raw, err := json.Marshal(final)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode the model saga: %w", err)
 	}
 	statuses := [2]ordersv1alpha1.OrderSagaStatus{final.Status, earlier(final.Status)}
 	kinds, err := b.writeTargets(ns, final, statuses)
 	defer b.removeWriteTargets(ns)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create the objects written: %w", err)
 	}
-	res := &WriteCostResult{WritesPerKind: writes, ObjectBytes: len(raw)}
+	perRound := writes / writeCostRounds
+	res := &WriteCostResult{WritesPerKind: perRound * writeCostRounds, ObjectBytes: len(raw)}
 	latencies := make([][]float64, len(kinds))
 	cpu := make([]float64, len(kinds))
 	for round := range writeCostRounds {
 		for k, kind := range kinds {
 			before := apiserverCPU()
-			for i := range writes / writeCostRounds {
+			for i := range perRound {
 				start := time.Now()
-				if err := kind.write(i + round); err != nil {
+				// Numbered across rounds: each write alternates from the last.
+				if err := kind.write(round*perRound + i); err != nil {
 					return nil, fmt.Errorf("%s: %w", kind.name, err)
 				}
 				latencies[k] = append(latencies[k], time.Since(start).Seconds())
@@ -211,7 +213,7 @@ func (b *bench) writeTargets(ns string, model *ordersv1alpha1.OrderSaga, statuse
 		return client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
 	}
 	return []writeTarget{
-		{writeSagaStatus, func(i int) error {
+		{writeSagaPatch, func(i int) error {
 			patch := locked(forStatus)
 			forStatus.Status = statuses[(i+1)%2]
 			return b.k8s.Status().Patch(b.ctx, forStatus, patch)

@@ -31,22 +31,22 @@ import (
 // command's.
 var forgeries = []struct {
 	header string
-	forge  func(real string) string
+	forge  func(value string) string
 }{
 	{protocol.HeaderSagaNamespace, func(string) string { return ".." }},
 	{protocol.HeaderSagaName, func(string) string { return "a/b" }},
 	{protocol.HeaderSagaName, func(string) string { return "x%2f" }},
 	{protocol.HeaderSagaUID, func(string) string { return "not-a-uid" }},
 	{protocol.HeaderSagaUID, strings.ToUpper},
-	{protocol.HeaderSagaNamespace, func(real string) string { return "../" + real }},
-	{protocol.HeaderSagaName, func(real string) string { return real + "/status" }},
+	{protocol.HeaderSagaNamespace, func(value string) string { return "../" + value }},
+	{protocol.HeaderSagaName, func(value string) string { return value + "/status" }},
 	{protocol.HeaderSagaName, func(string) string { return ".." }},
 	{protocol.HeaderSagaNamespace, func(string) string { return "Kube-System" }},
 	{protocol.HeaderSagaName, func(string) string { return strings.Repeat("a", 254) }},
-	{protocol.HeaderSagaNamespace, func(real string) string { return real + "\x00" }},
-	{protocol.HeaderStep, func(real string) string { return "../" + real }},
-	{protocol.HeaderSagaUID, func(real string) string { return real + "\n" }},
-	{protocol.HeaderSagaName, func(real string) string { return real + "%2f.." }},
+	{protocol.HeaderSagaNamespace, func(value string) string { return value + "\x00" }},
+	{protocol.HeaderStep, func(value string) string { return "../" + value }},
+	{protocol.HeaderSagaUID, func(value string) string { return value + "\n" }},
+	{protocol.HeaderSagaName, func(value string) string { return value + "%2f.." }},
 }
 
 // Forge returns a copy of a reply's headers with one saga header replaced
@@ -55,7 +55,7 @@ func Forge(headers map[string]any, n int) map[string]any {
 	f := forgeries[n%len(forgeries)]
 	out := make(map[string]any, len(headers)+1)
 	maps.Copy(out, headers)
-	real, _ := out[f.header].(string)
-	out[f.header] = f.forge(real)
+	value, _ := out[f.header].(string)
+	out[f.header] = f.forge(value)
 	return out
 }
