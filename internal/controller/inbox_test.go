@@ -45,12 +45,12 @@ const settleTimeout = 30 * time.Second
 // it and controller-runtime retries the saga with backoff.
 func failingWrites(fail *atomic.Bool) func(client.WithWatch) interceptor.Funcs {
 	return func(client.WithWatch) interceptor.Funcs {
-		return interceptor.Funcs{SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object,
-			opts ...client.SubResourceUpdateOption) error {
+		return interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object,
+			patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			if fail.Load() {
 				return apierrors.NewInternalError(errors.New("admission webhook refused the status"))
 			}
-			return c.SubResource(sub).Update(ctx, obj, opts...)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
 		}}
 	}
 }

@@ -117,7 +117,7 @@ type OrderSagaReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas,verbs=get;list;watch;patch;delete
-// +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/status,verbs=get;update
+// +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/status,verbs=get;patch
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=ordersagas/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=orders.ordersaga.io,resources=sagatemplates,verbs=get;list;watch

@@ -161,7 +161,7 @@ type (
 	}
 
 	// PersistStatus writes the working copy's status, if it differs from
-	// Base's, in one status update that carries the resourceVersion read.
+	// Base, in one patch that carries Base's resourceVersion.
 	PersistStatus struct{ Base, Saga *ordersv1alpha1.OrderSaga }
 	// StatusPersisted says whether a write happened.
 	StatusPersisted struct{ Written bool }

@@ -21,16 +21,15 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ordersaga/ordersaga-operator/internal/faults"
 )
 
-// persistStatus writes the status if the pass changed it. The write is a
-// whole status update (PUT), which costs the apiserver less than a merge
-// patch: it has no patch to apply to the stored object (docs/benchmarks.md,
-// "What one write costs"). It carries the resourceVersion read: if the read
-// was stale, the write fails with a conflict (errStaleView) and nothing of
-// this pass takes effect, so a stale read can never send a command twice.
+// persistStatus writes the status if the pass changed it. The patch carries
+// the resourceVersion read: if the read was stale, the write fails with a
+// conflict (errStaleView) and nothing of this pass takes effect, so a stale
+// read can never send a command twice.
 func (r *OrderSagaReconciler) persistStatus(ctx context.Context, req PersistStatus) (StatusPersisted, error) {
 	if equality.Semantic.DeepEqual(req.Base.Status, req.Saga.Status) {
 		return StatusPersisted{}, nil
@@ -38,8 +37,8 @@ func (r *OrderSagaReconciler) persistStatus(ctx context.Context, req PersistStat
 	// The write happens anyway: it records the lifecycle events published
 	// since the last one (the outbox costs no write of its own).
 	req.Saga.Status.PublishedThrough = r.events.through(req.Saga)
-	if err := r.Status().Update(ctx, req.Saga); err != nil {
-		return StatusPersisted{}, staleView(fmt.Errorf("update status: %w", err))
+	if err := r.Status().Patch(ctx, req.Saga, client.MergeFromWithOptions(req.Base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return StatusPersisted{}, staleView(fmt.Errorf("patch status: %w", err))
 	}
 	faults.Crash(faults.AfterStatusWrite)
 	return StatusPersisted{Written: true}, nil

@@ -49,7 +49,7 @@ type scope struct {
 	key types.NamespacedName
 	// now is the pass's clock reading; every decision of the pass uses it.
 	now time.Time
-	// base is the saga as read, against which a change is told; saga is
+	// base is the saga as read, the reference of the status patch; saga is
 	// the working copy whose status the steps change. Only newScope and
 	// refresh set them; ensureFinalizer moves base to the patched object.
 	base, saga *ordersv1alpha1.OrderSaga

@@ -50,8 +50,8 @@ type Ceiling struct {
 
 // apiserverCeiling measures the raw write rate of the apiserver on this
 // machine, with no operator running: creates of small OrderSagas, then
-// status updates carrying the resourceVersion read (what the operator does
-// for every step transition), both with the given number of writers.
+// status patches with optimistic locking (what the operator does for every
+// step transition), both with the given number of writers.
 func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 	res := Ceiling{Writers: writers}
 	ns, err := b.namespace(fmt.Sprintf("ceiling-%d", writers))
@@ -77,7 +77,7 @@ func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 	var firstErr error
 	var errOnce sync.Once
 	for w := range min(writers, ceilingObjects) {
-		// Each writer writes objects of its own (w, w+writers, …), as the
+		// Each writer patches objects of its own (w, w+writers, …), as the
 		// operator's workers each own a saga: writers that shared an object
 		// would fail each other's optimistic lock.
 		var mine []*ordersv1alpha1.OrderSaga
@@ -87,8 +87,9 @@ func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 		wg.Go(func() {
 			for i := 0; time.Now().Before(deadline); i++ {
 				obj := mine[i%len(mine)]
+				base := obj.DeepCopy()
 				obj.Status.CurrentStep = fmt.Sprintf("write-%d", i)
-				err := b.k8s.Status().Update(b.ctx, obj)
+				err := b.k8s.Status().Patch(b.ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 				if apierrors.IsConflict(err) {
 					conflicts.Add(1)
 					err = b.k8s.Get(b.ctx, client.ObjectKeyFromObject(obj), obj)
@@ -104,7 +105,7 @@ func (b *bench) apiserverCeiling(writers int) (Ceiling, error) {
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return res, fmt.Errorf("status update: %w", firstErr)
+		return res, fmt.Errorf("status patch: %w", firstErr)
 	}
 	res.WritesPerSecond = float64(done.Load()) / time.Since(start).Seconds()
 	res.Conflicts = int(conflicts.Load())

@@ -144,12 +144,6 @@ var _ = Describe("Faults", Ordered, func() {
 						}
 						return c.SubResource(sub).Patch(ctx, obj, p, opts...)
 					},
-					SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-						if err := fail(); err != nil {
-							return err
-						}
-						return c.SubResource(sub).Update(ctx, obj, opts...)
-					},
 				})
 			}
 			op := startInProcess(wrap, nil)

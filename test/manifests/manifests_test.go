@@ -105,7 +105,7 @@ func TestDeploymentMeetsTheRestrictedPodSecurityStandard(t *testing.T) {
 // operatorGrants are the operator's own rights: what it uses, no more.
 var operatorGrants = map[string][]string{
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas":            {"delete", "get", "list", "patch", "watch"},
-	"ordersaga-manager-role orders.ordersaga.io/ordersagas/status":     {"get", "update"},
+	"ordersaga-manager-role orders.ordersaga.io/ordersagas/status":     {"get", "patch"},
 	"ordersaga-manager-role orders.ordersaga.io/ordersagas/finalizers": {"update"},
 	"ordersaga-abandon-role orders.ordersaga.io/ordersagas":            {"abandon"},
 	"ordersaga-manager-role events.k8s.io/events":                      {"create", "patch"},
