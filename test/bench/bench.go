@@ -38,15 +38,12 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	ordersv1alpha1 "github.com/ordersaga/ordersaga-operator/api/v1alpha1"
 	"github.com/ordersaga/ordersaga-operator/internal/broker"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/controlplane"
 	"github.com/ordersaga/ordersaga-operator/internal/testenv/fixtures"
@@ -111,10 +108,13 @@ func newBench(ctx context.Context) (*bench, error) {
 	}
 	// The benchmark's own client must not be the bottleneck.
 	b.cfg.QPS, b.cfg.Burst = 5000, 10000
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = ordersv1alpha1.AddToScheme(scheme)
-	_ = apiextensionsv1.AddToScheme(scheme)
+	scheme, err := controlplane.Scheme()
+	if err != nil {
+		return b, err
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return b, fmt.Errorf("add the CRD kinds: %w", err)
+	}
 	if b.k8s, err = client.New(b.cfg, client.Options{Scheme: scheme}); err != nil {
 		return b, err
 	}

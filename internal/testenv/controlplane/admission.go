@@ -28,9 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -128,33 +126,26 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, objs []*unstructured
 			return fmt.Errorf("config/admission renders no ValidatingAdmissionPolicy %s", name)
 		}
 	}
-	probeSpec := has(immutableSpecPolicy)
 	p, err := startProbe(ctx, cfg, finalizerPolicy)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = p.stop() }()
+	// Each probe says whether its policy acted; all must agree with inForce.
+	probes := []func(context.Context) (bool, error){p.mutated, p.refused, p.drillRefused}
+	if has(immutableSpecPolicy) {
+		probes = append(probes, p.specChangeRefused)
+	}
 	var lastErr error
 	check := func() bool {
-		mutated, err := p.mutated(ctx)
-		if err == nil && mutated == inForce {
-			var refused bool
-			refused, err = p.refused(ctx)
-			if err == nil && refused == inForce {
-				refused, err = p.drillRefused(ctx)
-				if err == nil && refused == inForce {
-					if !probeSpec {
-						return true
-					}
-					refused, err = p.specChangeRefused(ctx)
-					if err == nil && refused == inForce {
-						return true
-					}
-				}
+		for _, probe := range probes {
+			acted, err := probe(ctx)
+			if err != nil || acted != inForce {
+				lastErr = err
+				return false
 			}
 		}
-		lastErr = err
-		return false
+		return true
 	}
 	if err := poll.Until(ctx, policyLoadTimeout, check); err != nil {
 		state := map[bool]string{true: "in force", false: "gone"}[inForce]
@@ -306,11 +297,8 @@ func (p *probe) stop() error {
 
 // newClient returns a client of cfg that knows the project's types.
 func newClient(cfg *rest.Config) (client.Client, error) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := ordersv1alpha1.AddToScheme(scheme); err != nil {
+	scheme, err := Scheme()
+	if err != nil {
 		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
