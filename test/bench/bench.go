@@ -303,6 +303,14 @@ func processCPU(pid int) float64 {
 // cpuByComponent reads the CPU time of every process of the test bed, by
 // component, to tell what the machine spends its cores on.
 func (b *bench) cpuByComponent() map[string]float64 {
+	return cpuByComponent(b.operator.Process.Pid)
+}
+
+// cpuByComponent reads the CPU time of the test bed's processes by
+// component. The control plane counts only if it is this process's own
+// (envtest's children): another test bed's apiserver on the machine is not
+// the bench's. No operator is counted when operatorPid is not one.
+func cpuByComponent(operatorPid int) map[string]float64 {
 	out := map[string]float64{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -311,7 +319,10 @@ func (b *bench) cpuByComponent() map[string]float64 {
 			continue
 		}
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		name := component(pid, string(cmdline), b.operator.Process.Pid)
+		name := component(pid, string(cmdline), operatorPid)
+		if (name == componentAPIServer || name == componentEtcd) && parentPID(pid) != os.Getpid() {
+			continue
+		}
 		if name != "" {
 			out[name] += processCPU(pid)
 		}
@@ -319,8 +330,22 @@ func (b *bench) cpuByComponent() map[string]float64 {
 	return out
 }
 
-// componentAPIServer names the kube-apiserver among the test bed's parts.
-const componentAPIServer = "kube-apiserver"
+// parentPID reads a process's parent from /proc (0 if it cannot).
+func parentPID(pid int) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(raw)[strings.LastIndex(string(raw), ")")+2:])
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
+}
+
+// The control plane's components among the test bed's parts.
+const (
+	componentAPIServer = "kube-apiserver"
+	componentEtcd      = "etcd"
+)
 
 func component(pid int, cmdline string, operatorPid int) string {
 	switch {
@@ -331,7 +356,7 @@ func component(pid int, cmdline string, operatorPid int) string {
 	case strings.Contains(cmdline, componentAPIServer):
 		return componentAPIServer
 	case strings.Contains(cmdline, "kubebuilder-envtest") && strings.Contains(cmdline, "etcd"):
-		return "etcd"
+		return componentEtcd
 	case strings.Contains(cmdline, "beam.smp") || strings.Contains(cmdline, "rabbitmq"):
 		return "rabbitmq"
 	}

@@ -514,7 +514,7 @@ func printRuns(v VariantResult, row func(name, value, target string)) {
 // cpuPerSaga is the CPU time each component spent per saga during a run:
 // what sizes a larger installation.
 func cpuPerSaga(r *Results) string {
-	names := []string{componentAPIServer, "etcd", "operator", "rabbitmq"}
+	names := []string{componentAPIServer, componentEtcd, "operator", "rabbitmq"}
 	parts := make([]string, 0, len(names))
 	for _, name := range names {
 		parts = append(parts, fmt.Sprintf("%s %.1f ms", name, r.CPUShare[name]*r.CPUUsed*r.Elapsed/float64(r.Sagas)*1000))

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -336,34 +335,8 @@ func (b *bench) removeSchemaless() {
 	}
 }
 
-// apiserverCPU is the CPU time so far of the bench's own kube-apiserver
-// (a child of this process: other test beds on the machine do not count).
-func apiserverCPU() float64 {
-	total := 0.0
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || parentPID(pid) != os.Getpid() {
-			continue
-		}
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if component(pid, string(cmdline), -1) == componentAPIServer {
-			total += processCPU(pid)
-		}
-	}
-	return total
-}
-
-// parentPID reads a process's parent from /proc (0 if it cannot).
-func parentPID(pid int) int {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(raw)[strings.LastIndex(string(raw), ")")+2:])
-	ppid, _ := strconv.Atoi(fields[1])
-	return ppid
-}
+// apiserverCPU is the CPU time so far of the bench's own kube-apiserver.
+func apiserverCPU() float64 { return cpuByComponent(-1)[componentAPIServer] }
 
 // printWriteCost prints a row per kind of write.
 func printWriteCost(w *WriteCostResult, row func(name, value, target string)) {
