@@ -64,7 +64,8 @@ const (
 	// the saga (the OrderSaga API's validation of the order).
 	RefuseInvalidOrder = "InvalidOrder"
 	// RefuseNamespaceNotAccepted: the operator does not start sagas in the
-	// namespace from the bus (--start-namespaces).
+	// namespace from the bus (--start-namespaces), or, answering a query, its
+	// shard does not own the namespace (--namespaces).
 	RefuseNamespaceNotAccepted = "NamespaceNotAccepted"
 	// RefuseUnknownTemplate: no SagaTemplate of that name in the namespace.
 	RefuseUnknownTemplate = "UnknownTemplate"
